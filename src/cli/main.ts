@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Entry point of the `coffer` command and its single error funnel.
+import { ConfigError } from '../config.js';
+import { ExitError, UserError } from './errors.js';
+import { buildProgram } from './program.js';
+
+function fail(message: string, hint?: string, code = 1): never {
+  process.stderr.write(`coffer: ${message}\n`);
+  if (hint) process.stderr.write(`  ${hint}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ExitError) process.exit(error.exitCode);
+    if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
+    if (error instanceof UserError) fail(error.message, error.hint, error.exitCode);
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === 'EADDRINUSE') fail(`cannot listen: ${(error as Error).message}; set PORT to a free port`);
+    if (error instanceof Error && error.name === 'DataDirLockedError') fail(error.message);
+    process.stderr.write(`coffer: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  }
+}
+
+await main(process.argv);

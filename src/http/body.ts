@@ -1,0 +1,71 @@
+// Request bodies are captured raw (see plugins/transport.ts) and parsed only when a handler asks,
+// after authentication, rate limiting and permission checks (rest-api §1.4, §1.8).
+import type { FastifyRequest } from 'fastify';
+import { DomainError, invalid } from '../domain/errors.js';
+
+export interface RawBody {
+  readonly mediaType: string;
+  readonly contentTypeHeader: string;
+  readonly text: string;
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export function isRawBody(value: unknown): value is RawBody {
+  return typeof value === 'object' && value !== null && 'text' in value && 'mediaType' in value;
+}
+
+function rawBodyOf(request: FastifyRequest): RawBody | undefined {
+  return isRawBody(request.body) ? request.body : undefined;
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The secrets and client-protocol endpoints read JSON whatever the Content-Type says (the Phase
+ * Node SDK sends JSON labelled form-urlencoded or text/plain).
+ */
+export function readJsonBodyAnyType(request: FastifyRequest): JsonObject {
+  const text = rawBodyOf(request)?.text ?? '';
+  if (text.trim() === '') throw invalid('Request body is required.');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid('Request body must be valid JSON.');
+  }
+  if (!isJsonObject(parsed)) throw invalid('Request body must be a JSON object.');
+  return parsed;
+}
+
+/**
+ * Every other endpoint selects a parser by Content-Type as Phase's framework does: JSON (empty
+ * body = {}), form-urlencoded (single string values); anything else with a body is 415.
+ */
+export function readJsonBody(request: FastifyRequest): JsonObject {
+  const raw = rawBodyOf(request);
+  if (!raw || raw.text === '') {
+    if (!raw || raw.mediaType === '' || raw.mediaType === 'application/json' || raw.mediaType === 'application/x-www-form-urlencoded') {
+      return {};
+    }
+  }
+  const body = raw!;
+  if (body.mediaType === 'application/json' || body.mediaType.endsWith('+json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.text);
+    } catch (error) {
+      throw invalid(`JSON parse error - ${(error as Error).message}`);
+    }
+    if (!isJsonObject(parsed)) throw invalid('Request body must be a JSON object.');
+    return parsed;
+  }
+  if (body.mediaType === 'application/x-www-form-urlencoded') {
+    const fields: JsonObject = {};
+    for (const [name, value] of new URLSearchParams(body.text)) fields[name] = value;
+    return fields;
+  }
+  throw new DomainError('unsupported_media_type', `Unsupported media type "${body.contentTypeHeader}" in request.`);
+}

@@ -1,0 +1,78 @@
+// The single table from errors to HTTP responses. Everything a client sees on failure is
+// `{"error": "..."}`; server faults say only `Internal server error.` and are logged.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type ErrorKind } from '../domain/errors.js';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  not_acceptable: 406,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media_type: 415,
+  throttled: 429,
+  unavailable: 503,
+};
+
+export function statusOf(kind: ErrorKind): number {
+  return STATUS[kind];
+}
+
+interface ErrorResponse {
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+}
+
+/** Fastify's own errors (body limit, parser failures) in the framework wording of rest-api §1.6. */
+function frameworkError(error: FastifyError, request: FastifyRequest): ErrorResponse | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: 'Request body too large.', headers: {} };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? { status: 415, message: `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.`, headers: {} }
+        : { status: 400, message: 'Request body length does not match Content-Length.', headers: {} };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: `JSON parse error - ${error.message}`, headers: {} };
+    default:
+      break;
+  }
+  // Socket-level client errors (aborted uploads, bad framing) carry 4xx statuses of their own.
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, message: error.message, headers: {} };
+  }
+  return undefined;
+}
+
+export function toErrorResponse(error: unknown, request: FastifyRequest): ErrorResponse | undefined {
+  if (error instanceof DomainError) {
+    return { status: STATUS[error.kind], message: error.message, headers: error.headers };
+  }
+  if (error && typeof error === 'object' && 'code' in error) {
+    return frameworkError(error as FastifyError, request);
+  }
+  return undefined;
+}
+
+export function sendError(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) {
+  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  return reply.code(status).type('application/json').send({ error: message });
+}
+
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const response = toErrorResponse(error, request);
+  if (response) return sendError(reply, response.status, response.message, response.headers);
+  request.log.error({ err: error }, 'unhandled error');
+  return sendError(reply, 500, 'Internal server error.');
+}
+
+export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply) {
+  return sendError(reply, 404, 'Not found.');
+}

@@ -1,0 +1,54 @@
+// Transport conventions shared by every route (rest-api §1): raw body capture with the framework
+// messages, content negotiation (406), CORS from ALLOWED_ORIGINS and a request id header.
+import cors from '@fastify/cors';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import Negotiator from 'negotiator';
+import type { RawBody } from '../body.js';
+import { sendError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Routes that answer something other than JSON (docs page, metrics) skip the 406 check. */
+    notJson?: boolean;
+  }
+}
+
+export interface TransportOptions {
+  allowedOrigins: string[];
+}
+
+function mediaTypeOf(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function acceptsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  if (accept === undefined || accept.trim() === '') return true;
+  return new Negotiator({ headers: { accept } }).mediaType(['application/json']) !== undefined;
+}
+
+async function transport(app: FastifyInstance, options: TransportOptions) {
+  // Bodies are kept raw; each handler parses them after its access checks (see ../body.ts).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, buffer, done) => {
+    const header = request.headers['content-type'] ?? '';
+    const body: RawBody = { mediaType: mediaTypeOf(header), contentTypeHeader: header, text: (buffer as Buffer).toString('utf8') };
+    done(null, body);
+  });
+
+  await app.register(cors, {
+    origin: options.allowedOrigins.length > 0 ? options.allowedOrigins : false,
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    hook: 'onRequest',
+  });
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id);
+    if (request.is404 || request.routeOptions.config?.notJson) return;
+    if (!acceptsJson(request)) return sendError(reply, 406, 'Could not satisfy the request Accept header.');
+  });
+}
+
+export default fp(transport, { name: 'coffer-transport' });

@@ -1,0 +1,56 @@
+// The process logger. Bearer tokens, cookies and every secret-bearing field are redacted, and
+// request URLs are logged without query values (a `key=` filter is a secret's name).
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  '*.authorization',
+  '*.token',
+  '*.bearer',
+  '*.password',
+  '*.value',
+  '*.key',
+  '*.comment',
+  '*.secrets',
+  '*.override',
+  '*.masterKey',
+  '*.setupCode',
+];
+
+/** `/v1/secrets/?app_id=x&key=DB_PASS` -> `/v1/secrets/?app_id=*&key=*` */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const names = url
+    .slice(q + 1)
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => `${pair.split('=')[0]}=*`);
+  return `${url.slice(0, q)}?${names.join('&')}`;
+}
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: {
+      req(request: { method: string; url: string; id?: string; ip?: string; socket?: { remoteAddress?: string } }) {
+        return {
+          method: request.method,
+          url: redactUrl(request.url),
+          remoteAddress: request.ip ?? request.socket?.remoteAddress,
+        };
+      },
+      res(reply: { statusCode: number }) {
+        return { statusCode: reply.statusCode };
+      },
+    },
+  };
+}
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}

@@ -1,0 +1,49 @@
+// Where the server's root key comes from: COFFER_MASTER_KEY (or SERVER_SECRET), a key file, or —
+// in embedded mode only — a key file generated on first start inside the data directory.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, parseMasterKeyList, type Config } from './config.js';
+
+export interface MasterKeySource {
+  /** Hex keys, the active one first. */
+  keys: string[];
+  /** The file to re-read when material under an unknown key id appears (after a rotation). */
+  file: string | undefined;
+  generated: boolean;
+}
+
+export const EMBEDDED_KEY_FILE = 'master.key';
+
+export function readMasterKeyFile(file: string, variable = 'COFFER_MASTER_KEY_FILE'): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(variable, `points to ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    return parseMasterKeyList(text);
+  } catch (error) {
+    throw new ConfigError(variable, `points to ${file}, whose content ${(error as Error).message}`);
+  }
+}
+
+/** Writes keys (active first) atomically with mode 0600. */
+export function writeMasterKeyFile(file: string, keys: string[]): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, `${keys.join('\n')}\n`, { mode: 0o600 });
+  fs.renameSync(temp, file);
+}
+
+export function resolveMasterKeys(config: Config): MasterKeySource {
+  if (config.masterKeys.length > 0) return { keys: config.masterKeys, file: undefined, generated: false };
+  if (config.masterKeyFile) return { keys: readMasterKeyFile(config.masterKeyFile), file: config.masterKeyFile, generated: false };
+  // Embedded mode (loadConfig refuses DATABASE_URL without a key).
+  const file = path.join(config.dataDir, EMBEDDED_KEY_FILE);
+  if (fs.existsSync(file)) return { keys: readMasterKeyFile(file, 'COFFER_DATA_DIR'), file, generated: false };
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return { keys: [key], file, generated: true };
+}

@@ -1,0 +1,73 @@
+// Starting and stopping one Coffer server: configuration -> store -> domain -> HTTP.
+// Used by `coffer serve` and by the tests, which start real servers on loopback.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { buildApp } from './http/app.js';
+import { createLogger } from './logger.js';
+import { resolveMasterKeys } from './master-key.js';
+import { openStore, type Store } from './store/connect.js';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly url: string;
+  readonly logger: Logger;
+  /** Stops accepting, lets in-flight requests finish, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Embedded store in memory instead of dataDir (tests). */
+  memoryStore?: boolean;
+  /** Extra routes registered after the API (tests exercising shared transport machinery). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void>;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const masterKeys = resolveMasterKeys(config);
+  if (masterKeys.generated) logger.warn({ file: masterKeys.file }, 'generated a new master key; back it up together with the data directory');
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    memory: options.memoryStore ?? false,
+    onQuery: ({ sql, durationMs, error }) => {
+      if (error) logger.error({ sql, durationMs, err: error }, 'query failed');
+      else if (logger.isLevelEnabled('trace')) logger.trace({ sql, durationMs }, 'query');
+    },
+  });
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      http: { bodyLimit: config.bodyLimit, allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy },
+      logger,
+      ...(options.extraRoutes ? { routes: options.extraRoutes } : {}),
+    });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    store,
+    logger,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    close() {
+      closing ??= (async () => {
+        try {
+          await app.close();
+        } finally {
+          await store.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}

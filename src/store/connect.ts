@@ -1,0 +1,157 @@
+// Opens the store: PGlite (PostgreSQL compiled to WASM, persisted in a directory) when no
+// DATABASE_URL is given, a real PostgreSQL otherwise. Same dialect, same migrations, same queries.
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect, type LogEvent } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import { migrateToLatest } from './migrator.js';
+import { loadTemplate } from './pglite-template.js';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly kind: StoreKind;
+  /** Closes connections (and releases the data-directory lock of the embedded store). */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  databaseUrl?: string | undefined;
+  /** Directory of the embedded store (used when databaseUrl is absent). */
+  dataDir?: string | undefined;
+  /** In-memory embedded store (tests only). */
+  memory?: boolean;
+  poolSize?: number;
+  /** Receives SQL text and durations, never parameters. */
+  onQuery?: (event: { sql: string; durationMs: number; error?: unknown }) => void;
+  migrate?: boolean;
+}
+
+const INT8_OID = 20;
+
+// bigint columns (revisions, sequence numbers, counts) stay far below 2^53.
+pg.types.setTypeParser(INT8_OID, (value) => Number(value));
+
+export class DataDirLockedError extends Error {
+  constructor(readonly dataDir: string, readonly pid: number) {
+    super(
+      `the data directory ${dataDir} is in use by process ${pid}; stop that process first ` +
+        `(the embedded store allows one process at a time; use DATABASE_URL for several)`,
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const log = options.onQuery
+    ? (event: LogEvent) => {
+        options.onQuery!({
+          sql: event.query.sql,
+          durationMs: event.queryDurationMillis,
+          ...(event.level === 'error' ? { error: event.error } : {}),
+        });
+      }
+    : undefined;
+  const store = options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolSize ?? 20, log)
+    : await openPGlite(options, log);
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(store.db);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  return store;
+}
+
+function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEvent) => void): Store {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  // An idle client that errors (e.g. the server restarted) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void): Promise<Store> {
+  const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
+  let releaseLock = () => {};
+  let pglite: PGlite;
+  if (options.memory) {
+    const template = loadTemplate();
+    pglite = new PGlite({ parsers, ...(template ? { loadDataDir: template } : {}) });
+  } else {
+    if (!options.dataDir) throw new Error('openStore: dataDir is required for the embedded store');
+    fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    releaseLock = lockDataDir(options.dataDir);
+    const clusterDir = path.join(options.dataDir, 'pgdata');
+    const isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+    const template = isNew ? loadTemplate() : undefined;
+    pglite = new PGlite(clusterDir, { parsers, ...(template ? { loadDataDir: template } : {}) });
+  }
+  try {
+    await pglite.waitReady;
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }), ...(log ? { log } : {}) });
+  return {
+    db,
+    kind: 'pglite',
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        releaseLock();
+      }
+    },
+  };
+}
+
+/**
+ * PGlite is a single-process database: two processes writing one directory would corrupt it.
+ * A lock file holding our pid keeps a second `coffer serve` (or admin command) out; a lock left
+ * by a process that no longer exists (e.g. after SIGKILL) is taken over.
+ */
+const locksHeldHere = new Set<string>();
+
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = path.join(dataDir, 'coffer.lock');
+  if (locksHeldHere.has(lockFile)) throw new DataDirLockedError(dataDir, process.pid);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
+      locksHeldHere.add(lockFile);
+      return () => {
+        locksHeldHere.delete(lockFile);
+        try {
+          if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.unlinkSync(lockFile);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processExists(pid)) {
+        throw new DataDirLockedError(dataDir, pid);
+      }
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+  throw new Error(`could not lock the data directory ${dataDir}`);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,72 @@
+// Real servers on loopback for HTTP tests: the same startServer() as `coffer serve`.
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
+import type { StoreKind } from '../../src/store/connect.js';
+import { TEST_DATABASE_URL } from './stores.js';
+
+export interface TestServer extends RunningServer {
+  /** Everything the server logged, one JSON document per line. */
+  readonly logs: string[];
+}
+
+export interface TestServerOptions {
+  store: StoreKind;
+  env?: Record<string, string>;
+  /** Use this database instead of TEST_DATABASE_URL (PostgreSQL only). */
+  databaseUrl?: string;
+  extraRoutes?: StartOptions['extraRoutes'];
+}
+
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  const env: Record<string, string> = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    COFFER_MASTER_KEY: randomBytes(32).toString('hex'),
+    ...options.env,
+  };
+  if (options.store === 'postgres') {
+    const url = options.databaseUrl ?? TEST_DATABASE_URL;
+    if (!url) throw new Error('TEST_DATABASE_URL is not set');
+    env.DATABASE_URL = url;
+  }
+  const config: Config = loadConfig(env);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), memoryStore: options.store === 'pglite', ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
+  return Object.assign(server, { logs });
+}
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** fetch + parse, never throwing on HTTP errors. */
+export async function request<T = any>(url: string, init: RequestInit & { json?: unknown } = {}): Promise<JsonResponse<T>> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) {
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    rest.body = JSON.stringify(json);
+  }
+  const response = await fetch(url, { ...rest, headers });
+  const text = await response.text();
+  let body: any = undefined;
+  try {
+    body = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}

@@ -1,0 +1,142 @@
+// The store on both engines: migrations, persistence, durability under SIGKILL.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openStore, DataDirLockedError } from '../../src/store/connect.js';
+import { MIGRATION_TABLE, migrateToLatest, migrations } from '../../src/store/migrator.js';
+import { FIXTURES, spawnCoffer, spawnNode, waitForHealth } from '../helpers/process.js';
+import { freePort } from '../helpers/ports.js';
+import { STORE_TARGETS, TEST_DATABASE_URL, createEmptyPostgresDatabase } from '../helpers/stores.js';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-test-'));
+}
+
+for (const target of STORE_TARGETS) {
+  describe(`store on ${target.kind}`, () => {
+    it('applies every migration, and migrating again changes nothing', async () => {
+      const store = await target.open();
+      try {
+        const applied = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(store.db);
+        assert.deepEqual(applied.rows.map((r) => r.name), Object.keys(migrations).sort());
+        const again = await migrateToLatest(store.db);
+        assert.deepEqual(again.results, []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('keeps every acknowledged write when the writer is killed with SIGKILL', async () => {
+      const dataDir = tempDir();
+      const env: Record<string, string> = { WRITE_PREFIX: `crash-${randomBytes(4).toString('hex')}` };
+      if (target.kind === 'postgres') env.DATABASE_URL = TEST_DATABASE_URL!;
+      else env.COFFER_DATA_DIR = dataDir;
+      const writer = spawnNode(path.join(FIXTURES, 'write-stream.js'), [], env);
+      await writer.waitFor(/^ready$/);
+      await writer.waitFor(new RegExp(`^${env.WRITE_PREFIX}-40-`));
+      writer.child.kill('SIGKILL');
+      await writer.exited;
+      const acknowledged = writer.stdout.filter((line) => line.startsWith(env.WRITE_PREFIX!));
+      assert.ok(acknowledged.length >= 40);
+      const store = target.kind === 'postgres' ? await target.open() : await openStore({ dataDir });
+      try {
+        const rows = await store.db.selectFrom('server_state').select('key').where('key', 'like', `${env.WRITE_PREFIX}-%`).execute();
+        const stored = new Set(rows.map((r) => r.key));
+        for (const key of acknowledged) assert.ok(stored.has(key), `acknowledged write ${key} was lost`);
+      } finally {
+        await store.close();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+describe('embedded store directory', () => {
+  it('persists data across a restart and admits one process at a time', async () => {
+    const dataDir = tempDir();
+    try {
+      const first = await openStore({ dataDir });
+      await first.db.insertInto('server_state').values({ key: 'persist-me', value: '42', updated_at: new Date() }).execute();
+      await assert.rejects(openStore({ dataDir }), DataDirLockedError);
+      await first.close();
+      const second = await openStore({ dataDir });
+      const row = await second.db.selectFrom('server_state').select('value').where('key', '=', 'persist-me').executeTakeFirst();
+      assert.equal(row?.value, '42');
+      await second.close();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('coffer serve', () => {
+  it('starts on a new embedded data directory, generates a 0600 master key, and keeps it across restarts', async () => {
+    const dataDir = tempDir();
+    try {
+      for (let run = 0; run < 2; run++) {
+        const port = await freePort();
+        const server = spawnCoffer(['serve'], { PORT: String(port), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn' });
+        await waitForHealth(`http://127.0.0.1:${port}`);
+        const keyFile = path.join(dataDir, 'master.key');
+        assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+        const key = fs.readFileSync(keyFile, 'utf8');
+        assert.match(key, /^[0-9a-f]{64}\n$/);
+        server.child.kill('SIGTERM');
+        assert.equal(await server.exited, 0);
+        assert.equal(fs.readFileSync(keyFile, 'utf8'), key);
+      }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a bad configuration value with one line naming the variable and exit code 1', async () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ PORT: 'abc' }, /^coffer: invalid configuration: PORT must be a number \(got "abc"\)$/],
+      [{ PORT: '70000' }, /^coffer: invalid configuration: PORT is out of range/],
+      [{ LOG_LEVEL: 'loud' }, /^coffer: invalid configuration: LOG_LEVEL must be one of fatal, error/],
+      [{ RATE_LIMIT_DEFAULT: 'ten per minute' }, /^coffer: invalid configuration: RATE_LIMIT_DEFAULT must look like 100\/minute/],
+      [{ COFFER_MASTER_KEY: 'short' }, /^coffer: invalid configuration: COFFER_MASTER_KEY must be 64 hexadecimal characters/],
+      [{ DATABASE_URL: 'mysql://x' }, /^coffer: invalid configuration: DATABASE_URL must be a postgres/],
+      [{ DATABASE_URL: 'postgres://localhost/x', COFFER_MASTER_KEY: '' }, /^coffer: invalid configuration: COFFER_MASTER_KEY is required with DATABASE_URL/],
+      [{ REDIS_URL: 'http://x' }, /^coffer: invalid configuration: REDIS_URL must be a redis/],
+      [{ ALLOWED_ORIGINS: 'not a url' }, /^coffer: invalid configuration: ALLOWED_ORIGINS /],
+    ];
+    for (const [env, expected] of cases) {
+      const run = spawnCoffer(['serve'], { COFFER_DATA_DIR: tempDir(), DATABASE_URL: '', COFFER_MASTER_KEY: '', ...env });
+      assert.equal(await run.exited, 1, JSON.stringify(env));
+      const lines = run.stderr.filter(Boolean);
+      assert.equal(lines.length, 1, `${JSON.stringify(env)}: ${lines.join('\n')}`);
+      assert.match(lines[0]!, expected);
+    }
+  });
+
+  it('runs on PostgreSQL and migrates once when two servers start at the same moment', { skip: !TEST_DATABASE_URL && 'TEST_DATABASE_URL is not set' }, async () => {
+    const database = await createEmptyPostgresDatabase();
+    const servers: ReturnType<typeof spawnCoffer>[] = [];
+    try {
+      const masterKey = randomBytes(32).toString('hex');
+      const ports = [await freePort(), await freePort()];
+      for (const port of ports) {
+        servers.push(spawnCoffer(['serve'], { PORT: String(port), DATABASE_URL: database.url, COFFER_MASTER_KEY: masterKey, LOG_LEVEL: 'warn' }));
+      }
+      await Promise.all(ports.map((port) => waitForHealth(`http://127.0.0.1:${port}`)));
+      const store = await openStore({ databaseUrl: database.url, migrate: false });
+      try {
+        const rows = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(store.db);
+        assert.deepEqual(rows.rows.map((r) => r.name).sort(), Object.keys(migrations).sort());
+      } finally {
+        await store.close();
+      }
+      for (const server of servers) server.child.kill('SIGTERM');
+      for (const server of servers) assert.equal(await server.exited, 0);
+    } finally {
+      for (const server of servers) server.child.kill('SIGKILL');
+      await database.drop();
+    }
+  });
+});
