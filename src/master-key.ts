@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseMasterKeyList, type Config } from './config.js';
+import { fromHex, masterKeyring, type MasterKeyring, type MasterKeySet } from './crypto/index.js';
 
 export interface MasterKeySource {
   /** Hex keys, the active one first. */
@@ -46,4 +47,18 @@ export function resolveMasterKeys(config: Config): MasterKeySource {
   const key = randomBytes(32).toString('hex');
   fs.writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return { keys: [key], file, generated: true };
+}
+
+function keySet(keys: string[]): MasterKeySet {
+  const [active, ...previous] = keys.map((k) => fromHex(k, 'master key', 32));
+  return { active: active!, previous };
+}
+
+/**
+ * The server's master keyring. With a key file, material sealed under a key id this process does
+ * not hold (another process rotated the key) makes it re-read the file once.
+ */
+export function openMasterKeyring(source: MasterKeySource): MasterKeyring {
+  const file = source.file;
+  return masterKeyring(keySet(source.keys), file ? { reload: async () => keySet(readMasterKeyFile(file)) } : {});
 }

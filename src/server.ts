@@ -5,12 +5,17 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
-import { resolveMasterKeys } from './master-key.js';
+import { createDomain, type Domain } from './domain/index.js';
+import { MemoryRateLimitStore } from './domain/rate-limit.js';
+import { publicV1Routes } from './http/routes/public-v1/index.js';
+import authenticate from './http/plugins/authenticate.js';
+import { openMasterKeyring, resolveMasterKeys } from './master-key.js';
 import { openStore, type Store } from './store/connect.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly store: Store;
+  readonly domain: Domain;
   readonly url: string;
   readonly logger: Logger;
   /** Stops accepting, lets in-flight requests finish, closes the store. */
@@ -38,16 +43,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       else if (logger.isLevelEnabled('trace')) logger.trace({ sql, durationMs }, 'query');
     },
   });
+  const keyring = openMasterKeyring(masterKeys);
+  const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore: new MemoryRateLimitStore() });
   let app: FastifyInstance;
   try {
     app = await buildApp({
       http: { bodyLimit: config.bodyLimit, allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy },
       logger,
-      ...(options.extraRoutes ? { routes: options.extraRoutes } : {}),
+      routes: async (api) => {
+        await api.register(authenticate, { domain });
+        await api.register(publicV1Routes);
+        if (options.extraRoutes) await api.register(options.extraRoutes);
+      },
     });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await domain.close();
     await store.close();
+    keyring.dispose();
     throw error;
   }
   const address = app.server.address();
@@ -57,14 +70,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return {
     app,
     store,
+    domain,
     logger,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     close() {
       closing ??= (async () => {
         try {
           await app.close();
+          await domain.close();
         } finally {
           await store.close();
+          keyring.dispose();
         }
       })();
       return closing;

@@ -1,8 +1,10 @@
 import type { Selectable } from 'kysely';
 import type { Immutable } from './accounts.table.js';
 
-/** A `ph:v1:...` ciphertext under an environment key (or "" for an empty comment). */
-export type Ciphertext = string & { readonly __ciphertext: unique symbol };
+import type { Ciphertext } from '../crypto/index.js';
+
+/** `ph:v1:...` ciphertexts under an environment key (an empty comment is stored as ""). */
+export type { Ciphertext };
 
 export type SecretType = 'secret' | 'sealed' | 'config';
 

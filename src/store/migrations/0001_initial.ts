@@ -233,9 +233,9 @@ const statements = [
   // The audit trail: secret reads and writes and organisation-level actions, hash-chained per
   // organisation (seq is gap-free per organisation; mac covers the previous mac and the event).
   `create table events (
-    id uuid primary key,
     organisation_id uuid not null references organisations (id) on delete cascade,
     seq bigint not null,
+    id uuid not null,
     kind text not null,
     action text not null,
     app_id uuid,
@@ -253,11 +253,10 @@ const statements = [
     user_agent text,
     created_at timestamptz not null,
     prev_mac text not null,
-    mac text not null
+    mac text not null,
+    primary key (organisation_id, seq)
   )`,
-  `create unique index events_org_seq_key on events (organisation_id, seq)`,
-  `create index events_secret_idx on events (secret_id, created_at) where secret_id is not null`,
-  `create index events_environment_idx on events (environment_id, created_at)`,
+  `create index events_secret_idx on events (secret_id, seq) where secret_id is not null`,
 
   // Head of each organisation's chain; locked (FOR UPDATE) while events are appended.
   `create table audit_heads (

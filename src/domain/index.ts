@@ -1,0 +1,101 @@
+// Builds the domain: every module wired to one store and one master keyring. The HTTP layer gets
+// this object and nothing below it.
+import type { MasterKeyring } from '../crypto/index.js';
+import type { Store } from '../store/connect.js';
+import { AccessControl } from './access.js';
+import { Apps } from './apps.js';
+import { AuditTrail, ReadAuditWriter } from './audit.js';
+import { Authenticator } from './auth.js';
+import { ContextResolver } from './context.js';
+import type { DomainDeps } from './deps.js';
+import { EnvironmentKeys } from './environment-keys.js';
+import { Environments } from './environments.js';
+import { Organisations } from './organisations.js';
+import { PersonalTokens } from './personal-tokens.js';
+import { RateLimiter, type RateLimitStore } from './rate-limit.js';
+import { ReadPath, type ReferenceDirectory } from './secrets/read-path.js';
+import { LocalRevisions, SharedRevisions } from './secrets/revisions.js';
+import { Secrets } from './secrets/secrets.js';
+import { SecretWriter } from './secrets/write-path.js';
+import type { RateLimit } from '../config.js';
+
+export interface DomainOptions {
+  store: Store;
+  masterKeyring: MasterKeyring;
+  rateLimit: RateLimit | undefined;
+  rateLimitStore: RateLimitStore;
+}
+
+/**
+ * How long lookups of tokens, roles, grants, apps and environments may be reused. The embedded store
+ * has one writer (this process), which clears them on every change: they never expire. On
+ * PostgreSQL another node may change them, so they are reused for at most a second (a revoked token
+ * is refused everywhere within one second).
+ */
+export function directoryMaxAgeMs(store: Store): number {
+  return store.kind === 'pglite' ? Infinity : 1_000;
+}
+
+export function createDomain(options: DomainOptions) {
+  const { store, masterKeyring } = options;
+  const db = store.db;
+  const maxAge = directoryMaxAgeMs(store);
+  const access = new AccessControl(db, maxAge);
+  const contexts = new ContextResolver(db, access, maxAge);
+  const authenticator = new Authenticator(db, maxAge);
+  const audit = new AuditTrail(masterKeyring);
+  const readAudit = new ReadAuditWriter(db, audit);
+  const keys = new EnvironmentKeys(db, masterKeyring);
+  const deps: DomainDeps = {
+    db,
+    storeKind: store.kind,
+    masterKeyring,
+    audit,
+    readAudit,
+    keys,
+    access,
+    contexts,
+    authenticator,
+    invalidateDirectory() {
+      access.invalidate();
+      contexts.invalidate();
+      authenticator.invalidate();
+    },
+    forgetEnvironment(environmentId) {
+      keys.forget(environmentId);
+      readPath.forget(environmentId);
+    },
+  };
+  const referenceDirectory: ReferenceDirectory = {
+    async apps(organisationId) {
+      const rows = await db.selectFrom('apps').select(['id', 'name', 'sse_enabled']).where('organisation_id', '=', organisationId).execute();
+      return rows.map((r) => ({ id: r.id, name: r.name, sseEnabled: r.sse_enabled }));
+    },
+    async environments(organisationId, appId) {
+      const rows = await db.selectFrom('environments').select(['id', 'app_id', 'name']).where('organisation_id', '=', organisationId).where('app_id', '=', appId).execute();
+      return rows.map((r) => ({ id: r.id, appId: r.app_id, name: r.name }));
+    },
+  };
+  const revisions = store.kind === 'pglite' ? new LocalRevisions(db) : new SharedRevisions(db);
+  const readPath = new ReadPath(db, revisions, keys, referenceDirectory);
+  const environments = new Environments(deps);
+  const rateLimiter = new RateLimiter(options.rateLimit, options.rateLimitStore);
+  return {
+    deps,
+    authenticator,
+    contexts,
+    access,
+    rateLimiter,
+    organisations: new Organisations(db, audit),
+    personalTokens: new PersonalTokens(db),
+    apps: new Apps(deps, environments),
+    environments,
+    secrets: new Secrets(deps, readPath, new SecretWriter(db, audit)),
+    async close() {
+      await readAudit.close();
+      await rateLimiter.close();
+    },
+  };
+}
+
+export type Domain = ReturnType<typeof createDomain>;

@@ -1,0 +1,22 @@
+// Path normalisation (rest-api §5.3; crypto spec §4.8) and folder-name limits.
+import { invalid } from '../errors.js';
+
+/** "/" stays; collapse "//"; add a leading "/"; drop one trailing "/". Case and dots are kept. */
+export function normalisePath(input: string): string {
+  if (input === '/') return '/';
+  let path = input;
+  while (path.includes('//')) path = path.replaceAll('//', '/');
+  if (!path.startsWith('/')) path = `/${path}`;
+  if (path.endsWith('/') && path !== '/') path = path.slice(0, -1);
+  return path;
+}
+
+export const FOLDER_NAME_MAX = 64;
+
+/** Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7). */
+export function checkFolderNames(path: string): void {
+  if (path === '/') return;
+  for (const segment of path.slice(1).split('/')) {
+    if ([...segment].length > FOLDER_NAME_MAX) throw invalid('Folder names cannot exceed 64 characters.');
+  }
+}

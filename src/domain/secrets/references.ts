@@ -1,0 +1,159 @@
+// Secret references, resolved on the server exactly as Phase's server does (rest-api §6.2).
+// The algorithm is synchronous over a "world" of loaded snapshots and directory entries; when it
+// needs something not loaded yet it records it and fails that reference, the caller loads what was
+// missing and runs it again (usually one extra pass), so expansion itself never awaits.
+import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
+import { normalisePath } from './paths.js';
+
+const CROSS_APP = /\$\{(?!\{)([^{}]+?)::([^{}]+?)\.([^{}]+?)\}/g;
+const CROSS_ENV = /\$\{(?!\{)(?![^{}]*::)([^{}.]+?)\.([^{}]+?)\}/g;
+const LOCAL = /\$\{(?!\{)([^{}.]+?)\}/g;
+
+export const MAX_REFERENCE_DEPTH = 25;
+
+/** Cheap test before running the regular expressions at all. */
+export function mayContainReference(text: string): boolean {
+  return text.includes('${');
+}
+
+export interface AppEntry {
+  id: string;
+  name: string;
+  sseEnabled: boolean;
+}
+
+export interface EnvironmentEntry {
+  id: string;
+  appId: string;
+  name: string;
+}
+
+/** What resolution reads; `undefined` from a lookup means "not loaded yet" (recorded as missing). */
+export interface ReferenceWorld {
+  /** Apps of the organisation whose name matches case-insensitively; undefined until the app list is loaded. */
+  appsNamed(name: string): readonly AppEntry[] | undefined;
+  /** The environments of an app; undefined until loaded. */
+  environmentsOf(appId: string): readonly EnvironmentEntry[] | undefined;
+  /** A decrypted snapshot; undefined until loaded (or when the environment is gone: `gone()`). */
+  snapshot(environmentId: string): EnvironmentSnapshot | undefined;
+  /** Whether the environment is known not to exist or not to be readable by the server. */
+  gone(environmentId: string): boolean;
+  canAccess(environmentId: string): boolean;
+}
+
+export interface Missing {
+  appList: boolean;
+  environmentsOfApps: Set<string>;
+  snapshots: Set<string>;
+}
+
+class ReferenceFailure extends Error {}
+
+function split(ref: string): { path: string; key: string } {
+  const cut = ref.lastIndexOf('/');
+  if (cut === -1) return { path: '/', key: ref };
+  const prefix = ref.slice(0, cut);
+  return { path: prefix === '' ? '/' : normalisePath(prefix), key: ref.slice(cut + 1) };
+}
+
+export class ReferenceResolver {
+  readonly missing: Missing = { appList: false, environmentsOfApps: new Set(), snapshots: new Set() };
+  /** Environments whose content the results depend on (for cache validation). */
+  readonly used = new Set<string>();
+
+  constructor(private readonly world: ReferenceWorld) {}
+
+  get complete(): boolean {
+    return !this.missing.appList && this.missing.environmentsOfApps.size === 0 && this.missing.snapshots.size === 0;
+  }
+
+  /** The value of `text` (a secret's value or an override's) with references expanded. */
+  expandTop(secret: SecretEntry, appId: string, text: string): string {
+    if (!mayContainReference(text)) return text;
+    return this.#expand(secret, appId, text, []);
+  }
+
+  #identity(secret: SecretEntry): string {
+    return `${secret.environmentId}\u0000${secret.path}\u0000${secret.keyDigest}`;
+  }
+
+  #expand(secret: SecretEntry, appId: string, text: string, visited: readonly string[]): string {
+    const identity = this.#identity(secret);
+    if (visited.includes(identity) || visited.length >= MAX_REFERENCE_DEPTH) throw new ReferenceFailure();
+    const inner = [...visited, identity];
+    let value = text;
+    if (!mayContainReference(value)) return value;
+
+    // Cross-app phase.
+    for (const match of [...value.matchAll(CROSS_APP)]) {
+      const [whole, appName, envName, ref] = match as unknown as [string, string, string, string];
+      const outcome = this.#crossTarget(() => this.#appByName(appName), envName);
+      if (outcome === 'denied') return value;
+      if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
+    }
+    // Cross-environment phase (environments of the referencing secret's own app).
+    for (const match of [...value.matchAll(CROSS_ENV)]) {
+      const [whole, envName, ref] = match as unknown as [string, string, string];
+      const outcome = this.#crossTarget(() => ({ id: appId, name: '', sseEnabled: true }), envName);
+      if (outcome === 'denied') return value;
+      if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
+    }
+    // Local phase: same environment, no access check.
+    for (const match of [...value.matchAll(LOCAL)]) {
+      const [whole, ref] = match as unknown as [string, string];
+      const target = { environmentId: secret.environmentId, appId };
+      value = this.#substitute(value, whole, target, ref, inner);
+    }
+    return value;
+  }
+
+  /**
+   * The environment a cross reference points at; undefined when the reference fails, 'denied' when
+   * the caller may not read it (which stops expanding the rest of the text, §6.2 step 3).
+   */
+  #crossTarget(app: () => AppEntry | undefined, envName: string): { environmentId: string; appId: string } | 'denied' | undefined {
+    const target = app();
+    if (!target) return undefined;
+    const environments = this.world.environmentsOf(target.id);
+    if (!environments) {
+      this.missing.environmentsOfApps.add(target.id);
+      return undefined;
+    }
+    const lower = envName.toLowerCase();
+    const environment = environments.find((env) => env.name.toLowerCase() === lower);
+    if (!environment) return undefined;
+    if (!this.world.canAccess(environment.id)) return 'denied';
+    if (!target.sseEnabled) return undefined;
+    return { environmentId: environment.id, appId: target.id };
+  }
+
+  #appByName(name: string): AppEntry | undefined {
+    const apps = this.world.appsNamed(name);
+    if (!apps) {
+      this.missing.appList = true;
+      return undefined;
+    }
+    return apps.length === 1 ? apps[0] : undefined;
+  }
+
+  /** Looks the referenced secret up, expands it, and replaces every occurrence of `whole`. */
+  #substitute(value: string, whole: string, target: { environmentId: string; appId: string }, ref: string, visited: readonly string[]): string {
+    const snapshot = this.world.snapshot(target.environmentId);
+    if (!snapshot) {
+      if (!this.world.gone(target.environmentId)) this.missing.snapshots.add(target.environmentId);
+      return value;
+    }
+    this.used.add(target.environmentId);
+    const { path, key } = split(ref);
+    const found = snapshot.at(path, key);
+    if (found.length !== 1) return value;
+    const referenced = found[0]!;
+    try {
+      const expanded = this.#expand(referenced, target.appId, referenced.value!, visited);
+      return value.split(whole).join(expanded);
+    } catch (error) {
+      if (error instanceof ReferenceFailure) return value;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+// The secrets endpoints of the public API (rest-api §4): the check order of §4.1, then the read
+// path or a write batch. Values go out reference-resolved with the caller's own access (D-9).
+import type { EnvironmentCipher } from '../../crypto/index.js';
+import { allowsInApp } from '../access.js';
+import type { BodyReader, Call } from '../context.js';
+import type { DomainDeps } from '../deps.js';
+import { DomainError, forbidden, invalid, notFound } from '../errors.js';
+import type { Action } from '../role-definitions.js';
+import { normalisePath } from './paths.js';
+import type { ReadPath, ResolvedEnvironment, ResolvedSecret } from './read-path.js';
+import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
+import { validateCreateBatch, validateDeleteBatch, validateUpdateBatch } from './validate.js';
+import type { SecretWriter, WriteTarget, WrittenSecret } from './write-path.js';
+
+export const ENVIRONMENT_CONTEXT_REQUIRED = 'Environment context required. Supply `app_id` and `env` as query parameters.';
+export const SSE_NOT_ENABLED = 'SSE is not enabled for this App';
+
+export interface ListFilters {
+  path?: string | undefined;
+  key?: string | undefined;
+  tags?: string | undefined;
+  dynamic?: string | undefined;
+  includeDynamic?: string | undefined;
+  leaseTtl?: string | undefined;
+}
+
+export interface SecretList {
+  /** The cached resolved environment (its `rendered` map memoises serialized forms). */
+  readonly environment: ResolvedEnvironment;
+  /** The filter signature: equal signatures select the same secrets. */
+  readonly selection: string;
+  readonly secrets: readonly ResolvedSecret[];
+}
+
+/** `dynamic`-style flags: present with any value whose lower case is not `false`. */
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && value.toLowerCase() !== 'false';
+}
+
+export class Secrets {
+  constructor(
+    private readonly deps: DomainDeps,
+    readonly readPath: ReadPath,
+    private readonly writer: SecretWriter,
+  ) {}
+
+  /** GET /v1/secrets/ (§4.2) */
+  async list(call: Call, filters: ListFilters): Promise<SecretList> {
+    const target = this.#check(call, 'read');
+    if ((truthy(filters.dynamic) || truthy(filters.includeDynamic)) && filters.leaseTtl && !/^\s*[+-]?\d+\s*$/.test(filters.leaseTtl)) {
+      throw invalid('lease_ttl must be a valid integer (seconds)');
+    }
+    const environment = await this.readPath.resolved(call, target.organisationId, target.appId, target.environmentId);
+    if (!environment) throw notFound('Environment not found');
+    let secrets: readonly ResolvedSecret[] = environment.secrets;
+    let selection = '';
+    if (filters.path) {
+      const path = normalisePath(filters.path);
+      secrets = secrets.filter((s) => s.entry.path === path);
+      selection += `p:${path}\u0000`;
+    }
+    if (filters.key) {
+      const cipher = await this.#cipher(target);
+      const digest = cipher.keyDigest(filters.key.toUpperCase());
+      secrets = secrets.filter((s) => s.entry.keyDigest === digest);
+      selection += `k:${digest}\u0000`;
+    }
+    if (filters.tags) {
+      const wanted = new Set(filters.tags.split(','));
+      secrets = secrets.filter((s) => s.entry.tags.some((tag) => wanted.has(tag)));
+      selection += `t:${filters.tags}\u0000`;
+    }
+    await this.deps.readAudit.record(target.organisationId, call, {
+      kind: 'secret',
+      action: 'read',
+      appId: target.appId,
+      environmentId: target.environmentId,
+      environmentRevision: environment.revision,
+      secretIds: secrets.map((s) => s.entry.id),
+    });
+    return { environment, selection, secrets };
+  }
+
+  /** POST /v1/secrets/ (§4.3) */
+  async create(call: Call, readBody: BodyReader): Promise<ResolvedSecret[]> {
+    const target = this.#check(call, 'create');
+    const entries = validateCreateBatch(readBody());
+    const cipher = await this.#cipher(target);
+    const { result, revision } = await this.writer.create(call, target, cipher, entries);
+    this.readPath.committed(target.environmentId, revision);
+    return this.#resolveWritten(call, target, result);
+  }
+
+  /** PUT /v1/secrets/ (§4.4) */
+  async update(call: Call, readBody: BodyReader): Promise<ResolvedSecret[]> {
+    const target = this.#check(call, 'update');
+    const entries = validateUpdateBatch(readBody());
+    const cipher = await this.#cipher(target);
+    const { result, revision } = await this.writer.update(call, target, cipher, entries);
+    this.readPath.committed(target.environmentId, revision);
+    return this.#resolveWritten(call, target, result);
+  }
+
+  /** DELETE /v1/secrets/ (§4.5) */
+  async delete(call: Call, readBody: BodyReader): Promise<string> {
+    const target = this.#check(call, 'delete');
+    const ids = validateDeleteBatch(readBody());
+    const { result: count, revision } = await this.writer.delete(call, target, ids);
+    this.readPath.committed(target.environmentId, revision);
+    return `Deleted ${count} secret${count === 1 ? '' : 's'}`;
+  }
+
+  /** §4.1 after the method check: environment context, role permission, SSE. */
+  #check(call: Call, action: Action): WriteTarget {
+    const environment = call.target.environment;
+    if (!environment) throw forbidden(ENVIRONMENT_CONTEXT_REQUIRED);
+    if (!allowsInApp(call.access, environment.app_id, 'Secrets', action)) {
+      throw forbidden(`You don't have permission to ${action} secrets in this environment.`);
+    }
+    if (!call.target.app?.sse_enabled) throw invalid(SSE_NOT_ENABLED);
+    return { organisationId: call.principal.organisationId, appId: environment.app_id, environmentId: environment.id };
+  }
+
+  async #cipher(target: WriteTarget): Promise<EnvironmentCipher> {
+    const cipher = await this.deps.keys.cipherFor(target.environmentId);
+    if (!cipher) throw invalid(SSE_NOT_ENABLED);
+    return cipher;
+  }
+
+  /** Response values of a write: each entry's state, resolved with the caller's access (D-9). */
+  async #resolveWritten(call: Call, target: WriteTarget, written: WrittenSecret[]): Promise<ResolvedSecret[]> {
+    const own: EnvironmentSnapshot | undefined = await this.readPath.snapshot(target.environmentId);
+    if (!own) throw new DomainError('not_found', 'Environment not found');
+    const jobs = written.map((s) => ({
+      entry: {
+        id: s.id,
+        environmentId: s.environmentId,
+        folderId: s.folderId,
+        path: s.path,
+        keyDigest: s.keyDigest,
+        type: s.type,
+        version: s.version,
+        createdAt: s.createdAt,
+        updatedAt: s.updatedAt,
+        tags: s.tags,
+        ciphertext: s.ciphertext,
+        key: s.key,
+        value: s.value,
+        comment: s.comment,
+      } satisfies SecretEntry,
+      override: s.override
+        ? { ...s.override, secretId: s.id }
+        : null,
+    }));
+    const { secrets } = await this.readPath.resolveJobs(call, target.organisationId, target.appId, own, jobs);
+    return secrets;
+  }
+}

@@ -1,0 +1,27 @@
+// Processing of a `tags` array (rest-api §5.4).
+import { pythonString } from './python-literal.js';
+
+export const TAG_NAME_MAX = 64;
+
+export interface ProcessedTags {
+  names: string[];
+  /** Phase's message for the first over-long name, raised after the duplicate check. */
+  tooLong?: string;
+}
+
+/** Non-strings skipped, strings trimmed, empties skipped, duplicates collapsed (first position kept). */
+export function processTags(raw: unknown[]): ProcessedTags {
+  const names: string[] = [];
+  let tooLong: string | undefined;
+  for (const item of raw) {
+    if (typeof item !== 'string') continue;
+    const name = item.trim();
+    if (name === '') continue;
+    if ([...name].length > TAG_NAME_MAX) {
+      tooLong ??= `Tag name exceeds 64 characters: ${pythonString([...name].slice(0, 32).join(''))}…`;
+      continue;
+    }
+    if (!names.includes(name)) names.push(name);
+  }
+  return tooLong === undefined ? { names } : { names, tooLong };
+}

@@ -1,0 +1,79 @@
+// Resolves who is calling and what they address, before the body is read (rest-api §1.8 step 2):
+// token -> principal -> target app/environment -> principal checks -> rate limit. Route handlers
+// receive the result as `request.call`.
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Call, ContextInput } from '../../domain/context.js';
+import type { Domain } from '../../domain/index.js';
+import { bucketOf } from '../../domain/principal.js';
+
+/**
+ * How a route finds its target (§2.5): `query` reads the Secret-Id/Environment headers and the
+ * app_id/env query parameters; `app` and `environment` are the detail routes that resolve from the
+ * URL only (D-5); `none` authenticates without any target.
+ */
+export type AuthMode = 'query' | 'app' | 'environment' | 'none';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthMode;
+  }
+  interface FastifyRequest {
+    call?: Call;
+  }
+  interface FastifyInstance {
+    domain: Domain;
+  }
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** X-Real-IP if valid, else the first X-Forwarded-For entry, else the peer (rest-api §1.11). */
+export function clientIp(request: FastifyRequest): string | null {
+  const real = header(request, 'x-real-ip')?.trim();
+  if (real && isIP(real)) return real;
+  const forwarded = header(request, 'x-forwarded-for')?.split(',')[0]?.trim();
+  if (forwarded) return forwarded.slice(0, 64);
+  return request.socket.remoteAddress ?? null;
+}
+
+export function contextInput(request: FastifyRequest, mode: AuthMode): ContextInput {
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  const query = (request.query ?? {}) as Record<string, string | undefined>;
+  switch (mode) {
+    case 'app':
+      return { urlAppId: params.app_id, urlOnly: true };
+    case 'environment':
+      return { urlEnvId: params.env_id, urlOnly: true };
+    case 'none':
+      return {};
+    case 'query':
+      return {
+        secretId: header(request, 'secret-id') ?? query.secret_id,
+        environmentHeader: header(request, 'environment'),
+        appIdQuery: query.app_id,
+        envQuery: query.env,
+      };
+  }
+}
+
+async function authenticate(app: FastifyInstance, options: { domain: Domain }) {
+  const { domain } = options;
+  app.decorate('domain', domain);
+  app.decorateRequest('call', undefined);
+  app.addHook('onRequest', async (request) => {
+    const mode = request.routeOptions.config?.auth;
+    if (!mode || request.is404) return;
+    const principal = await domain.authenticator.authenticate(request.headers.authorization);
+    const context = await domain.contexts.resolve(principal, contextInput(request, mode));
+    await domain.rateLimiter.check(bucketOf(principal));
+    const userAgent = header(request, 'user-agent');
+    request.call = { ...context, ip: clientIp(request), userAgent: userAgent ? userAgent.slice(0, 512) : null };
+  });
+}
+
+export default fp(authenticate, { name: 'coffer-authenticate' });

@@ -1,0 +1,11 @@
+// The public REST API v1 (rest-api.md), Phase-compatible.
+import type { FastifyInstance } from 'fastify';
+import { appRoutes } from './apps.js';
+import { environmentRoutes } from './environments.js';
+import { secretRoutes } from './secrets.js';
+
+export async function publicV1Routes(app: FastifyInstance) {
+  await appRoutes(app);
+  await environmentRoutes(app);
+  await secretRoutes(app);
+}

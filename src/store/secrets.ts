@@ -1,0 +1,167 @@
+// Secret rows and what hangs off them: folders, tags, personal overrides, environment revisions.
+import { sql } from 'kysely';
+import type { Db, Executor, Tx } from './database.js';
+import type { Ciphertext, SecretType } from './secrets.table.js';
+
+/** Locks an environment for writing and returns its current revision (writes to one environment are serialized). */
+export async function lockEnvironment(trx: Tx, organisationId: string, environmentId: string): Promise<number | undefined> {
+  const row = await trx
+    .selectFrom('environments')
+    .select('revision')
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', environmentId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row?.revision;
+}
+
+/** Bumps the revision (the read path's cache key) and updatedAt; returns the new revision. */
+export async function bumpEnvironmentRevision(trx: Tx, environmentId: string, at: Date): Promise<number> {
+  const row = await trx
+    .updateTable('environments')
+    .set((eb) => ({ revision: eb('revision', '+', 1), updated_at: at }))
+    .where('id', '=', environmentId)
+    .returning('revision')
+    .executeTakeFirstOrThrow();
+  return row.revision;
+}
+
+export async function findRevisions(db: Executor, environmentIds: readonly string[]): Promise<Map<string, number>> {
+  if (environmentIds.length === 0) return new Map();
+  const rows = await db.selectFrom('environments').select(['id', 'revision']).where('id', 'in', [...environmentIds]).execute();
+  return new Map(rows.map((r) => [r.id, r.revision]));
+}
+
+export interface StoredSecret {
+  id: string;
+  environment_id: string;
+  folder_id: string | null;
+  path: string;
+  key_digest: string;
+  key: Ciphertext;
+  value: Ciphertext;
+  comment: Ciphertext;
+  type: SecretType;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  /** Tag names in the order first assigned. */
+  tags: string[];
+}
+
+const tagsOf = sql<string[]>`coalesce((select array_agg(t.name order by st.position) from secret_tags st join tags t on t.id = st.tag_id where st.secret_id = s.id), '{}')`;
+
+/** Live secrets of an environment, oldest first (the deterministic order of rest-api §1.7). */
+export function loadLiveSecrets(db: Executor, environmentId: string): Promise<StoredSecret[]> {
+  return db
+    .selectFrom('secrets as s')
+    .select(['s.id', 's.environment_id', 's.folder_id', 's.path', 's.key_digest', 's.key', 's.value', 's.comment', 's.type', 's.version', 's.created_at', 's.updated_at'])
+    .select(tagsOf.as('tags'))
+    .where('s.environment_id', '=', environmentId)
+    .where('s.deleted_at', 'is', null)
+    .orderBy('s.created_at')
+    .orderBy('s.id')
+    .execute();
+}
+
+export function findLiveSecretsByIds(db: Executor, environmentId: string, ids: readonly string[]): Promise<StoredSecret[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('secrets as s')
+    .select(['s.id', 's.environment_id', 's.folder_id', 's.path', 's.key_digest', 's.key', 's.value', 's.comment', 's.type', 's.version', 's.created_at', 's.updated_at'])
+    .select(tagsOf.as('tags'))
+    .where('s.environment_id', '=', environmentId)
+    .where('s.deleted_at', 'is', null)
+    .where('s.id', 'in', [...ids])
+    .execute();
+}
+
+/** Live secrets holding any of these digests (duplicate detection). */
+export function findLiveIdentities(db: Executor, environmentId: string, digests: readonly string[]): Promise<Array<{ id: string; path: string; key_digest: string }>> {
+  if (digests.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('secrets')
+    .select(['id', 'path', 'key_digest'])
+    .where('environment_id', '=', environmentId)
+    .where('deleted_at', 'is', null)
+    .where('key_digest', 'in', [...new Set(digests)])
+    .execute();
+}
+
+export interface StoredOverride {
+  id: string;
+  secret_id: string;
+  member_id: string;
+  value: Ciphertext;
+  is_active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function loadOverrides(db: Executor, environmentId: string): Promise<StoredOverride[]> {
+  return db
+    .selectFrom('personal_overrides as o')
+    .innerJoin('secrets as s', 's.id', 'o.secret_id')
+    .select(['o.id', 'o.secret_id', 'o.member_id', 'o.value', 'o.is_active', 'o.created_at', 'o.updated_at'])
+    .where('s.environment_id', '=', environmentId)
+    .where('s.deleted_at', 'is', null)
+    .execute();
+}
+
+/**
+ * Folder ids for normalised paths, creating missing folders (and their parents). "/" has no folder.
+ */
+export async function ensureFolders(trx: Tx, organisationId: string, environmentId: string, paths: Iterable<string>, newId: () => string): Promise<Map<string, string | null>> {
+  const result = new Map<string, string | null>([['/', null]]);
+  const wanted = new Set<string>();
+  for (const path of paths) {
+    if (path === '/') continue;
+    const segments = path.slice(1).split('/');
+    for (let i = 1; i <= segments.length; i++) wanted.add(`/${segments.slice(0, i).join('/')}`);
+  }
+  if (wanted.size === 0) return result;
+  const existing = await trx
+    .selectFrom('folders')
+    .select(['id', 'path', 'name'])
+    .where('environment_id', '=', environmentId)
+    .execute();
+  for (const folder of existing) result.set(folder.path === '/' ? `/${folder.name}` : `${folder.path}/${folder.name}`, folder.id);
+  const now = new Date();
+  // Parents before children: sort by depth.
+  for (const full of [...wanted].sort((a, b) => a.split('/').length - b.split('/').length)) {
+    if (result.has(full)) continue;
+    const cut = full.lastIndexOf('/');
+    const parentPath = cut === 0 ? '/' : full.slice(0, cut);
+    const id = newId();
+    await trx
+      .insertInto('folders')
+      .values({ id, organisation_id: organisationId, environment_id: environmentId, parent_id: result.get(parentPath) ?? null, name: full.slice(cut + 1), path: parentPath, created_at: now })
+      .execute();
+    result.set(full, id);
+  }
+  return result;
+}
+
+/** Tag ids for names, creating the organisation's missing tags (empty colour). */
+export async function ensureTags(trx: Tx, organisationId: string, names: Iterable<string>, newId: () => string): Promise<Map<string, string>> {
+  const unique = [...new Set(names)];
+  const result = new Map<string, string>();
+  if (unique.length === 0) return result;
+  const now = new Date();
+  await trx
+    .insertInto('tags')
+    .values(unique.map((name) => ({ id: newId(), organisation_id: organisationId, name, color: '', created_at: now })))
+    .onConflict((oc) => oc.columns(['organisation_id', 'name']).doNothing())
+    .execute();
+  const rows = await trx.selectFrom('tags').select(['id', 'name']).where('organisation_id', '=', organisationId).where('name', 'in', unique).execute();
+  for (const row of rows) result.set(row.name, row.id);
+  return result;
+}
+
+export async function replaceSecretTags(trx: Tx, secretId: string, tagIds: string[]): Promise<void> {
+  await trx.deleteFrom('secret_tags').where('secret_id', '=', secretId).execute();
+  if (tagIds.length > 0) {
+    await trx.insertInto('secret_tags').values(tagIds.map((tag_id, position) => ({ secret_id: secretId, tag_id, position }))).execute();
+  }
+}
+
