@@ -8,6 +8,7 @@ import type { DomainDeps } from './deps.js';
 import { DEFAULT_ENVIRONMENTS, environmentGrantees, INVALID_ENVIRONMENT_NAME, isValidEnvironmentName, type Environments, type NewEnvironment } from './environments.js';
 import { forbidden, invalid, notFound } from './errors.js';
 import type { Action } from './role-definitions.js';
+import { isPythonBlank, pythonStrip } from './secrets/python-literal.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction } from './transactions.js';
 
@@ -39,7 +40,7 @@ export class Apps {
     const org = call.principal.organisationId;
     const created = await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
       const now = new Date();
-      const app: App = { id: randomUUID(), organisation_id: org, name, description: description || null, sse_enabled: sse, created_at: now, updated_at: now };
+      const app: App = { id: randomUUID(), organisation_id: org, name, description: description ?? null, sse_enabled: sse, created_at: now, updated_at: now };
       await trx.insertInto('apps').values(app).execute();
       const p = call.principal;
       const members = new Map<string, { member_id: string | null; service_account_id: string | null }>();
@@ -87,7 +88,7 @@ export class Apps {
     const descriptionGiven = body.description !== undefined && body.description !== null;
     if (!nameGiven && !descriptionGiven) throw invalid("At least one of 'name' or 'description' must be provided.");
     const name = nameGiven ? applyTextRule(body.name, { field: 'name', max: 64, required: true })! : app.name;
-    const description = descriptionGiven ? applyTextRule(body.description, { field: 'description', max: 10000, required: false }) || null : app.description;
+    const description = descriptionGiven ? (applyTextRule(body.description, { field: 'description', max: 10000, required: false }) ?? null) : app.description;
     const org = call.principal.organisationId;
     const updated = await inTransaction(this.deps.db, async ({ trx }) => {
       const row = await trx
@@ -123,14 +124,15 @@ export class Apps {
     }
     if (!Array.isArray(value)) throw invalid("'environments' must be a list of environment names.");
     if (value.length === 0) throw invalid("'environments' must not be empty.");
-    const seen = new Set<string>();
-    const names: string[] = [];
+    // Every element is checked before names are compared (the bullets of §8.2 step 4, in order).
     for (const entry of value) {
-      if (typeof entry !== 'string' || entry.trim() === '') throw invalid('Each environment name must be a non-empty string.');
-      const trimmed = entry.trim();
-      if (seen.has(trimmed.toLowerCase())) throw invalid(`Duplicate environment name: '${trimmed}'.`);
-      seen.add(trimmed.toLowerCase());
-      names.push(trimmed);
+      if (typeof entry !== 'string' || isPythonBlank(entry)) throw invalid('Each environment name must be a non-empty string.');
+    }
+    const names = (value as string[]).map(pythonStrip);
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name.toLowerCase())) throw invalid(`Duplicate environment name: '${name}'.`);
+      seen.add(name.toLowerCase());
     }
     for (const name of names) if (!isValidEnvironmentName(name)) throw invalid(INVALID_ENVIRONMENT_NAME);
     return names.map((name, index) => ({ name, envType: 'custom', index }));

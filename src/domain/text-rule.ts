@@ -1,6 +1,7 @@
 // The text-field rule of rest-api Appendix B: names and descriptions are stripped of HTML markup
 // and control characters, trimmed, and length-checked with Phase's exact messages.
 import { invalid } from './errors.js';
+import { isPythonBlank, pythonStrip } from './secrets/python-literal.js';
 
 const MARKUP = /<!--[\s\S]*?-->|<![^>]*>|<\?[^>]*>|<\/?[a-zA-Z][^<>]*>/g;
 // U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+007F-U+009F (tab, LF and CR are kept).
@@ -16,7 +17,7 @@ export function stripMarkup(text: string): string {
 }
 
 export function cleanText(text: string): string {
-  return stripMarkup(text).replace(CONTROL, '').trim();
+  return pythonStrip(stripMarkup(text).replace(CONTROL, ''));
 }
 
 export interface TextRule {
@@ -30,7 +31,7 @@ export interface TextRule {
  * whitespace-only). Throws Phase's 400 messages otherwise.
  */
 export function applyTextRule(value: unknown, rule: TextRule): string | undefined {
-  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+  if (value === undefined || value === null || (typeof value === 'string' && isPythonBlank(value))) {
     if (rule.required) throw invalid(`Missing required field: ${rule.field}`);
     return undefined;
   }
