@@ -95,7 +95,7 @@ for (const target of STORE_TARGETS) {
           ['ok', '  <i>described</i>  ', 'ok', 'described'],
           // "whitespace" is Python's: U+001C–U+001F and U+0085 are, U+FEFF is not
           ['ok', '\u001c\u0085 ', 'ok', null],
-          ['\ufeffBOM\u2003', undefined, '\ufeffBOM', null],
+          ['BOM\ufeff\u2003', undefined, 'BOM\ufeff', null],
         ];
         for (const [name, description, storedName, storedDescription] of cases) {
           const res = await api.post('/v1/apps/', { name, ...(description === undefined ? {} : { description }) });
