@@ -6,8 +6,10 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { createDomain, type Domain } from './domain/index.js';
+import type { SetupPreparation } from './domain/setup.js';
 import { MemoryRateLimitStore } from './domain/rate-limit.js';
 import { publicV1Routes } from './http/routes/public-v1/index.js';
+import { consoleRoutes } from './http/routes/console/index.js';
 import authenticate from './http/plugins/authenticate.js';
 import { openMasterKeyring, resolveMasterKeys } from './master-key.js';
 import { openStore, type Store } from './store/connect.js';
@@ -46,13 +48,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const keyring = openMasterKeyring(masterKeys);
   const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore: new MemoryRateLimitStore() });
   let app: FastifyInstance;
+  let setup: SetupPreparation;
   try {
+    setup = await domain.setup.prepare(config.setupCode);
     app = await buildApp({
       http: { bodyLimit: config.bodyLimit, allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy },
       logger,
       routes: async (api) => {
         await api.register(authenticate, { domain });
         await api.register(publicV1Routes);
+        await api.register(consoleRoutes);
         if (options.extraRoutes) await api.register(options.extraRoutes);
       },
     });
@@ -66,13 +71,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  logSetupCode(logger, setup, url);
   let closing: Promise<void> | undefined;
   return {
     app,
     store,
     domain,
     logger,
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url,
     close() {
       closing ??= (async () => {
         try {
@@ -86,4 +93,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closing;
     },
   };
+}
+
+/**
+ * The setup code is the one secret ever written to the log: it is single-use and stops working once
+ * the first organisation exists (README "First run").
+ */
+function logSetupCode(logger: Logger, setup: SetupPreparation, url: string): void {
+  if (!setup.required) return;
+  const command = `coffer setup --url ${url} --email you@example.com --org "Your organisation"`;
+  if (setup.generated) {
+    logger.warn(`No organisation exists yet. Create the first one with: ${command} --code ${setup.code} (this one-time setup code stops working once setup is done)`);
+  } else {
+    logger.warn(`No organisation exists yet. Create the first one with: ${command} --code "$COFFER_SETUP_CODE"`);
+  }
 }

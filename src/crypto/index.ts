@@ -20,6 +20,7 @@ export { TOKEN_PATTERN } from './tokens.js';
 export type { MintedToken, MintOptions, ParsedToken, TokenAuthType } from './tokens.js';
 export { DEFAULT_SESSION_KEY_CACHE_SIZE, EnvironmentCipher } from './environment-cipher.js';
 export type { EnvironmentCipherOptions, EnvironmentGrant, EnvironmentSecrets } from './environment-cipher.js';
+export { hashPassword, verifyPassword, SERVER_PASSWORD_KDF } from './password-hash.js';
 export { MASTER_KEY_PURPOSES, MasterKeyring, keyIdOf, parseEnvelope } from './envelope.js';
 export type { MasterKeyPurpose, MasterKeySet, MasterKeyringOptions, ParsedEnvelope, SealedEnvelope } from './envelope.js';
 

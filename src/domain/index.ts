@@ -10,9 +10,14 @@ import { ContextResolver } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { EnvironmentKeys } from './environment-keys.js';
 import { Environments } from './environments.js';
+import { GuessLimiter } from './guess-limit.js';
+import { InviteAcceptance } from './invite-acceptance.js';
 import { Organisations } from './organisations.js';
 import { PersonalTokens } from './personal-tokens.js';
 import { RateLimiter, type RateLimitStore } from './rate-limit.js';
+import { Sessions } from './sessions.js';
+import { Setup } from './setup.js';
+import { Users } from './users.js';
 import { ReadPath, type ReferenceDirectory } from './secrets/read-path.js';
 import { LocalRevisions, SharedRevisions } from './secrets/revisions.js';
 import { Secrets } from './secrets/secrets.js';
@@ -80,14 +85,22 @@ export function createDomain(options: DomainOptions) {
   const readPath = new ReadPath(db, revisions, keys, referenceDirectory);
   const environments = new Environments(deps);
   const rateLimiter = new RateLimiter(options.rateLimit, options.rateLimitStore);
+  const organisations = new Organisations(db, audit);
+  const personalTokens = new PersonalTokens(db);
+  // Wrong passwords and setup codes: 10 per 15 minutes per IP address and per e-mail address.
+  const guesses = new GuessLimiter({ max: 10, windowMs: 15 * 60_000 });
   return {
     deps,
     authenticator,
     contexts,
     access,
     rateLimiter,
-    organisations: new Organisations(db, audit),
-    personalTokens: new PersonalTokens(db),
+    organisations,
+    personalTokens,
+    setup: new Setup(deps, organisations, personalTokens, guesses),
+    sessions: new Sessions(db, guesses),
+    users: new Users(deps, organisations, personalTokens),
+    inviteAcceptance: new InviteAcceptance(deps, personalTokens, guesses),
     apps: new Apps(deps, environments),
     environments,
     secrets: new Secrets(deps, readPath, new SecretWriter(db, audit)),

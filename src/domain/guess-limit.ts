@@ -1,0 +1,58 @@
+// Slows down guessing of login hashes and setup codes: after `max` failures within the window, a
+// key (an IP address, an e-mail address, "setup") is refused with 429 until its oldest failure ages
+// out. In-process: each node counts its own failures (a guesser spread over N nodes gets N times the
+// budget, still far too little against Argon2id-derived verifiers and 100-bit codes).
+import { DomainError } from './errors.js';
+
+export interface GuessLimit {
+  max: number;
+  windowMs: number;
+}
+
+const MAX_KEYS = 100_000;
+
+export class GuessLimiter {
+  readonly #failures = new Map<string, number[]>();
+
+  constructor(private readonly limit: GuessLimit, private readonly now: () => number = Date.now) {}
+
+  /** Throws 429 `Too many failed attempts...` when any of the keys is over its budget. */
+  check(keys: readonly string[]): void {
+    const now = this.now();
+    let waitMs = 0;
+    for (const key of keys) {
+      const recent = this.#recent(key, now);
+      if (recent.length >= this.limit.max) waitMs = Math.max(waitMs, recent[0]! + this.limit.windowMs - now);
+    }
+    if (waitMs > 0) {
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new DomainError('throttled', `Too many failed attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, {
+        'retry-after': String(seconds),
+      });
+    }
+  }
+
+  fail(keys: readonly string[]): void {
+    const now = this.now();
+    if (this.#failures.size > MAX_KEYS) this.#failures.clear();
+    for (const key of keys) {
+      const recent = this.#recent(key, now);
+      recent.push(now);
+      this.#failures.set(key, recent);
+    }
+  }
+
+  /** A success forgets the failures of these keys (e.g. the e-mail address that just signed in). */
+  forget(keys: readonly string[]): void {
+    for (const key of keys) this.#failures.delete(key);
+  }
+
+  #recent(key: string, now: number): number[] {
+    const all = this.#failures.get(key);
+    if (!all) return [];
+    const recent = all.filter((t) => t > now - this.limit.windowMs);
+    if (recent.length === 0) this.#failures.delete(key);
+    else if (recent.length !== all.length) this.#failures.set(key, recent);
+    return recent;
+  }
+}

@@ -1,0 +1,156 @@
+// Accepting an invite (rest-api OPEN-10). Invites are created through POST /v1/members/invites/,
+// which stores the SHA-256 of a one-time token; the invitee's client opens the invite with that
+// token, makes a keyring for the organisation's id (the server never sees the phrase, the password
+// or the private key), mints a first personal access token, and accepts. The invite then stops
+// working.
+import { randomUUID } from 'node:crypto';
+import { hashPassword, verifyPassword } from '../crypto/index.js';
+import { claimInvite, findInviteByTokenHash, type InviteByTokenRow } from '../store/invite-tokens.js';
+import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser } from '../store/users.js';
+import type { BodyReader } from './context.js';
+import type { DomainDeps } from './deps.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
+import type { GuessLimiter } from './guess-limit.js';
+import { normaliseEmail, validateKeyMaterial } from './organisations.js';
+import type { PersonalTokens } from './personal-tokens.js';
+import type { Actor, MemberPrincipal } from './principal.js';
+import { sha256Hex } from './sessions.js';
+import { applyTextRule } from './text-rule.js';
+import { inTransaction, isUniqueViolation } from './transactions.js';
+import { readKeyMaterial, readLoginHash, readTokenInput, type NewMembershipResult } from './users.js';
+
+export const INVITE_GONE = 'This invite does not exist, was already used or has expired. Ask for a new invite.';
+export const INVITE_OTHER_EMAIL = 'This invite is for a different email address.';
+export const EXISTING_ACCOUNT_PASSWORD = 'An account with this email address already exists and the password does not match it. Use that account\'s password.';
+export const EXISTING_ACCOUNT_SIGN_IN = 'An account with this email address already exists without a password. Sign in with one of its personal access tokens to accept the invite.';
+
+export interface InviteView {
+  organisationId: string;
+  organisationName: string;
+  email: string;
+  role: { id: string; name: string } | null;
+  expiresAt: Date;
+}
+
+export interface AcceptedInvite extends NewMembershipResult {
+  email: string;
+  role: { id: string; name: string } | null;
+}
+
+/** Who accepts, as far as the request says: the user of a valid session or token, if any. */
+export interface Acceptor {
+  readonly userId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+function view(row: InviteByTokenRow): InviteView {
+  return {
+    organisationId: row.organisation_id,
+    organisationName: row.organisation_name,
+    email: row.email,
+    role: row.role_id && row.role_name ? { id: row.role_id, name: row.role_name } : null,
+    expiresAt: row.expires_at,
+  };
+}
+
+export class InviteAcceptance {
+  constructor(
+    private readonly deps: DomainDeps,
+    private readonly personalTokens: PersonalTokens,
+    private readonly guesses: GuessLimiter,
+  ) {}
+
+  async describe(token: string): Promise<InviteView> {
+    return view(await this.#live(token));
+  }
+
+  /**
+   * Body: `{email?, fullName?, loginHash, keyring, token}`. A new user is created with the login
+   * hash; an existing user proves it is them with the same login hash (or by calling with one of
+   * their sessions or tokens).
+   */
+  async accept(inviteToken: string, read: BodyReader, acceptor: Acceptor): Promise<AcceptedInvite> {
+    const invite = await this.#live(inviteToken);
+    const body = read();
+    if (body.email !== undefined && body.email !== null && normaliseEmail(body.email) !== invite.email.toLowerCase()) throw invalid(INVITE_OTHER_EMAIL);
+    const fullName = applyTextRule(body.fullName, { field: 'fullName', max: 150, required: false }) ?? '';
+    const keyring = readKeyMaterial(body.keyring);
+    validateKeyMaterial(keyring);
+    const token = readTokenInput(body.token);
+    const email = invite.email.toLowerCase();
+    const existing = await findUserByEmail(this.deps.db, email);
+    let newUser: { id: string; verifier: string } | undefined;
+    if (existing) {
+      if (acceptor.userId !== existing.id) await this.#proveExisting(existing.login_hash, body.loginHash, email, acceptor.ip);
+    } else {
+      newUser = { id: randomUUID(), verifier: await hashPassword(readLoginHash(body.loginHash)) };
+    }
+    const userId = existing?.id ?? newUser!.id;
+    try {
+      return await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
+        if (!(await claimInvite(trx, invite.id))) throw notFound(INVITE_GONE);
+        const now = new Date();
+        if (newUser) {
+          await insertUser(trx, { id: newUser.id, email, fullName, loginHash: newUser.verifier, at: now });
+        } else if ((await findMembershipsOfUser(trx, userId, invite.organisation_id)).length > 0) {
+          throw conflict(`'${email}' is already a member of this organisation.`);
+        }
+        const memberId = randomUUID();
+        await insertMember(trx, {
+          id: memberId,
+          organisationId: invite.organisation_id,
+          userId,
+          roleId: invite.role_id,
+          identityKey: keyring.identityKey.toLowerCase(),
+          wrappedKeyring: keyring.wrappedKeyring.toLowerCase(),
+          wrappedRecovery: keyring.wrappedRecovery.toLowerCase(),
+          kdfParams: { opsLimit: keyring.kdfParams.opsLimit, memLimit: keyring.kdfParams.memLimit },
+          at: now,
+        });
+        const registered = await this.personalTokens.register(invite.organisation_id, memberId, token, trx);
+        const principal: MemberPrincipal = { kind: 'member', organisationId: invite.organisation_id, memberId, userId, tokenId: null };
+        const actor: Actor = { principal, ip: acceptor.ip, userAgent: acceptor.userAgent };
+        await this.deps.audit.append(trx, [
+          {
+            organisationId: invite.organisation_id,
+            actor,
+            event: { kind: 'audit', action: 'invite.accept', resourceId: invite.id, description: `Invite accepted by ${email}; member ${memberId} joined` },
+          },
+        ]);
+        afterCommit(() => this.deps.invalidateDirectory());
+        return {
+          organisationId: invite.organisation_id,
+          organisationName: invite.organisation_name,
+          userId,
+          memberId,
+          tokenId: registered.id,
+          email,
+          role: view(invite).role,
+        };
+      });
+    } catch (error) {
+      // A concurrent acceptance created the same user (two invites, one address): nothing was written.
+      if (isUniqueViolation(error)) throw conflict(`'${email}' is already a member of this organisation, or joined it at the same moment; sign in instead.`);
+      throw error;
+    }
+  }
+
+  async #live(token: string): Promise<InviteByTokenRow> {
+    if (typeof token !== 'string' || token.length < 16 || token.length > 256) throw notFound(INVITE_GONE);
+    const row = await findInviteByTokenHash(this.deps.db, sha256Hex(token));
+    if (!row || !row.valid || row.expires_at.getTime() < Date.now()) throw notFound(INVITE_GONE);
+    return row;
+  }
+
+  async #proveExisting(verifier: string | null, presented: unknown, email: string, ip: string | null): Promise<void> {
+    if (verifier === null) throw forbidden(EXISTING_ACCOUNT_SIGN_IN);
+    const loginHash = readLoginHash(presented);
+    const keys = [`login-ip:${ip ?? 'unknown'}`, `login-email:${email}`];
+    this.guesses.check(keys);
+    if (!(await verifyPassword(verifier, loginHash))) {
+      this.guesses.fail(keys);
+      throw forbidden(EXISTING_ACCOUNT_PASSWORD);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+// Console sessions. The cookie value and the CSRF token are never stored, only their SHA-256.
+import type { Executor } from './database.js';
+
+export interface SessionRow {
+  id_hash: string;
+  user_id: string;
+  csrf_hash: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
+export async function insertSession(db: Executor, row: SessionRow): Promise<void> {
+  await db.insertInto('sessions').values(row).execute();
+}
+
+export function findSession(db: Executor, idHash: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+}
+
+export async function deleteSession(db: Executor, idHash: string): Promise<void> {
+  await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+}
+
+export async function deleteExpiredSessions(db: Executor, now: Date): Promise<void> {
+  await db.deleteFrom('sessions').where('expires_at', '<', now).execute();
+}
