@@ -11,11 +11,12 @@ import {
 } from '../store/access.js';
 import type { Action } from './role-definitions.js';
 
-/** A role's permission map as stored: class name -> actions. */
-export type StoredPermissionMap = Record<string, readonly string[]>;
 import type { Principal } from './principal.js';
 import { principalId } from './principal.js';
 import { TtlCache } from './ttl-cache.js';
+
+/** A role's permission map as stored: class name -> actions. */
+export type StoredPermissionMap = Record<string, readonly string[]>;
 
 export interface RoleGrants {
   readonly id: string;
@@ -64,6 +65,64 @@ export function hasEnvironmentAccess(access: AccountAccess, environmentId: strin
 
 export function isGlobal(access: AccountAccess): boolean {
   return access.live && access.role?.globalAccess === true;
+}
+
+/**
+ * May the caller hand out access to this app (§10.6, §12.6)? The server wraps keys itself, so a
+ * caller may only pass on what it holds, unless it has global access.
+ */
+export function mayGrantApp(access: AccountAccess, appId: string): boolean {
+  return isGlobal(access) || hasAppAccess(access, appId);
+}
+
+export function mayGrantEnvironment(access: AccountAccess, environmentId: string): boolean {
+  return isGlobal(access) || hasEnvironmentAccess(access, environmentId);
+}
+
+/** A role as stored, for decisions about the role being assigned (not the caller's). */
+export interface AssignableRole {
+  readonly global_access: boolean;
+  readonly permissions: StoredPermissionMap | null;
+}
+
+export function roleAllowsOrg(role: AssignableRole, resourceClass: string, action: Action): boolean {
+  return grants(role.permissions, resourceClass, action);
+}
+
+/** Service accounts never hold a global-access role (§2.8). */
+export function mayHoldServiceAccount(role: AssignableRole): boolean {
+  return !role.global_access;
+}
+
+/**
+ * §10.7 minting scope: a service account mints only for itself; a member only with global access
+ * (team-owned accounts, the other case Phase allows, do not exist in Coffer).
+ */
+export function mayMintFor(principal: Principal, access: AccountAccess, serviceAccountId: string): boolean {
+  if (!access.live) return false;
+  if (principal.kind === 'service_account') return principal.serviceAccountId === serviceAccountId;
+  return isGlobal(access);
+}
+
+/** Why a caller may not change or remove another member (§12.3 step 3, §12.5), or undefined when it may. */
+export type MemberChangeDenial = 'self' | 'member-global' | 'service-account-global';
+
+export function memberChangeDenial(
+  principal: Principal,
+  access: AccountAccess,
+  target: { memberId: string; globalAccess: boolean },
+): MemberChangeDenial | undefined {
+  if (principal.kind === 'member') {
+    if (principal.memberId === target.memberId) return 'self';
+    if (target.globalAccess && !isGlobal(access)) return 'member-global';
+    return undefined;
+  }
+  return target.globalAccess ? 'service-account-global' : undefined;
+}
+
+/** Only a member with global access may hand out a global-access role (§12.3 step 7). */
+export function mayAssignGlobalRole(principal: Principal, access: AccountAccess): boolean {
+  return principal.kind === 'member' && isGlobal(access);
 }
 
 export const NO_ACCESS: AccountAccess = { live: false, role: null, appIds: new Set(), environmentIds: new Set() };

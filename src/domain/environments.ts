@@ -31,6 +31,13 @@ export const DEFAULT_ENVIRONMENTS: ReadonlyArray<{ name: string; envType: EnvTyp
   { name: 'Production', envType: 'prod' },
 ];
 
+/** Python truthiness of a JSON value: Phase answers `if not name:` with "Missing required field". */
+function isFalsy(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value as object).length === 0;
+}
+
 export function isValidEnvironmentName(name: unknown): name is string {
   return typeof name === 'string' && ENVIRONMENT_NAME.test(name) && !name.includes('\n');
 }
@@ -111,7 +118,7 @@ export class Environments {
     const appId = this.#requireApp(call);
     this.#requirePermission(call, appId, 'create');
     const name = readBody().name;
-    if (name === undefined || name === null || name === '' || name === false || name === 0) throw invalid('Missing required field: name');
+    if (isFalsy(name)) throw invalid('Missing required field: name');
     if (!isValidEnvironmentName(name)) throw invalid(INVALID_ENVIRONMENT_NAME);
     const org = call.principal.organisationId;
     try {
@@ -153,7 +160,7 @@ export class Environments {
   async rename(call: Call, readBody: BodyReader): Promise<Environment> {
     const environment = await this.get(call, 'update');
     const name = readBody().name;
-    if (name === undefined || name === null || name === '' || name === false || name === 0) throw invalid('Missing required field: name');
+    if (isFalsy(name)) throw invalid('Missing required field: name');
     if (!isValidEnvironmentName(name)) throw invalid(INVALID_ENVIRONMENT_NAME);
     const org = call.principal.organisationId;
     try {
