@@ -7,7 +7,8 @@ import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { SetupPreparation } from './domain/setup.js';
-import { MemoryRateLimitStore } from './domain/rate-limit.js';
+import { MemoryRateLimitStore, type RateLimitStore } from './domain/rate-limit.js';
+import { RedisRateLimitStore } from './domain/rate-limit-redis.js';
 import { publicV1Routes } from './http/routes/public-v1/index.js';
 import { consoleRoutes } from './http/routes/console/index.js';
 import authenticate from './http/plugins/authenticate.js';
@@ -46,7 +47,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
   });
   const keyring = openMasterKeyring(masterKeys);
-  const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore: new MemoryRateLimitStore() });
+  let rateLimitStore: RateLimitStore;
+  try {
+    rateLimitStore = await openRateLimitStore(config, logger);
+  } catch (error) {
+    await store.close();
+    keyring.dispose();
+    throw error;
+  }
+  const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore });
   let app: FastifyInstance;
   let setup: SetupPreparation;
   try {
@@ -107,4 +116,13 @@ function logSetupCode(logger: Logger, setup: SetupPreparation, url: string): voi
   } else {
     logger.warn(`No organisation exists yet. Create the first one with: ${command} --code "$COFFER_SETUP_CODE"`);
   }
+}
+
+/** In-process windows, or with REDIS_URL one shared window per principal across every node (rest-api §1.9). */
+function openRateLimitStore(config: Config, logger: Logger): Promise<RateLimitStore> {
+  if (!config.redisUrl) return Promise.resolve(new MemoryRateLimitStore());
+  return RedisRateLimitStore.connect({
+    url: config.redisUrl,
+    onError: (error) => logger.warn({ err: error }, 'rate limit store unavailable; request let through'),
+  });
 }

@@ -10,11 +10,14 @@ import { ContextResolver } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { EnvironmentKeys } from './environment-keys.js';
 import { Environments } from './environments.js';
+import { Invites } from './invites.js';
+import { Members } from './members.js';
 import { GuessLimiter } from './guess-limit.js';
 import { InviteAcceptance } from './invite-acceptance.js';
 import { Organisations } from './organisations.js';
 import { PersonalTokens } from './personal-tokens.js';
 import { RateLimiter, type RateLimitStore } from './rate-limit.js';
+import { Roles } from './roles.js';
 import { Sessions } from './sessions.js';
 import { Setup } from './setup.js';
 import { Users } from './users.js';
@@ -22,6 +25,7 @@ import { ReadPath, type ReferenceDirectory } from './secrets/read-path.js';
 import { LocalRevisions, SharedRevisions } from './secrets/revisions.js';
 import { Secrets } from './secrets/secrets.js';
 import { SecretWriter } from './secrets/write-path.js';
+import { ServiceAccounts } from './service-accounts.js';
 import type { RateLimit } from '../config.js';
 
 export interface DomainOptions {
@@ -104,6 +108,10 @@ export function createDomain(options: DomainOptions) {
     apps: new Apps(deps, environments),
     environments,
     secrets: new Secrets(deps, readPath, new SecretWriter(db, audit)),
+    serviceAccounts: new ServiceAccounts(deps),
+    roles: new Roles(deps),
+    members: new Members(deps),
+    invites: new Invites(deps),
     async close() {
       await readAudit.close();
       await rateLimiter.close();
