@@ -1,0 +1,38 @@
+// `coffer logout`: revoke the stored token on its server (when it can) and delete the stored login.
+import { ApiError, CofferApi, type MeResponse } from '../api.js';
+import { deleteCredentials, displayPath, credentialsPath, readCredentials } from '../credentials.js';
+import { createUi } from '../ui.js';
+
+export interface LogoutOptions {
+  json?: boolean;
+}
+
+export async function logout(options: LogoutOptions): Promise<void> {
+  const ui = createUi({ json: options.json });
+  const stored = await readCredentials();
+  const envNote = process.env.COFFER_TOKEN ? ' COFFER_TOKEN is still set in this environment; unset it too.' : '';
+  if (!stored) {
+    if (ui.json) ui.printJson({ signedOut: false, revoked: false });
+    else ui.outro(`You are not signed in (no ${displayPath(credentialsPath())}).${envNote}`);
+    return;
+  }
+  const api = new CofferApi(stored.url, { kind: 'token', token: stored.token });
+  let revoked = false;
+  try {
+    const tokenId = stored.tokenId ?? (await api.get<MeResponse>('/coffer/v1/me/')).tokenId;
+    if (tokenId) {
+      await api.delete(`/coffer/v1/tokens/${tokenId}/`);
+      revoked = true;
+    }
+  } catch (error) {
+    // Already revoked or expired: nothing left to do on the server.
+    if (error instanceof ApiError && error.status === 401) revoked = true;
+    else ui.warn(`Could not revoke the token on ${stored.url} (${(error as Error).message}). Revoke it later with \`coffer tokens revoke\`.`);
+  }
+  await deleteCredentials();
+  if (ui.json) {
+    ui.printJson({ signedOut: true, revoked, url: stored.url });
+    return;
+  }
+  ui.outro(`Signed out of ${stored.url}${revoked ? '; the token was revoked' : ''}.${envNote}`);
+}

@@ -1,0 +1,57 @@
+// Pieces several account commands share: the output of a new membership (setup, orgs create,
+// invites accept) and the default token name.
+import os from 'node:os';
+import { displayPath } from '../credentials.js';
+import type { Ui } from '../ui.js';
+
+export interface NewMembershipOutput {
+  url: string;
+  organisationId: string;
+  organisationName: string;
+  userId: string;
+  memberId: string;
+  email: string;
+  role: string | null;
+  tokenId: string;
+  /** Full pss_user:v1 token: shown once. */
+  token: string;
+  /** The 24 words of this membership's keyring: shown once. */
+  recoveryPhrase: string;
+}
+
+export function tokenNameForThisMachine(): string {
+  return `coffer CLI on ${os.hostname().slice(0, 40) || 'this machine'}`;
+}
+
+/** --json: exactly one document. Otherwise a calm summary with the two one-time secrets. */
+export function reportNewMembership(ui: Ui, output: NewMembershipOutput, options: { saved: string | undefined; headline: string }): void {
+  if (ui.json) {
+    ui.printJson(output);
+    return;
+  }
+  ui.success(options.headline);
+  ui.note(
+    [
+      `Organisation  ${output.organisationName} (${output.organisationId})`,
+      `You           ${output.email}${output.role ? `, ${output.role}` : ''} (user ${output.userId})`,
+      `Server        ${output.url}`,
+    ].join('\n'),
+    'Summary',
+  );
+  ui.note(output.token, 'Personal access token (shown only now)');
+  ui.note(wrapWords(output.recoveryPhrase), 'Recovery phrase');
+  ui.warn(
+    'Write the recovery phrase down and keep it offline. With your password it is the only way back into your keys for this organisation; ' +
+      'Coffer cannot recover it for you.',
+  );
+  ui.outro(options.saved ? `Signed in: the token is stored in ${displayPath(options.saved)}. Try \`coffer whoami\`.` : 'Done. The token was not stored (--no-save).');
+}
+
+function wrapWords(phrase: string): string {
+  const words = phrase.split(' ');
+  const lines: string[] = [];
+  for (let i = 0; i < words.length; i += 6) {
+    lines.push(words.slice(i, i + 6).map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(9)}`).join(' ').trimEnd());
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,37 @@
+// `coffer tokens list`: your personal access tokens in the current organisation (never secrets).
+import { CofferApi, type TokenResponse } from '../../api.js';
+import { resolveAccount } from '../../credentials.js';
+import { createUi } from '../../ui.js';
+
+export interface TokensListOptions {
+  url?: string;
+  json?: boolean;
+}
+
+export async function tokensList(options: TokensListOptions): Promise<void> {
+  const ui = createUi({ json: options.json });
+  const account = await resolveAccount(options.url);
+  const api = new CofferApi(account.url, { kind: 'token', token: account.token });
+  const { data } = await api.get<{ data: TokenResponse[] }>('/coffer/v1/tokens/');
+  if (ui.json) {
+    ui.printJson({ data });
+    return;
+  }
+  if (data.length === 0) {
+    process.stdout.write('No tokens.\n');
+    return;
+  }
+  const current = account.stored && account.source === 'file' ? account.stored.tokenId : null;
+  const rows = data.map((t) => [t.id, t.name + (t.id === current ? ' (this login)' : ''), day(t.createdAt), t.expiresAt ? day(t.expiresAt) : 'never', t.lastUsed ? day(t.lastUsed) : '-']);
+  process.stdout.write(table(['ID', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED'], rows));
+}
+
+function day(iso: string): string {
+  return iso.replace('T', ' ').slice(0, 16);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,182 @@
+// The client side of the key ceremony (crypto spec §2.3, §3.2): everything secret is made here and
+// only public or wrapped material leaves the machine. The server never sees the password, the
+// recovery phrase, a private key or a bearer token.
+import { randomUUID } from 'node:crypto';
+import {
+  DecryptionError,
+  deriveDeviceKey,
+  derivePasswordLoginHash,
+  generateMnemonic,
+  keyringFromMnemonic,
+  kxKeyPairOfIdentity,
+  mintUserToken,
+  PHASE_KDF_MODERATE,
+  PHASE_KDF_SENSITIVE,
+  TEST_KDF_FAST,
+  toHex,
+  unwrapUserKeyring,
+  wipeKeyring,
+  wrapRecoveryPhrase,
+  wrapUserKeyring,
+  type KdfParams,
+  type UserKeyring,
+} from '../crypto/index.js';
+import { UserError } from './errors.js';
+import type { Ui } from './ui.js';
+
+export interface ClientKdf {
+  /** Account seed from the recovery phrase. */
+  sensitive: KdfParams;
+  /** Device key and login hash. Stored with the member as kdf_params. */
+  moderate: KdfParams;
+  fast: boolean;
+}
+
+let warned = false;
+
+/**
+ * Phase's parameters (1 GiB and 256 MiB Argon2id), unless COFFER_INSECURE_FAST_KDF=1: a test-only
+ * switch to TEST_KDF_FAST so end-to-end suites stay fast. Keys made with it are weak and not
+ * Phase-compatible; the switch must be the same for every command run against one account.
+ */
+export function clientKdf(): ClientKdf {
+  if (process.env.COFFER_INSECURE_FAST_KDF === '1') {
+    if (!warned) {
+      warned = true;
+      process.stderr.write('warning: COFFER_INSECURE_FAST_KDF=1: keys are derived with test-only parameters; never use this for real accounts\n');
+    }
+    return { sensitive: TEST_KDF_FAST, moderate: TEST_KDF_FAST, fast: true };
+  }
+  return { sensitive: PHASE_KDF_SENSITIVE, moderate: PHASE_KDF_MODERATE, fast: false };
+}
+
+/** The server normalises addresses the same way; the e-mail is a salt, so it must match exactly. */
+export function normaliseEmail(email: string): string {
+  const cleaned = email.trim().toLowerCase();
+  if (!/^[^\s@]+@[^\s@]+$/.test(cleaned)) throw new UserError(`'${email}' is not an email address`, 'pass --email name@example.com');
+  return cleaned;
+}
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+export function checkNewPassword(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+  return undefined;
+}
+
+export interface TokenBody {
+  name: string;
+  identityKey: string;
+  bearerHash: string;
+  wrappedKeyShare: string;
+  expiresAt: string | null;
+}
+
+export interface KeyringBody {
+  identityKey: string;
+  wrappedKeyring: string;
+  wrappedRecovery: string;
+  kdfParams: { opsLimit: number; memLimit: number };
+}
+
+/** A personal access token for a keyring: the full string (shown once) and what the server gets. */
+export function mintTokenFor(keyring: UserKeyring, name: string, expiresAt: Date | null): { token: string; body: TokenBody } {
+  const kx = kxKeyPairOfIdentity(keyring);
+  try {
+    const minted = mintUserToken(kx);
+    return {
+      token: minted.token,
+      body: { name, identityKey: minted.identityKey, bearerHash: minted.bearerHash, wrappedKeyShare: minted.wrappedKeyShare, expiresAt: expiresAt?.toISOString() ?? null },
+    };
+  } finally {
+    kx.privateKey.fill(0);
+  }
+}
+
+export interface MembershipMaterial {
+  organisationId: string;
+  recoveryPhrase: string;
+  loginHash: string;
+  keyring: KeyringBody;
+  token: string;
+  tokenBody: TokenBody;
+}
+
+/**
+ * A new membership: a fresh 24-word phrase, the keyring it derives for this organisation id,
+ * wrapped under the device key of (password, email), and a first token minted from it.
+ */
+export async function newMembershipMaterial(options: {
+  organisationId?: string;
+  email: string;
+  password: string;
+  tokenName: string;
+  ui: Ui;
+}): Promise<MembershipMaterial> {
+  const kdf = clientKdf();
+  const organisationId = options.organisationId ?? randomUUID();
+  const spinner = options.ui.spinner();
+  spinner.start(kdf.fast ? 'Deriving keys (test parameters)' : 'Deriving your keyring (Argon2id, 1 GiB; this takes a few seconds)');
+  const recoveryPhrase = generateMnemonic();
+  const keyring = await keyringFromMnemonic(recoveryPhrase, organisationId, kdf.sensitive);
+  try {
+    const deviceKey = await deriveDeviceKey(options.password, options.email, kdf.moderate);
+    const loginHash = await derivePasswordLoginHash(options.password, options.email, kdf.moderate);
+    const material = {
+      identityKey: toHex(keyring.publicKey),
+      wrappedKeyring: wrapUserKeyring(keyring, deviceKey),
+      wrappedRecovery: wrapRecoveryPhrase(recoveryPhrase, deviceKey),
+      kdfParams: { opsLimit: kdf.moderate.opsLimit, memLimit: kdf.moderate.memLimit },
+    };
+    deviceKey.fill(0);
+    const { token, body } = mintTokenFor(keyring, options.tokenName, null);
+    spinner.stop('Keyring ready');
+    return { organisationId, recoveryPhrase, loginHash, keyring: material, token, tokenBody: body };
+  } catch (error) {
+    spinner.error('Could not derive the keyring');
+    throw error;
+  } finally {
+    wipeKeyring(keyring);
+  }
+}
+
+export interface WrappedKeyringView {
+  organisationId: string;
+  memberId: string;
+  identityKey: string;
+  wrappedKeyring: string;
+  wrappedRecovery: string;
+  kdfParams: { opsLimit: number; memLimit: number };
+}
+
+/** Opens the member's keyring with the device key of (password, email); a wrong password says so. */
+export async function unlockKeyring(view: WrappedKeyringView, email: string, password: string, ui: Ui): Promise<UserKeyring> {
+  const spinner = ui.spinner();
+  spinner.start('Unlocking your keyring');
+  const deviceKey = await deriveDeviceKey(password, email, view.kdfParams);
+  try {
+    const keyring = unwrapUserKeyring(view.wrappedKeyring, deviceKey);
+    if (toHex(keyring.publicKey) !== view.identityKey.toLowerCase()) {
+      wipeKeyring(keyring);
+      throw new UserError('the keyring stored on the server does not match your identity key', 'ask an owner to check your membership');
+    }
+    spinner.stop('Keyring unlocked');
+    return keyring;
+  } catch (error) {
+    spinner.error('Could not unlock the keyring');
+    if (error instanceof DecryptionError) throw new UserError(`wrong password for ${email}`, 'use the password you chose when you joined this organisation');
+    throw error;
+  } finally {
+    deviceKey.fill(0);
+  }
+}
+
+/** `30d`, `12h`, `90m`, `3600s`, `2w` or plain seconds -> milliseconds; `never` -> null. */
+export function parseDuration(text: string): number | null {
+  const trimmed = text.trim().toLowerCase();
+  if (trimmed === 'never' || trimmed === '') return null;
+  const match = /^(\d+)\s*([smhdw]?)$/.exec(trimmed);
+  const units: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  if (!match || Number(match[1]) === 0) throw new UserError(`'${text}' is not a duration`, 'use e.g. 30d, 12h, 90m, 3600s or never');
+  return Number(match[1]) * units[match[2]!]! * 1000;
+}
