@@ -4,8 +4,8 @@
 // their own transaction; reads go through a group-commit writer and wait for it: no audit, no secrets.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditMac, type MasterKeyring } from '../crypto/index.js';
-import type { Db, Tx } from '../store/database.js';
-import { insertChainHead, insertEvents, lockChainHeads, updateChainHead, type ChainHead, type EventInsert } from '../store/events.js';
+import type { Db, Executor, Tx } from '../store/database.js';
+import { appendChained, findChainHeads, insertChainHead, type ChainHead, type EventInsert, type HeadAdvance } from '../store/events.js';
 import type { EventKind } from '../store/events.table.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './principal.js';
@@ -67,43 +67,94 @@ export function auditKeyContext(organisationId: string): string {
   return `org:${organisationId}/audit-key`;
 }
 
+export interface AppendEntry {
+  organisationId: string;
+  actor: Actor | null;
+  event: NewEvent;
+  at?: Date;
+}
+
+/** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
+const MAX_APPEND_ATTEMPTS = 60;
+
+function backoff(attempt: number): Promise<void> {
+  const ceiling = 2 ** Math.min(attempt, 6);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
+
 export class AuditTrail {
   readonly #keys = new Map<string, Uint8Array>();
+  /**
+   * Last known head per organisation. Only a hint: appends are guarded on the head still being
+   * there, so a stale hint (another node appended, or a transaction rolled back) costs one retry.
+   */
+  readonly #heads = new Map<string, { seq: number; mac: string }>();
 
   constructor(private readonly masterKeyring: MasterKeyring) {}
 
   /** Starts an organisation's chain (inside the transaction that creates the organisation). */
-  async startChain(db: Db | Tx, organisationId: string): Promise<void> {
+  async startChain(db: Executor, organisationId: string): Promise<void> {
     const key = randomBytes(32);
     const wrapped = this.masterKeyring.seal('audit-key', auditKeyContext(organisationId), key);
     await insertChainHead(db, { organisation_id: organisationId, seq: 0, mac: GENESIS_MAC, wrapped_key: wrapped });
   }
 
-  /** Appends events for one or more organisations inside `trx`; call it last, just before commit. */
-  async append(trx: Tx, entries: ReadonlyArray<{ organisationId: string; actor: Actor | null; event: NewEvent; at?: Date }>): Promise<void> {
+  /**
+   * Appends events in one statement per attempt (inside `db`'s transaction when it is one; call it
+   * last, just before commit, so the head's row lock is held briefly).
+   */
+  async append(db: Executor | Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
     if (entries.length === 0) return;
-    const organisationIds = [...new Set(entries.map((e) => e.organisationId))].sort();
-    const heads = new Map((await lockChainHeads(trx, organisationIds)).map((head) => [head.organisation_id, head]));
-    const rows: EventInsert[] = [];
+    let pending = entries;
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      if (attempt > 1) await backoff(attempt);
+      const organisationIds = [...new Set(pending.map((e) => e.organisationId))];
+      const stale = organisationIds.filter((id) => !this.#heads.has(id) || !this.#keys.has(id) || attempt > 0);
+      if (stale.length > 0) await this.#loadHeads(db, stale);
+      const { advances, rows } = this.#chainAll(pending);
+      const moved = await appendChained(db, advances, rows);
+      for (const advance of advances) {
+        if (moved.has(advance.organisation_id)) this.#heads.set(advance.organisation_id, { seq: advance.to_seq, mac: advance.to_mac });
+      }
+      pending = pending.filter((e) => !moved.has(e.organisationId));
+      if (pending.length === 0) return;
+    }
+    throw new Error('could not append to the audit trail: its head kept moving');
+  }
+
+  async #loadHeads(db: Executor, organisationIds: string[]): Promise<void> {
+    const heads = await findChainHeads(db, organisationIds);
+    for (const head of heads) {
+      this.#heads.set(head.organisation_id, { seq: head.seq, mac: head.mac });
+      await this.#key(head);
+    }
+    for (const id of organisationIds) if (!heads.some((h) => h.organisation_id === id)) throw new Error(`organisation ${id} has no audit chain`);
+  }
+
+  #chainAll(entries: ReadonlyArray<AppendEntry>): { advances: HeadAdvance[]; rows: EventInsert[] } {
     const now = new Date();
-    const keys = new Map<string, Uint8Array>();
-    for (const head of heads.values()) keys.set(head.organisation_id, await this.#key(head));
+    const working = new Map<string, { from: number; seq: number; mac: string }>();
+    const rows: EventInsert[] = [];
     for (const { organisationId, actor, event, at } of entries) {
-      const head = heads.get(organisationId);
-      if (!head) throw new Error(`organisation ${organisationId} has no audit chain`);
-      const row = this.#chain(head, keys.get(organisationId)!, actor, event, at ?? now);
+      let head = working.get(organisationId);
+      if (!head) {
+        const known = this.#heads.get(organisationId)!;
+        head = { from: known.seq, seq: known.seq, mac: known.mac };
+        working.set(organisationId, head);
+      }
+      const row = this.#chain(organisationId, head, this.#keys.get(organisationId)!, actor, event, at ?? now);
       rows.push(row);
       head.seq = row.seq;
       head.mac = row.mac;
     }
-    await insertEvents(trx, rows);
-    for (const head of heads.values()) await updateChainHead(trx, head.organisation_id, head.seq, head.mac);
+    const advances = [...working].map(([organisation_id, h]) => ({ organisation_id, from_seq: h.from, to_seq: h.seq, to_mac: h.mac }));
+    return { advances, rows };
   }
 
-  #chain(head: ChainHead, key: Uint8Array, actor: Actor | null, event: NewEvent, at: Date): EventInsert {
+  #chain(organisationId: string, head: { seq: number; mac: string }, key: Uint8Array, actor: Actor | null, event: NewEvent, at: Date): EventInsert {
     const principal = actor?.principal;
     const row: Omit<EventInsert, 'mac'> = {
-      organisation_id: head.organisation_id,
+      organisation_id: organisationId,
       seq: head.seq + 1,
       id: randomUUID(),
       kind: event.kind,
@@ -176,7 +227,7 @@ export class ReadAuditWriter {
       const batch = this.#pending;
       this.#pending = [];
       try {
-        await this.db.transaction().execute((trx) => this.trail.append(trx, batch));
+        await this.trail.append(this.db, batch);
         for (const read of batch) read.resolve();
       } catch {
         for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));

@@ -1,5 +1,6 @@
 // The audit trail rows: events and each organisation's chain head.
-import type { Executor, Tx } from './database.js';
+import { sql } from 'kysely';
+import type { Executor } from './database.js';
 import type { EventKind } from './events.table.js';
 
 export interface ChainHead {
@@ -9,23 +10,12 @@ export interface ChainHead {
   wrapped_key: string;
 }
 
-/** Locks the heads of these organisations' chains until the transaction ends (ordered: no deadlocks). */
-export function lockChainHeads(trx: Tx, organisationIds: string[]): Promise<ChainHead[]> {
-  return trx
-    .selectFrom('audit_heads')
-    .select(['organisation_id', 'seq', 'mac', 'wrapped_key'])
-    .where('organisation_id', 'in', organisationIds)
-    .orderBy('organisation_id')
-    .forUpdate()
-    .execute();
+export function findChainHeads(db: Executor, organisationIds: string[]): Promise<ChainHead[]> {
+  return db.selectFrom('audit_heads').select(['organisation_id', 'seq', 'mac', 'wrapped_key']).where('organisation_id', 'in', organisationIds).execute();
 }
 
 export async function insertChainHead(db: Executor, head: ChainHead): Promise<void> {
   await db.insertInto('audit_heads').values(head).execute();
-}
-
-export async function updateChainHead(trx: Tx, organisationId: string, seq: number, mac: string): Promise<void> {
-  await trx.updateTable('audit_heads').set({ seq, mac }).where('organisation_id', '=', organisationId).execute();
 }
 
 export interface EventInsert {
@@ -52,10 +42,55 @@ export interface EventInsert {
   mac: string;
 }
 
-export async function insertEvents(trx: Tx, events: EventInsert[]): Promise<void> {
-  // Large batches are split so one statement stays below PostgreSQL's 65535-parameter limit.
-  const chunk = 2000;
-  for (let i = 0; i < events.length; i += chunk) {
-    await trx.insertInto('events').values(events.slice(i, i + chunk)).execute();
-  }
+export interface HeadAdvance {
+  organisation_id: string;
+  /** The head the events were chained onto. */
+  from_seq: number;
+  to_seq: number;
+  to_mac: string;
+}
+
+/**
+ * Appends chained events in ONE statement: each organisation's head moves from `from_seq` to
+ * `to_seq` only if it is still at `from_seq` (another writer may have appended meanwhile, e.g.
+ * another node), and only the events of organisations whose head moved are inserted. Returns those
+ * organisations; the caller re-reads the others' heads and tries again.
+ */
+export async function appendChained(db: Executor, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
+  const column = <K extends keyof EventInsert>(key: K) => events.map((e) => e[key]);
+  // secret_ids is itself an array: pass it as JSON text and rebuild it per row.
+  const secretIds = events.map((e) => (e.secret_ids ? JSON.stringify(e.secret_ids) : null));
+  const result = await sql<{ organisation_id: string }>`
+    with moved as (
+      update audit_heads as h
+         set seq = a.to_seq, mac = a.to_mac
+        from unnest(${advances.map((a) => a.organisation_id)}::uuid[], ${advances.map((a) => a.from_seq)}::bigint[],
+                    ${advances.map((a) => a.to_seq)}::bigint[], ${advances.map((a) => a.to_mac)}::text[])
+             as a(organisation_id, from_seq, to_seq, to_mac)
+       where h.organisation_id = a.organisation_id and h.seq = a.from_seq
+      returning h.organisation_id
+    ), inserted as (
+      insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
+                          secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
+                          actor_token_id, ip, user_agent, created_at, prev_mac, mac)
+      select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
+             case when e.secret_ids is null then null
+                  else array(select jsonb_array_elements_text(e.secret_ids::jsonb)::uuid) end,
+             e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
+             e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
+        from unnest(${column('organisation_id')}::uuid[], ${column('seq')}::bigint[], ${column('id')}::uuid[], ${column('kind')}::text[],
+                    ${column('action')}::text[], ${column('app_id')}::uuid[], ${column('environment_id')}::uuid[],
+                    ${column('environment_revision')}::bigint[], ${column('secret_id')}::uuid[], ${secretIds}::text[],
+                    ${column('resource_id')}::uuid[], ${column('snapshot')}::text[], ${column('description')}::text[],
+                    ${column('actor_member_id')}::uuid[], ${column('actor_service_account_id')}::uuid[], ${column('actor_token_id')}::uuid[],
+                    ${column('ip')}::text[], ${column('user_agent')}::text[], ${events.map((e) => e.created_at.toISOString())}::timestamptz[],
+                    ${column('prev_mac')}::text[], ${column('mac')}::text[])
+             as e(organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id, secret_ids,
+                  resource_id, snapshot, description, actor_member_id, actor_service_account_id, actor_token_id, ip,
+                  user_agent, created_at, prev_mac, mac)
+       where e.organisation_id in (select organisation_id from moved)
+      returning 1
+    )
+    select organisation_id from moved`.execute(db);
+  return new Set(result.rows.map((r) => r.organisation_id));
 }

@@ -1,0 +1,80 @@
+// The hash-chained audit trail on both stores: appends from several writers stay one valid chain,
+// and altering, inserting or deleting an event is detected.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { masterKeyring } from '../../src/crypto/index.js';
+import { AuditTrail } from '../../src/domain/audit.js';
+import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
+import type { Store } from '../../src/store/connect.js';
+import { STORE_TARGETS } from '../helpers/stores.js';
+
+async function newOrganisation(store: Store, trail: AuditTrail): Promise<string> {
+  const id = randomUUID();
+  const now = new Date();
+  await store.db.insertInto('organisations').values({ id, name: 'audit test', created_at: now, updated_at: now }).execute();
+  await trail.startChain(store.db, id);
+  return id;
+}
+
+const actor = { principal: { kind: 'member' as const, organisationId: '', memberId: randomUUID(), userId: randomUUID(), tokenId: null }, ip: '127.0.0.1', userAgent: 'test' };
+
+for (const target of STORE_TARGETS) {
+  describe(`audit trail on ${target.kind}`, () => {
+    let store: Store;
+    const keyring = masterKeyring({ active: randomBytes(32) });
+    before(async () => {
+      store = await target.open();
+    });
+    after(() => store.close());
+
+    it('keeps one valid chain when two writers (two nodes) append concurrently', async () => {
+      const first = new AuditTrail(keyring);
+      const second = new AuditTrail(keyring);
+      const org = await newOrganisation(store, first);
+      const appends = Array.from({ length: 30 }, (_, i) =>
+        (i % 2 ? first : second).append(store.db, [
+          { organisationId: org, actor, event: { kind: 'audit', action: 'test.event', description: `event ${i}`, snapshot: { i, nested: { b: 1, a: [1, 'x'] } } } },
+          { organisationId: org, actor: null, event: { kind: 'secret', action: 'read', secretIds: [randomUUID(), randomUUID()], environmentRevision: i } },
+        ]),
+      );
+      await Promise.all(appends);
+      const report = await verifyAuditTrail(store.db, keyring, org);
+      assert.equal(report.problem, undefined);
+      assert.equal(report.events, 60);
+    });
+
+    it('reports the first altered, inserted or deleted event', async () => {
+      const trail = new AuditTrail(keyring);
+      const org = await newOrganisation(store, trail);
+      for (let i = 0; i < 6; i++) await trail.append(store.db, [{ organisationId: org, actor, event: { kind: 'audit', action: 'test.event', description: `event ${i}` } }]);
+      assert.equal((await verifyAuditTrail(store.db, keyring, org)).problem, undefined);
+
+      await sql`update events set description = 'forged' where organisation_id = ${org} and seq = 3`.execute(store.db);
+      assert.deepEqual((await verifyAuditTrail(store.db, keyring, org)).problem, { kind: 'altered', organisationId: org, seq: 3, eventId: (await store.db.selectFrom('events').select('id').where('organisation_id', '=', org).where('seq', '=', 3).executeTakeFirstOrThrow()).id });
+      await sql`update events set description = 'event 2' where organisation_id = ${org} and seq = 3`.execute(store.db);
+      assert.equal((await verifyAuditTrail(store.db, keyring, org)).problem, undefined);
+
+      await sql`delete from events where organisation_id = ${org} and seq = 4`.execute(store.db);
+      const deleted = (await verifyAuditTrail(store.db, keyring, org)).problem;
+      assert.equal(deleted?.kind, 'deleted');
+      assert.equal(deleted?.seq, 4);
+
+      const other = await newOrganisation(store, trail);
+      for (let i = 0; i < 3; i++) await trail.append(store.db, [{ organisationId: other, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
+      await sql`delete from events where organisation_id = ${other} and seq = 3`.execute(store.db);
+      assert.equal((await verifyAuditTrail(store.db, keyring, other)).problem?.kind, 'truncated');
+
+      const third = await newOrganisation(store, trail);
+      for (let i = 0; i < 3; i++) await trail.append(store.db, [{ organisationId: third, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
+      // A forged event squeezed in with a made-up MAC.
+      await sql`update events set seq = seq + 1 where organisation_id = ${third} and seq = 3`.execute(store.db);
+      await sql`insert into events (organisation_id, seq, id, kind, action, created_at, prev_mac, mac)
+                select organisation_id, 3, ${randomUUID()}, 'audit', 'forged', now(), mac, repeat('a', 64) from events where organisation_id = ${third} and seq = 2`.execute(store.db);
+      const inserted = (await verifyAuditTrail(store.db, keyring, third)).problem;
+      assert.ok(inserted?.kind === 'altered' || inserted?.kind === 'inserted', JSON.stringify(inserted));
+      assert.equal(inserted?.seq, 3);
+    });
+  });
+}
