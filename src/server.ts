@@ -10,6 +10,8 @@ import type { SetupPreparation } from './domain/setup.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './domain/rate-limit.js';
 import { RedisRateLimitStore } from './domain/rate-limit-redis.js';
 import { publicV1Routes } from './http/routes/public-v1/index.js';
+import { clientProtocolRoutes } from './http/routes/client/index.js';
+import { e2eeRoutes } from './http/routes/e2ee/index.js';
 import { consoleRoutes } from './http/routes/console/index.js';
 import authenticate from './http/plugins/authenticate.js';
 import { openMasterKeyring, resolveMasterKeys } from './master-key.js';
@@ -66,6 +68,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       routes: async (api) => {
         await api.register(authenticate, { domain });
         await api.register(publicV1Routes);
+        await api.register(clientProtocolRoutes);
+        await api.register(e2eeRoutes);
         await api.register(consoleRoutes);
         if (options.extraRoutes) await api.register(options.extraRoutes);
       },

@@ -47,9 +47,31 @@ export const MASTER_KEY_PURPOSES = {
    * master subkey, so rotating the master key re-wraps it and old events stay verifiable.
    */
   'audit-key': 'cfr_audk',
+  /**
+   * Not an envelope key: the seed of the server's X25519 key pair (crypto_kx_seed_keypair(subkey)) to
+   * which a client wraps the seeds and salts of an E2EE app's environments when it enables SSE on it
+   * (crypto spec §2.6). Only `kxKeyPair` uses it; seal and open refuse it.
+   */
+  'sse-kx': 'cfr_ssek',
 } as const satisfies Record<string, string>;
 
 export type MasterKeyPurpose = keyof typeof MASTER_KEY_PURPOSES;
+
+/** Purposes whose subkey seeds a key-exchange key pair instead of keying envelopes. */
+export type KxPurpose = 'sse-kx';
+const KX_PURPOSES: ReadonlySet<string> = new Set<KxPurpose>(['sse-kx']);
+
+function assertEnvelopePurpose(purpose: MasterKeyPurpose): void {
+  if (KX_PURPOSES.has(purpose)) throw new CryptoFormatError(`master-key purpose '${purpose}' seeds a key-exchange key pair; it cannot seal or open envelopes`);
+}
+
+/** A key-exchange key pair derived from one master key; the caller wipes privateKey after use. */
+export interface DerivedKxKeyPair {
+  /** Id of the master key it was derived from. */
+  keyId: string;
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
 
 const KEY_ID_CONTEXT = 'cfr_kid_';
 const KEY_ID_SUBKEY = 0;
@@ -217,6 +239,7 @@ export class MasterKeyring {
   /** Seals under the active key. `context` names the row; the same string is needed to open. */
   seal(purpose: MasterKeyPurpose, context: string, plaintext: Uint8Array | string): SealedEnvelope {
     if (!isPurpose(purpose)) throw new CryptoFormatError('unknown master-key purpose');
+    assertEnvelopePurpose(purpose);
     assertContext(context);
     const entry = this.#entries.get(this.#activeId);
     if (!entry) throw new CryptoInternalError('MasterKeyring used after dispose()');
@@ -230,6 +253,7 @@ export class MasterKeyring {
 
   /** Opens with the key the envelope names, without reloading; UnknownMasterKeyError if it is not held. */
   openSync(envelope: string, purpose: MasterKeyPurpose, context: string): Uint8Array {
+    assertEnvelopePurpose(purpose);
     assertContext(context);
     const parsed = parseEnvelope(envelope);
     if (parsed.purpose !== purpose) throw new EnvelopeMismatchError(purpose, parsed.purpose);
@@ -287,6 +311,19 @@ export class MasterKeyring {
   async reload(): Promise<void> {
     if (!this.#reload) throw new CryptoInternalError('MasterKeyring has no reload hook');
     await this.#startReload();
+  }
+
+  /**
+   * The X25519 key pair crypto_kx_seed_keypair(subkey(purpose)) of one held master key (default: the
+   * active one). Deterministic, so it survives restarts and is the same on every node; rotating the
+   * master key changes it, and the previous key's pair stays available while that key is configured.
+   */
+  kxKeyPair(purpose: KxPurpose, keyId: string = this.#activeId): DerivedKxKeyPair {
+    if (!KX_PURPOSES.has(purpose)) throw new CryptoFormatError(`master-key purpose '${purpose}' does not seed a key-exchange key pair`);
+    const entry = this.#entries.get(keyId);
+    if (!entry) throw new UnknownMasterKeyError(keyId, this.keyIds);
+    const pair = this.#sodium.kxSeedKeypair(this.#subkey(entry, purpose));
+    return { keyId: entry.id, publicKey: pair.publicKey, privateKey: pair.privateKey };
   }
 
   /** Wipes every key and subkey. The keyring is unusable afterwards. */

@@ -22,7 +22,7 @@ export { DEFAULT_SESSION_KEY_CACHE_SIZE, EnvironmentCipher } from './environment
 export type { EnvironmentCipherOptions, EnvironmentGrant, EnvironmentSecrets } from './environment-cipher.js';
 export { hashPassword, verifyPassword, SERVER_PASSWORD_KDF } from './password-hash.js';
 export { MASTER_KEY_PURPOSES, MasterKeyring, keyIdOf, parseEnvelope } from './envelope.js';
-export type { MasterKeyPurpose, MasterKeySet, MasterKeyringOptions, ParsedEnvelope, SealedEnvelope } from './envelope.js';
+export type { DerivedKxKeyPair, KxPurpose, MasterKeyPurpose, MasterKeySet, MasterKeyringOptions, ParsedEnvelope, SealedEnvelope } from './envelope.js';
 
 /** The Node instance: every function below is bound to sodium-native. */
 export const cofferCrypto: CofferCrypto = createCrypto(nodeBackend);

@@ -32,7 +32,7 @@ describe('MASTER_KEY_PURPOSES', () => {
     const contexts = Object.values(MASTER_KEY_PURPOSES);
     assert.ok(contexts.every((context) => /^[\x20-\x7e]{8}$/.test(context)));
     assert.equal(new Set(contexts).size, contexts.length);
-    assert.deepEqual(Object.keys(MASTER_KEY_PURPOSES).sort(), ['audit-key', 'env-keys', 'sa-keyring']);
+    assert.deepEqual(Object.keys(MASTER_KEY_PURPOSES).sort(), ['audit-key', 'env-keys', 'sa-keyring', 'sse-kx']);
   });
 });
 

@@ -68,7 +68,7 @@ function identity(path: string, digest: string): string {
   return `${path}\u0000${digest}`;
 }
 
-function secretEvent(action: 'create' | 'update' | 'delete', target: WriteTarget, revision: number, s: WrittenSecret | StoredSecret): NewEvent {
+export function secretEvent(action: 'create' | 'update' | 'delete', target: WriteTarget, revision: number, s: WrittenSecret | StoredSecret): NewEvent {
   const written = 'keyDigest' in s;
   return {
     kind: 'secret',
