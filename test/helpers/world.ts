@@ -71,13 +71,15 @@ export async function environmentRow(domain: Domain, environmentId: string) {
   return domain.deps.db.selectFrom('environments').selectAll().where('id', '=', environmentId).executeTakeFirst();
 }
 
-export async function secretEvents(domain: Domain, organisationId: string, environmentId?: string) {
+/** Secret events of an organisation (optionally one environment), oldest first; `writes` leaves reads out. */
+export async function secretEvents(domain: Domain, organisationId: string, environmentId?: string, options: { writes?: boolean } = {}) {
   let query = domain.deps.db
     .selectFrom('events')
     .selectAll()
     .where('organisation_id', '=', organisationId)
     .where('kind', '=', 'secret');
   if (environmentId) query = query.where('environment_id', '=', environmentId);
+  if (options.writes) query = query.where('action', '!=', 'read');
   return query.orderBy('seq').execute();
 }
 

@@ -1,5 +1,5 @@
 // Processing of a `tags` array (rest-api §5.4).
-import { pythonString } from './python-literal.js';
+import { pythonStrip, pythonString } from './python-literal.js';
 
 export const TAG_NAME_MAX = 64;
 
@@ -15,7 +15,7 @@ export function processTags(raw: unknown[]): ProcessedTags {
   let tooLong: string | undefined;
   for (const item of raw) {
     if (typeof item !== 'string') continue;
-    const name = item.trim();
+    const name = pythonStrip(item);
     if (name === '') continue;
     if ([...name].length > TAG_NAME_MAX) {
       tooLong ??= `Tag name exceeds 64 characters: ${pythonString([...name].slice(0, 32).join(''))}…`;

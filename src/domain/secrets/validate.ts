@@ -4,7 +4,7 @@
 import { invalid } from '../errors.js';
 import type { SecretType } from '../../store/secrets.table.js';
 import { checkFolderNames, normalisePath } from './paths.js';
-import { pythonLiteral } from './python-literal.js';
+import { isPythonBlank, pythonLiteral, pythonStr } from './python-literal.js';
 import { processTags } from './tags.js';
 
 export const SECRET_TYPES: readonly SecretType[] = ['secret', 'sealed', 'config'];
@@ -64,8 +64,9 @@ function parseOverride(entry: Record<string, unknown>): OverrideInput | undefine
   return { value: override.value, isActive: override.isActive };
 }
 
+/** Phase tests `key.strip()`: Python's whitespace, not JavaScript's. */
 function hasNonWhitespace(text: string): boolean {
-  return text.trim() !== '';
+  return !isPythonBlank(text);
 }
 
 /** POST /v1/secrets/ body → entries, or the first 400 in Phase's order. */
@@ -124,7 +125,8 @@ export function validateUpdateBatch(body: Record<string, unknown>): UpdateEntry[
     // `tags: null` removes every tag; absent leaves them unchanged.
     const tags = 'tags' in entry ? processTags(Array.isArray(entry.tags) ? entry.tags : []) : undefined;
     return {
-      id: typeof entry.id === 'string' ? entry.id : String(entry.id),
+      // As Phase interpolates it into `Secret not found: <id>` (a non-string id names no secret).
+      id: pythonStr(entry.id),
       key: typeof entry.key === 'string' ? entry.key.toUpperCase() : undefined,
       value: typeof entry.value === 'string' ? entry.value : undefined,
       comment: typeof entry.comment === 'string' ? entry.comment : undefined,
