@@ -37,19 +37,22 @@ export function writeMasterKeyFile(file: string, keys: string[]): void {
   fs.renameSync(temp, file);
 }
 
-export function resolveMasterKeys(config: Config): MasterKeySource {
+export function resolveMasterKeys(config: Config, options: { generate?: boolean } = {}): MasterKeySource {
   if (config.masterKeys.length > 0) return { keys: config.masterKeys, file: undefined, generated: false };
   if (config.masterKeyFile) return { keys: readMasterKeyFile(config.masterKeyFile), file: config.masterKeyFile, generated: false };
   // Embedded mode (loadConfig refuses DATABASE_URL without a key).
   const file = path.join(config.dataDir, EMBEDDED_KEY_FILE);
   if (fs.existsSync(file)) return { keys: readMasterKeyFile(file, 'COFFER_DATA_DIR'), file, generated: false };
+  if (options.generate === false) {
+    throw new ConfigError('COFFER_MASTER_KEY', `is not set and ${file} does not exist; point COFFER_DATA_DIR at the server's data directory or set the key`);
+  }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32).toString('hex');
   fs.writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return { keys: [key], file, generated: true };
 }
 
-function keySet(keys: string[]): MasterKeySet {
+export function keySet(keys: string[]): MasterKeySet {
   const [active, ...previous] = keys.map((k) => fromHex(k, 'master key', 32));
   return { active: active!, previous };
 }
@@ -61,4 +64,24 @@ function keySet(keys: string[]): MasterKeySet {
 export function openMasterKeyring(source: MasterKeySource): MasterKeyring {
   const file = source.file;
   return masterKeyring(keySet(source.keys), file ? { reload: async () => keySet(readMasterKeyFile(file)) } : {});
+}
+
+/**
+ * Servers with a key file notice when another process rewrote it (a rotation) and load the new
+ * key set, so they seal new material under the new active key. Returns a function that stops.
+ */
+export function watchMasterKeyFile(file: string, keyring: MasterKeyring, onError: (error: unknown) => void, intervalMs = 2_000): () => void {
+  let last = fs.statSync(file).mtimeMs;
+  const timer = setInterval(() => {
+    try {
+      const now = fs.statSync(file).mtimeMs;
+      if (now === last) return;
+      last = now;
+      keyring.replaceKeys(keySet(readMasterKeyFile(file)));
+    } catch (error) {
+      onError(error);
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

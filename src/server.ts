@@ -14,7 +14,10 @@ import { clientProtocolRoutes } from './http/routes/client/index.js';
 import { e2eeRoutes } from './http/routes/e2ee/index.js';
 import { consoleRoutes } from './http/routes/console/index.js';
 import authenticate from './http/plugins/authenticate.js';
-import { openMasterKeyring, resolveMasterKeys } from './master-key.js';
+import path from 'node:path';
+import { adminOperations } from './admin-operations.js';
+import { ADMIN_SOCKET_FILE, startAdminSocket, type AdminSocket } from './admin-socket.js';
+import { openMasterKeyring, resolveMasterKeys, watchMasterKeyFile } from './master-key.js';
 import { openStore, type Store } from './store/connect.js';
 
 export interface RunningServer {
@@ -86,6 +89,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   logSetupCode(logger, setup, url);
+  const stopWatchingKeys = masterKeys.file
+    ? watchMasterKeyFile(masterKeys.file, keyring, (error) => logger.error({ err: error }, 'could not reload the master key file'))
+    : () => {};
+  // The embedded store admits one process: admin commands reach this one through a socket.
+  let adminSocket: AdminSocket | undefined;
+  if (store.kind === 'pglite' && !options.memoryStore) {
+    try {
+      adminSocket = await startAdminSocket(path.join(config.dataDir, ADMIN_SOCKET_FILE), adminOperations({ store, keyring, masterKeys }), (error) =>
+        logger.error({ err: error }, 'admin operation failed'),
+      );
+    } catch (error) {
+      logger.warn({ err: error }, 'could not open the admin socket; admin commands need the server stopped');
+    }
+  }
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -96,6 +113,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     close() {
       closing ??= (async () => {
         try {
+          stopWatchingKeys();
+          await adminSocket?.close();
           await app.close();
           await domain.close();
         } finally {

@@ -153,5 +153,19 @@ export function buildProgram(): Command {
     ],
   );
 
+  const admin = program.command('admin').description('operate a Coffer server (reads the same variables as `coffer serve`)');
+  examples(
+    admin
+      .command('rotate-master-key')
+      .description('seal everything kept under the master key again, under a new key, while servers keep serving')
+      .option('--no-wait', 'do not pause for other nodes to load the new key file (single node)')
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/admin/rotate-master-key.js')).rotateMasterKeyCommand(options)),
+    [
+      'COFFER_DATA_DIR=./.coffer-data coffer admin rotate-master-key',
+      'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin rotate-master-key --json',
+    ],
+  );
+
   return program;
 }

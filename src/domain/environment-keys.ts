@@ -25,7 +25,7 @@ export type Grantee =
   | { memberId: string; identityKey: string }
   | { serviceAccountId: string; identityKey: string };
 
-function sealContext(organisationId: string, environmentId: string, part: 'seed' | 'salt'): string {
+export function sealContext(organisationId: string, environmentId: string, part: 'seed' | 'salt'): string {
   return `org:${organisationId}/env:${environmentId}/${part}`;
 }
 

@@ -74,7 +74,7 @@ const EXPIRES_IN_INVALID = "'expires_in' must be a positive integer (seconds).";
 /** Python's datetime.max: later expiries cannot be represented (Phase would crash). */
 const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-function keyringContext(organisationId: string, serviceAccountId: string): string {
+export function keyringContext(organisationId: string, serviceAccountId: string): string {
   return `org:${organisationId}/sa:${serviceAccountId}/keyring`;
 }
 

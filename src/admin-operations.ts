@@ -1,0 +1,20 @@
+// Administrative operations, shared by the two ways to reach them: the CLI opening the store itself,
+// and a running embedded server answering on its admin socket (admin-socket.ts).
+import type { AdminHandler } from './admin-socket.js';
+import type { MasterKeyring } from './crypto/index.js';
+import { rotateMasterKey } from './key-rotation.js';
+import type { MasterKeySource } from './master-key.js';
+import type { Store } from './store/connect.js';
+
+export interface AdminContext {
+  store: Store;
+  keyring: MasterKeyring;
+  masterKeys: MasterKeySource;
+}
+
+export function adminOperations(context: AdminContext): Record<string, AdminHandler> {
+  return {
+    'rotate-master-key': async (body) =>
+      rotateMasterKey({ db: context.store.db, keyring: context.keyring, source: context.masterKeys, settleMs: Number(body.settleMs ?? 0) }),
+  };
+}
