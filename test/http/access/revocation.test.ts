@@ -1,0 +1,114 @@
+// Revocation takes effect on the next request (rest-api §2.3): revoked and expired tokens get 401
+// `Token expired or deleted`, a removed member's PAT gets 404 `User not found`, also after the
+// credentials were used (and cached) just before.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { kxKeyPairOfIdentity, mintUserToken } from '../../../src/crypto/index.js';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { STORE_TARGETS } from '../../helpers/stores.js';
+import { addApp, addMember, addServiceAccount } from '../accounts/helpers.js';
+
+const EXPIRED = { error: 'Token expired or deleted' };
+
+async function waitUntil(instant: number): Promise<void> {
+  while (Date.now() <= instant) await new Promise((resolve) => setTimeout(resolve, Math.max(5, instant - Date.now() + 5)));
+}
+
+for (const target of STORE_TARGETS) {
+  describe(`revocation on ${target.kind}`, () => {
+    let server: TestServer;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    let app: { id: string; environments: Record<string, string> };
+    before(async () => {
+      server = await startTestServer({ store: target.kind });
+      owner = await createOwner(server.domain);
+      api = apiClient(server.url, owner.authorization);
+      app = await addApp(api, 'Revocable');
+    });
+    after(() => server.close());
+
+    async function grantedServiceAccount() {
+      const sa = await addServiceAccount(server, api, owner.organisationId);
+      const res = await api.put(`/v1/service-accounts/${sa.id}/access/`, { apps: [{ id: app.id, environments: [app.environments.Development] }] });
+      assert.equal(res.status, 200, res.text);
+      return sa;
+    }
+
+    it('refuses a revoked service-account token on the next request', async () => {
+      const sa = await grantedServiceAccount();
+      const minted = await api.post(`/v1/service-accounts/${sa.id}/tokens/`, { name: 'short-lived' });
+      const client = apiClient(server.url, `Bearer ${minted.body.bearerToken}`);
+      const secrets = `/v1/secrets/?app_id=${app.id}&env=Development`;
+      assert.equal((await client.get(secrets)).status, 200);
+      assert.equal((await api.delete(`/v1/service-accounts/${sa.id}/tokens/${minted.body.id}/`)).status, 204);
+      const refused = await client.get(secrets);
+      assert.deepEqual([refused.status, refused.body], [401, EXPIRED]);
+      assert.equal(refused.headers.get('www-authenticate'), 'Bearer');
+      assert.equal((await sa.api.get(secrets)).status, 200, "the account's other tokens still work");
+      // The full token string is refused as well.
+      assert.deepEqual((await apiClient(server.url, `Bearer ${minted.body.token}`).get(secrets)).body, EXPIRED);
+    });
+
+    it('refuses every token of a deleted service account', async () => {
+      const sa = await grantedServiceAccount();
+      const second = await api.post(`/v1/service-accounts/${sa.id}/tokens/`, { name: 'second' });
+      const clients = [sa.api, apiClient(server.url, `Bearer ${second.body.bearerToken}`)];
+      for (const client of clients) assert.equal((await client.get('/v1/service-accounts/')).status, 200);
+      assert.equal((await api.delete(`/v1/service-accounts/${sa.id}/`)).status, 204);
+      for (const client of clients) assert.deepEqual((await client.get('/v1/service-accounts/')).body, EXPIRED);
+    });
+
+    it('refuses a service-account token once it has expired', async () => {
+      const sa = await grantedServiceAccount();
+      const expiresAt = Date.now() + 1500;
+      const minted = await api.post(`/v1/service-accounts/${sa.id}/tokens/`, { name: 'expiring', expires_at: new Date(expiresAt).toISOString() });
+      assert.equal(minted.status, 201, minted.text);
+      const client = apiClient(server.url, `Bearer ${minted.body.bearerToken}`);
+      assert.equal((await client.get('/v1/service-accounts/')).status, 200);
+      await waitUntil(expiresAt);
+      assert.deepEqual((await client.get('/v1/service-accounts/')).body, EXPIRED);
+      // An expired token is still listed (not revoked), as Phase does.
+      assert.ok((await api.get(`/v1/service-accounts/${sa.id}/`)).body.tokens.some((t: any) => t.id === minted.body.id));
+    });
+
+    it('refuses an expired personal access token', async () => {
+      const member = await addMember(server, owner.organisationId, 'Developer');
+      const minted = mintUserToken(kxKeyPairOfIdentity(member.keyring));
+      await server.domain.personalTokens.register(owner.organisationId, member.memberId, {
+        name: 'old',
+        identityKey: minted.identityKey,
+        bearerHash: minted.bearerHash,
+        wrappedKeyShare: minted.wrappedKeyShare,
+        expiresAt: new Date(Date.now() - 1000),
+      });
+      assert.deepEqual((await apiClient(server.url, `Bearer User ${minted.bearer}`).get('/v1/members/')).body, EXPIRED);
+      assert.equal((await member.api.get('/v1/members/')).status, 200);
+    });
+
+    it("answers a removed member's PAT with 404 User not found", async () => {
+      const member = await addMember(server, owner.organisationId, 'Developer');
+      assert.equal((await api.put(`/v1/members/${member.memberId}/access/`, { apps: [{ id: app.id, environments: [app.environments.Development] }] })).status, 200);
+      assert.equal((await member.api.get(`/v1/secrets/?app_id=${app.id}&env=Development`)).status, 200);
+      assert.equal((await api.delete(`/v1/members/${member.memberId}/`)).status, 204);
+      for (const path of ['/v1/members/', `/v1/secrets/?app_id=${app.id}&env=Development`, `/v1/apps/${app.id}/`]) {
+        const res = await member.api.get(path);
+        assert.deepEqual([res.status, res.body], [404, { error: 'User not found' }], path);
+      }
+    });
+
+    it('applies a narrowed grant and a demotion on the next request', async () => {
+      const sa = await grantedServiceAccount();
+      const secrets = `/v1/secrets/?app_id=${app.id}&env=Development`;
+      assert.equal((await sa.api.get(secrets)).status, 200);
+      assert.equal((await api.put(`/v1/service-accounts/${sa.id}/access/`, { apps: [{ id: app.id, environments: [app.environments.Staging] }] })).status, 200);
+      assert.deepEqual((await sa.api.get(secrets)).body, { error: 'Service account cannot access this environment' });
+      const manager = await addMember(server, owner.organisationId, 'Manager');
+      assert.equal((await manager.api.get('/v1/service-accounts/')).status, 200);
+      const developerRole = (await api.get('/v1/roles/')).body.data.find((r: any) => r.name === 'Developer').id;
+      assert.equal((await api.put(`/v1/members/${manager.memberId}/`, { role_id: developerRole })).status, 200);
+      assert.deepEqual((await manager.api.get('/v1/service-accounts/')).body, { error: "You don't have permission to read service accounts." });
+    });
+  });
+}
