@@ -17,7 +17,7 @@ import type { Actor, MemberPrincipal } from './principal.js';
 import { sha256Hex } from './sessions.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
-import { readKeyMaterial, readLoginHash, readTokenInput, type NewMembershipResult } from './users.js';
+import { readKeyMaterial, readLoginHash, readTokenInput, TOKEN_REGISTERED, violatedConstraint, type NewMembershipResult } from './users.js';
 
 export const INVITE_GONE = 'This invite does not exist, was already used or has expired. Ask for a new invite.';
 export const INVITE_OTHER_EMAIL = 'This invite is for a different email address.';
@@ -40,7 +40,10 @@ export interface AcceptedInvite extends NewMembershipResult {
 /** Who accepts, as far as the request says: the user of a valid session or token, if any. */
 export interface Acceptor {
   readonly userId: string | null;
+  /** For the audit trail (X-Real-IP / X-Forwarded-For as the public API records it). */
   readonly ip: string | null;
+  /** The peer address, or the forwarded one only with TRUST_PROXY: what guess budgets count. */
+  readonly address: string | null;
   readonly userAgent: string | null;
 }
 
@@ -82,7 +85,7 @@ export class InviteAcceptance {
     const existing = await findUserByEmail(this.deps.db, email);
     let newUser: { id: string; verifier: string } | undefined;
     if (existing) {
-      if (acceptor.userId !== existing.id) await this.#proveExisting(existing.login_hash, body.loginHash, email, acceptor.ip);
+      if (acceptor.userId !== existing.id) await this.#proveExisting(existing.login_hash, body.loginHash, email, acceptor.address);
     } else {
       newUser = { id: randomUUID(), verifier: await hashPassword(readLoginHash(body.loginHash)) };
     }
@@ -131,7 +134,10 @@ export class InviteAcceptance {
       });
     } catch (error) {
       // A concurrent acceptance created the same user (two invites, one address): nothing was written.
-      if (isUniqueViolation(error)) throw conflict(`'${email}' is already a member of this organisation, or joined it at the same moment; sign in instead.`);
+      if (isUniqueViolation(error)) {
+        if (violatedConstraint(error) === 'user_tokens_bearer_key') throw conflict(TOKEN_REGISTERED);
+        throw conflict(`'${email}' is already a member of this organisation, or joined it at the same moment; sign in instead.`);
+      }
       throw error;
     }
   }
@@ -143,10 +149,10 @@ export class InviteAcceptance {
     return row;
   }
 
-  async #proveExisting(verifier: string | null, presented: unknown, email: string, ip: string | null): Promise<void> {
+  async #proveExisting(verifier: string | null, presented: unknown, email: string, address: string | null): Promise<void> {
     if (verifier === null) throw forbidden(EXISTING_ACCOUNT_SIGN_IN);
     const loginHash = readLoginHash(presented);
-    const keys = [`login-ip:${ip ?? 'unknown'}`, `login-email:${email}`];
+    const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${email}`];
     this.guesses.check(keys);
     if (!(await verifyPassword(verifier, loginHash))) {
       this.guesses.fail(keys);

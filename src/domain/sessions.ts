@@ -7,7 +7,7 @@ import { hashPassword, verifyPassword } from '../crypto/index.js';
 import type { Db } from '../store/database.js';
 import { deleteExpiredSessions, deleteSession, findSession, insertSession } from '../store/sessions.js';
 import { findUserByEmail } from '../store/users.js';
-import { forbidden, invalid, unauthenticated } from './errors.js';
+import { forbidden, unauthenticated } from './errors.js';
 import type { GuessLimiter } from './guess-limit.js';
 import { normaliseEmail } from './organisations.js';
 import { readLoginHash, type UserView } from './users.js';
@@ -57,11 +57,14 @@ export class Sessions {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** `{email, loginHash}` -> a new session; 401 for an unknown e-mail or a wrong hash alike. */
-  async login(body: Record<string, unknown>, ip: string | null): Promise<NewSession> {
+  /**
+   * `{email, loginHash}` -> a new session; 401 for an unknown e-mail or a wrong hash alike.
+   * `address` is the caller's address as far as it can be trusted (guess budget).
+   */
+  async login(body: Record<string, unknown>, address: string | null): Promise<NewSession> {
     const email = normaliseEmail(body.email);
     const loginHash = readLoginHash(body.loginHash);
-    const keys = [`login-ip:${ip ?? 'unknown'}`, `login-email:${email}`];
+    const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${email}`];
     this.guesses.check(keys);
     const user = await findUserByEmail(this.db, email);
     const verifier = user?.login_hash ?? (await this.#dummy());
@@ -113,10 +116,4 @@ export class Sessions {
     this.#dummyVerifier ??= hashPassword(randomBytes(32).toString('hex'));
     return this.#dummyVerifier;
   }
-}
-
-/** The setup and invite flows also need a request body to be a JSON object. */
-export function requireObject(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`'${what}' must be an object.`);
-  return value as Record<string, unknown>;
 }

@@ -20,7 +20,7 @@ import { hasAnyOrganisation } from '../store/users.js';
 import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid } from './errors.js';
-import type { GuessLimiter } from './guess-limit.js';
+import { GuessLimiter } from './guess-limit.js';
 import { normaliseEmail, validateKeyMaterial, type Organisations } from './organisations.js';
 import type { PersonalTokens } from './personal-tokens.js';
 import { sha256Hex } from './sessions.js';
@@ -52,6 +52,12 @@ export type SetupPreparation =
   | { required: true; generated: true; code: string };
 
 export class Setup {
+  /**
+   * Wrong codes from every address together. Addresses can be many (or spoofed behind a proxy that
+   * is not trusted), so this caps guessing of a weak COFFER_SETUP_CODE; a restart resets it.
+   */
+  readonly #allGuesses = new GuessLimiter({ max: 100, windowMs: 15 * 60_000 });
+
   constructor(
     private readonly deps: DomainDeps,
     private readonly organisations: Organisations,
@@ -86,16 +92,18 @@ export class Setup {
 
   /**
    * Body: `{code, organisation: {id, name}, user: {email, fullName?, loginHash}, keyring: {...},
-   * token: {...}}`. Checks in order: setup still open (409), guess budget (429), the code (403),
+   * token: {...}}`. `address` is the caller's address as far as it can be trusted (guess budget). Checks in order: setup still open (409), guess budget (429), the code (403),
    * then the material (400).
    */
-  async complete(read: BodyReader, ip: string | null): Promise<NewMembershipResult & { email: string }> {
+  async complete(read: BodyReader, address: string | null): Promise<NewMembershipResult & { email: string }> {
     if (!(await this.required())) throw conflict(SETUP_DONE);
-    const keys = [`setup-ip:${ip ?? 'unknown'}`];
+    const keys = [`setup-ip:${address ?? 'unknown'}`];
     this.guesses.check(keys);
+    this.#allGuesses.check(['setup']);
     const body = read();
     if (typeof body.code !== 'string' || !(await this.#codeMatches(body.code))) {
       this.guesses.fail(keys);
+      this.#allGuesses.fail(['setup']);
       throw forbidden(WRONG_SETUP_CODE);
     }
     const organisation = isObject(body.organisation) ? body.organisation : undefined;

@@ -67,6 +67,7 @@ export interface NewMembershipResult {
 
 export const NOT_A_MEMBER = 'Organisation not found.';
 export const USER_NOT_FOUND = 'User not found';
+export const TOKEN_REGISTERED = 'This token is already registered; mint a new one.';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -211,7 +212,10 @@ export class Users {
         return { organisationId: created.organisationId, organisationName: name.name, userId: created.userId, memberId: created.memberId, tokenId: registered.id };
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw conflict('An organisation with this id already exists; generate a new id and a keyring for it.');
+      if (isUniqueViolation(error)) {
+        if (violatedConstraint(error) === 'user_tokens_bearer_key') throw conflict(TOKEN_REGISTERED);
+        throw conflict('An organisation with this id already exists; generate a new id and a keyring for it.');
+      }
       throw error;
     }
   }
@@ -225,12 +229,17 @@ export class Users {
   async createToken(caller: AccountCaller, organisationId: string | undefined, read: BodyReader): Promise<RegisteredToken> {
     const member = await this.member(caller, organisationId);
     const input = readTokenInput(read());
-    return inTransaction(this.#db, async ({ trx, afterCommit }) => {
-      const registered = await this.personalTokens.register(member.organisationId, member.memberId, input, trx);
-      await this.#auditToken(trx, member.organisationId, caller, member, registered, 'token.create');
-      afterCommit(() => this.deps.invalidateDirectory());
-      return registered;
-    });
+    try {
+      return await inTransaction(this.#db, async ({ trx, afterCommit }) => {
+        const registered = await this.personalTokens.register(member.organisationId, member.memberId, input, trx);
+        await this.#auditToken(trx, member.organisationId, caller, member, registered, 'token.create');
+        afterCommit(() => this.deps.invalidateDirectory());
+        return registered;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(TOKEN_REGISTERED);
+      throw error;
+    }
   }
 
   /** Revokes one of the caller's own tokens; the next request with it gets 401 `Token expired or deleted`. */
@@ -266,3 +275,9 @@ export class Users {
 /** Refused on endpoints that act for a person (service-account tokens have no user). */
 export const PERSON_REQUIRED = 'This endpoint needs a console session or a personal access token (Bearer User ...).';
 export const personRequired = () => forbidden(PERSON_REQUIRED);
+
+/** The name of the unique index a write ran into (pg and PGlite both report it). */
+export function violatedConstraint(error: unknown): string | undefined {
+  const constraint = (error as { constraint?: unknown } | null)?.constraint;
+  return typeof constraint === 'string' ? constraint : undefined;
+}

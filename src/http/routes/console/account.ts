@@ -1,7 +1,6 @@
 // Signing in and out of the console, and what a signed-in person may read about themselves.
 import type { FastifyInstance } from 'fastify';
 import { readJsonBody } from '../../body.js';
-import { clientIp } from '../../plugins/authenticate.js';
 import { clearSessionCookie, readCookie, SESSION_COOKIE, setSessionCookie } from './auth.js';
 import { defineConsoleRoute } from './define.js';
 import { errors, kdfParamsSchema, membershipSchema, organisationIdQuery, userSchema } from './schemas.js';
@@ -39,7 +38,7 @@ export async function accountRoutes(app: FastifyInstance) {
           },
         },
         handler: async (request, reply) => {
-          const session = await domain.sessions.login(readJsonBody(request), clientIp(request));
+          const session = await domain.sessions.login(readJsonBody(request), request.ip);
           setSessionCookie(request, reply, session);
           const memberships = await domain.users.memberships(session.user.id);
           return { user: session.user, memberships, csrfToken: session.csrfToken, expiresAt: session.expiresAt };

@@ -72,6 +72,7 @@ export async function inviteRoutes(app: FastifyInstance) {
           const accepted = await domain.inviteAcceptance.accept((request.params as { invite_token: string }).invite_token, () => readJsonBody(request), {
             userId: request.account?.userId ?? null,
             ip: clientIp(request),
+            address: request.ip,
             userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
           });
           reply.code(201);

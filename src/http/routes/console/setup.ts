@@ -1,7 +1,6 @@
 // /coffer/v1/setup/: is first-run setup still open, and completing it with the one-time code.
 import type { FastifyInstance } from 'fastify';
 import { readJsonBody } from '../../body.js';
-import { clientIp } from '../../plugins/authenticate.js';
 import { defineConsoleRoute } from './define.js';
 import { errors, keyringInputSchema, newMembershipSchema, organisationInputSchema, tokenInputSchema } from './schemas.js';
 
@@ -47,7 +46,7 @@ export async function setupRoutes(app: FastifyInstance) {
           response: { 201: { ...newMembershipSchema, properties: { ...newMembershipSchema.properties, email: { type: 'string' } } }, ...errors(400, 403, 409, 415, 429) },
         },
         handler: async (request, reply) => {
-          const result = await domain.setup.complete(() => readJsonBody(request), clientIp(request));
+          const result = await domain.setup.complete(() => readJsonBody(request), request.ip);
           request.log.warn({ organisationId: result.organisationId }, 'first-run setup completed; the setup code no longer works');
           reply.code(201);
           return result;

@@ -1,0 +1,140 @@
+// Accepting invites (rest-api OPEN-10). Invite rows are written here as POST /v1/members/invites/
+// writes them (SHA-256 of a one-time hex token), so acceptance is tested on its own; the CLI
+// end-to-end test goes through the invite endpoint.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Db } from '../../../src/store/database.js';
+import { apiClient } from '../../helpers/fixtures.js';
+import { request, startTestServer, type TestServer } from '../../helpers/server.js';
+import { STORE_TARGETS } from '../../helpers/stores.js';
+import { assertNotStored, clientSecrets, createAccount, dumpDatabase, makeMaterial, signIn, uniqueEmail, type Account, type Material } from './accounts.js';
+
+async function invite(db: Db, organisationId: string, email: string, options: { role?: string; expiresAt?: Date } = {}): Promise<string> {
+  const token = randomBytes(32).toString('hex');
+  const role = await db.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('name', '=', options.role ?? 'Developer').executeTakeFirstOrThrow();
+  const now = new Date();
+  await db
+    .insertInto('invites')
+    .values({
+      id: randomUUID(),
+      organisation_id: organisationId,
+      email,
+      role_id: role.id,
+      invited_by_member_id: null,
+      invited_by_service_account_id: null,
+      token_hash: createHash('sha256').update(token).digest('hex'),
+      valid: true,
+      created_at: now,
+      expires_at: options.expiresAt ?? new Date(now.getTime() + 14 * 86400_000),
+    })
+    .execute();
+  return token;
+}
+
+function acceptBody(material: Material, extra: Record<string, unknown> = {}) {
+  return { email: material.email, loginHash: material.loginHash, keyring: material.keyringBody, token: material.pat.body, ...extra };
+}
+
+for (const target of STORE_TARGETS) {
+  describe(`accepting invites on ${target.kind}`, () => {
+    let server: TestServer;
+    let owner: Account;
+    before(async () => {
+      server = await startTestServer({ store: target.kind });
+      owner = await createAccount(server.domain, { orgName: 'Acme' });
+    });
+    after(() => server.close());
+
+    it('shows the invite, then a new user joins with the role of the invite, once', async () => {
+      const email = uniqueEmail('new');
+      const token = await invite(server.store.db, owner.organisationId, email);
+      const shown = await request(`${server.url}/coffer/v1/invites/${token}/`);
+      assert.equal(shown.status, 200, shown.text);
+      assert.equal(shown.body.organisationId, owner.organisationId);
+      assert.equal(shown.body.organisationName, 'Acme');
+      assert.equal(shown.body.email, email);
+      assert.equal(shown.body.role.name, 'Developer');
+
+      const material = await makeMaterial(owner.organisationId, email);
+      const accepted = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(material, { fullName: 'Bob Builder' }) });
+      assert.equal(accepted.status, 201, accepted.text);
+      assert.equal(accepted.body.organisationId, owner.organisationId);
+      assert.equal(accepted.body.role.name, 'Developer');
+
+      // The new member's token works, the new user can sign in, and the owner sees the member.
+      const me = await apiClient(server.url, material.pat.authorization).get('/coffer/v1/me/');
+      assert.equal(me.status, 200, me.text);
+      assert.equal(me.body.user.fullName, 'Bob Builder');
+      assert.deepEqual(me.body.memberships.map((m: any) => [m.organisationName, m.role.name]), [['Acme', 'Developer']]);
+      assert.equal((await apiClient(server.url, material.pat.authorization).get('/v1/apps/')).status, 200);
+      await signIn(server.url, email, material.loginHash);
+      const member = await server.store.db.selectFrom('members').select(['id', 'identity_key']).where('id', '=', accepted.body.memberId).executeTakeFirstOrThrow();
+      assert.equal(member.identity_key, material.keyringBody.identityKey);
+
+      const again = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(await makeMaterial(owner.organisationId, email)) });
+      assert.equal(again.status, 404, 'an invite works once');
+      assert.equal((await request(`${server.url}/coffer/v1/invites/${token}/`)).status, 404);
+      assertNotStored(await dumpDatabase(server.store.db), [...clientSecrets(material), token]);
+    });
+
+    it('404s unknown and expired invites', async () => {
+      const unknown = await request(`${server.url}/coffer/v1/invites/${randomBytes(32).toString('hex')}/`);
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.error, 'This invite does not exist, was already used or has expired. Ask for a new invite.');
+      const email = uniqueEmail('late');
+      const expired = await invite(server.store.db, owner.organisationId, email, { expiresAt: new Date(Date.now() - 1000) });
+      assert.equal((await request(`${server.url}/coffer/v1/invites/${expired}/`)).status, 404);
+      const material = await makeMaterial(owner.organisationId, email);
+      assert.equal((await request(`${server.url}/coffer/v1/invites/${expired}/accept/`, { method: 'POST', json: acceptBody(material) })).status, 404);
+    });
+
+    it('lets an existing user join with their password, or their session, and not with a wrong one', async () => {
+      const elsewhere = await createAccount(server.domain, { orgName: 'Elsewhere' });
+      const token = await invite(server.store.db, owner.organisationId, elsewhere.email);
+      const wrong = await makeMaterial(owner.organisationId, elsewhere.email, 'not the right password');
+      const refused = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(wrong) });
+      assert.equal(refused.status, 403);
+      assert.match(refused.body.error, /password does not match/);
+
+      const right = await makeMaterial(owner.organisationId, elsewhere.email);
+      const accepted = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(right) });
+      assert.equal(accepted.status, 201, accepted.text);
+      assert.equal(accepted.body.userId, elsewhere.userId, 'the existing user, not a new one');
+      const session = await signIn(server.url, elsewhere.email, elsewhere.loginHash);
+      assert.deepEqual(session.response.body.memberships.map((m: any) => m.organisationName).sort(), ['Acme', 'Elsewhere']);
+
+      // Invited again elsewhere: a session of that user proves it without a login hash.
+      const third = await createAccount(server.domain, { orgName: 'Third' });
+      const token3 = await invite(server.store.db, third.organisationId, elsewhere.email);
+      const viaSession = await makeMaterial(third.organisationId, elsewhere.email);
+      const { loginHash: _omitted, ...withoutHash } = acceptBody(viaSession);
+      const withSession = await request(`${server.url}/coffer/v1/invites/${token3}/accept/`, {
+        method: 'POST',
+        json: withoutHash,
+        headers: { cookie: session.cookie, 'x-csrf-token': session.csrfToken },
+      });
+      assert.equal(withSession.status, 201, withSession.text);
+    });
+
+    it('refuses another address, a second membership, and bad material', async () => {
+      const email = uniqueEmail('carol');
+      const token = await invite(server.store.db, owner.organisationId, email);
+      const material = await makeMaterial(owner.organisationId, email);
+      const otherAddress = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(material, { email: 'someone@example.com' }) });
+      assert.equal(otherAddress.status, 400);
+      assert.equal(otherAddress.body.error, 'This invite is for a different email address.');
+      const badKeys = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: { ...acceptBody(material), token: owner.pat.body } });
+      assert.equal(badKeys.status, 400);
+      assert.equal(badKeys.body.error, "'identityKey' is not this member's key-exchange public key.");
+      assert.equal((await request(`${server.url}/coffer/v1/invites/${token}/`)).status, 200, 'a refused acceptance leaves the invite valid');
+      const noHash = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: { ...acceptBody(material), loginHash: undefined } });
+      assert.equal(noHash.status, 400);
+
+      const ownerInvite = await invite(server.store.db, owner.organisationId, owner.email);
+      const already = await request(`${server.url}/coffer/v1/invites/${ownerInvite}/accept/`, { method: 'POST', json: acceptBody(await makeMaterial(owner.organisationId, owner.email)) });
+      assert.equal(already.status, 409);
+      assert.equal(already.body.error, `'${owner.email}' is already a member of this organisation.`);
+    });
+  });
+}

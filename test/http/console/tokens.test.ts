@@ -1,0 +1,104 @@
+// Personal access tokens through /coffer/v1/tokens/: register a client-minted token, list (never
+// secrets), revoke (the next request with it gets 401), and the checks on what is registered.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { apiClient } from '../../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { STORE_TARGETS } from '../../helpers/stores.js';
+import { assertNotStored, clientSecrets, createAccount, dumpDatabase, mintPat, type Account } from './accounts.js';
+
+for (const target of STORE_TARGETS) {
+  describe(`personal access tokens on ${target.kind}`, () => {
+    let server: TestServer;
+    let account: Account;
+    let other: Account;
+    before(async () => {
+      server = await startTestServer({ store: target.kind });
+      account = await createAccount(server.domain);
+      other = await createAccount(server.domain);
+    });
+    after(() => server.close());
+
+    it('registers, lists and revokes; a revoked token gets 401 on its next request', async () => {
+      const owner = apiClient(server.url, account.pat.authorization);
+      const expiresAt = new Date(Date.now() + 30 * 86400_000).toISOString();
+      const second = mintPat(account.keyring, 'laptop', expiresAt);
+      const created = await owner.post('/coffer/v1/tokens/', second.body);
+      assert.equal(created.status, 201, created.text);
+      assert.deepEqual(Object.keys(created.body).sort(), ['createdAt', 'expiresAt', 'id', 'lastUsed', 'name']);
+      assert.equal(created.body.name, 'laptop');
+      assert.equal(created.body.expiresAt, expiresAt);
+
+      // The full token string works as a bearer too (DESIGN §1).
+      const viaFull = apiClient(server.url, `Bearer ${second.token}`);
+      assert.equal((await viaFull.get('/v1/apps/')).status, 200);
+
+      const listed = await owner.get('/coffer/v1/tokens/');
+      assert.equal(listed.status, 200);
+      assert.deepEqual(listed.body.data.map((t: any) => t.name), ['laptop', 'first'], 'newest first');
+      for (const token of listed.body.data) {
+        assert.deepEqual(Object.keys(token).sort(), ['createdAt', 'expiresAt', 'id', 'lastUsed', 'name'], 'nothing secret is listed');
+      }
+
+      const revoked = await owner.delete(`/coffer/v1/tokens/${created.body.id}/`);
+      assert.equal(revoked.status, 204, revoked.text);
+      const afterRevoke = await viaFull.get('/v1/apps/');
+      assert.equal(afterRevoke.status, 401);
+      assert.equal(afterRevoke.body.error, 'Token expired or deleted');
+      const onCoffer = await apiClient(server.url, second.authorization).get('/coffer/v1/me/');
+      assert.equal(onCoffer.status, 401);
+      assert.equal(onCoffer.body.error, 'Token expired or deleted');
+      assert.deepEqual((await owner.get('/coffer/v1/tokens/')).body.data.map((t: any) => t.name), ['first']);
+      assert.equal((await owner.delete(`/coffer/v1/tokens/${created.body.id}/`)).status, 404, 'revoking twice: gone');
+    });
+
+    it("cannot see or revoke another member's tokens, nor register a token for another key", async () => {
+      const owner = apiClient(server.url, account.pat.authorization);
+      const theirs = (await apiClient(server.url, other.pat.authorization).get('/coffer/v1/tokens/')).body.data[0];
+      const attempt = await owner.delete(`/coffer/v1/tokens/${theirs.id}/`);
+      assert.equal(attempt.status, 404);
+      assert.equal(attempt.body.error, 'Token not found.');
+      assert.equal((await apiClient(server.url, other.pat.authorization).get('/v1/apps/')).status, 200);
+      assert.equal((await owner.delete('/coffer/v1/tokens/not-a-uuid/')).status, 404);
+
+      const foreignKey = mintPat(other.keyring, 'not mine');
+      const refused = await owner.post('/coffer/v1/tokens/', foreignKey.body);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error, "'identityKey' is not this member's key-exchange public key.");
+      const otherOrg = await owner.get(`/coffer/v1/tokens/?organisation_id=${other.organisationId}`);
+      assert.equal(otherOrg.status, 404, 'a token acts in its own organisation only');
+    });
+
+    it('validates the registered parts', async () => {
+      const owner = apiClient(server.url, account.pat.authorization);
+      const fresh = mintPat(account.keyring, 'x');
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ ...fresh.body, name: '' }, 'Missing required field: name'],
+        [{ ...fresh.body, bearerHash: 'AB'.repeat(32) }, "'bearerHash' must be 64 lower-case hexadecimal characters."],
+        [{ ...fresh.body, wrappedKeyShare: 'ab' }, "'wrappedKeyShare' must be 208 hexadecimal characters."],
+        [{ ...fresh.body, expiresAt: '2001-01-01T00:00:00Z' }, "'expiresAt' must be in the future."],
+        [{ ...fresh.body, expiresAt: 'tomorrow' }, "'expiresAt' must be an ISO-8601 date-time such as 2030-01-31T12:00:00Z, or null."],
+      ];
+      for (const [body, message] of cases) {
+        const response = await owner.post('/coffer/v1/tokens/', body);
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.equal(response.body.error, message);
+      }
+      const duplicate = await owner.post('/coffer/v1/tokens/', account.pat.body);
+      assert.equal(duplicate.status, 409, 'a bearer registered twice is a conflict, not a server fault');
+      assert.equal(duplicate.body.error, 'This token is already registered; mint a new one.');
+    });
+
+    it('refuses service-account style and missing credentials', async () => {
+      const anonymous = await apiClient(server.url, undefined).get('/coffer/v1/tokens/');
+      assert.equal(anonymous.status, 401);
+      const garbage = await apiClient(server.url, 'Bearer User 0000').get('/coffer/v1/tokens/');
+      assert.equal(garbage.status, 401);
+      assert.equal(garbage.body.error, 'Token expired or deleted');
+    });
+
+    it('stores no bearer or client secret', async () => {
+      assertNotStored(await dumpDatabase(server.store.db), [...clientSecrets(account), ...clientSecrets(other)]);
+    });
+  });
+}
