@@ -76,7 +76,10 @@ export class Secrets {
       appId: target.appId,
       environmentId: target.environmentId,
       environmentRevision: environment.revision,
+      // Every read names the ids it returned (DESIGN §5.6; issue 5): per-secret read history is
+      // read straight off the trail, without replaying creates and deletes up to this revision.
       secretIds: secrets.map((s) => s.entry.id),
+      snapshot: { selection: selection === '' ? 'all' : 'filtered', count: secrets.length },
     });
     return { environment, selection, secrets };
   }
