@@ -2,6 +2,7 @@
 // and a running embedded server answering on its admin socket (admin-socket.ts).
 import type { AdminHandler } from './admin-socket.js';
 import type { MasterKeyring } from './crypto/index.js';
+import { verifyAuditTrail } from './domain/audit-verify.js';
 import { rotateMasterKey } from './key-rotation.js';
 import type { MasterKeySource } from './master-key.js';
 import type { Store } from './store/connect.js';
@@ -16,5 +17,7 @@ export function adminOperations(context: AdminContext): Record<string, AdminHand
   return {
     'rotate-master-key': async (body) =>
       rotateMasterKey({ db: context.store.db, keyring: context.keyring, source: context.masterKeys, settleMs: Number(body.settleMs ?? 0) }),
+    'verify-audit': async (body) =>
+      verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined),
   };
 }

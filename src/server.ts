@@ -13,6 +13,7 @@ import { publicV1Routes } from './http/routes/public-v1/index.js';
 import { clientProtocolRoutes } from './http/routes/client/index.js';
 import { e2eeRoutes } from './http/routes/e2ee/index.js';
 import { consoleRoutes } from './http/routes/console/index.js';
+import { auditRoutes } from './http/routes/audit.js';
 import authenticate from './http/plugins/authenticate.js';
 import path from 'node:path';
 import { adminOperations } from './admin-operations.js';
@@ -74,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await api.register(clientProtocolRoutes);
         await api.register(e2eeRoutes);
         await api.register(consoleRoutes);
+        await api.register(auditRoutes);
         if (options.extraRoutes) await api.register(options.extraRoutes);
       },
     });

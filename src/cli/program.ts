@@ -134,6 +134,33 @@ export function buildProgram(): Command {
     ['coffer tokens revoke 0b7c1a52-3f5e-4d8a-9c2b-6e1f0a9d8c7b'],
   );
 
+  const apps = program.command('apps').description('apps and their encryption');
+  examples(
+    apps
+      .command('create')
+      .description('create an app; with --e2ee its keys are made here and the server never holds them')
+      .argument('<name>', 'name of the new app')
+      .option('--e2ee', 'end-to-end encrypted: keys wrapped for you and every member with global access')
+      .option('--description <text>', 'a description')
+      .option('--environments <names>', 'comma-separated environment names (default: Development,Staging,Production)')
+      .option('--service-account <id...>', 'with --e2ee: also give these service accounts every environment key')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (name, options) => (await import('./commands/apps/create.js')).appsCreate(name, options)),
+    ['coffer apps create shop', 'coffer apps create vault --e2ee --json', 'coffer apps create ci-secrets --e2ee --environments dev,prod --service-account 3f2e1d0c-9b8a-7654-3210-fedcba987654'],
+  );
+  examples(
+    apps
+      .command('enable-sse')
+      .description('let the server read an end-to-end encrypted app from now on (one-way; enables the REST API)')
+      .argument('<app>', 'app id, or its name when unique')
+      .option('--yes', 'do not ask for confirmation')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (app, options) => (await import('./commands/apps/enable-sse.js')).appsEnableSse(app, options)),
+    ['coffer apps enable-sse vault', 'coffer apps enable-sse 58006442-007b-4625-b8e2-80f7606484a0 --json'],
+  );
+
   const invites = program.command('invites').description('invitations to join an organisation');
   examples(
     invites
@@ -165,6 +192,16 @@ export function buildProgram(): Command {
       'COFFER_DATA_DIR=./.coffer-data coffer admin rotate-master-key',
       'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin rotate-master-key --json',
     ],
+  );
+
+  examples(
+    admin
+      .command('verify-audit')
+      .description('check the hash-chained audit trail; exits 2 and names the first altered, inserted or deleted event')
+      .option('--org <id>', 'only this organisation')
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/admin/verify-audit.js')).verifyAuditCommand(options)),
+    ['COFFER_DATA_DIR=./.coffer-data coffer admin verify-audit', 'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin verify-audit --json'],
   );
 
   return program;

@@ -5,6 +5,7 @@ import type { Store } from '../store/connect.js';
 import { AccessControl } from './access.js';
 import { Apps } from './apps.js';
 import { AuditTrail, ReadAuditWriter } from './audit.js';
+import { AuditLog } from './audit-log.js';
 import { Authenticator } from './auth.js';
 import { ContextResolver } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -107,6 +108,7 @@ export function createDomain(options: DomainOptions) {
     inviteAcceptance: new InviteAcceptance(deps, personalTokens, guesses),
     apps: new Apps(deps, environments),
     environments,
+    auditLog: new AuditLog(deps),
     secrets: new Secrets(deps, readPath, new SecretWriter(db, audit)),
     serviceAccounts: new ServiceAccounts(deps),
     roles: new Roles(deps),

@@ -11,9 +11,10 @@ import { bucketOf } from '../../domain/principal.js';
 /**
  * How a route finds its target (§2.5): `query` reads the Secret-Id/Environment headers and the
  * app_id/env query parameters; `app` and `environment` are the detail routes that resolve from the
- * URL only (D-5); `none` authenticates without any target.
+ * URL only (D-5); `secret` resolves the environment of the secret named in the URL; `none`
+ * authenticates without any target.
  */
-export type AuthMode = 'query' | 'app' | 'environment' | 'none';
+export type AuthMode = 'query' | 'app' | 'environment' | 'secret' | 'none';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -49,6 +50,9 @@ export function contextInput(request: FastifyRequest, mode: AuthMode): ContextIn
       return { urlAppId: params.app_id, urlOnly: true };
     case 'environment':
       return { urlEnvId: params.env_id, urlOnly: true };
+    case 'secret':
+      // `/v1/secrets/{secret_id}/...`: the secret selects its environment (§2.5 secret-id mode).
+      return { secretId: params.secret_id };
     case 'none':
       return {};
     case 'query':

@@ -58,6 +58,8 @@ const ROWS: Row[] = [
   { method: 'POST', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: [{ key: 'INJECTED', value: 'x' }] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'PUT', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: [{ id: '{secret}', value: 'x' }] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'DELETE', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: ['{secret}'] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
+  // Coffer extension: the history of a secret selects the secret's environment like Secret-Id.
+  { method: 'GET', route: '/v1/secrets/:secret_id/history/', otherOrg: [404, 'Secret not found'], serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'GET', route: '/v1/service-accounts/', otherOrg: 'list', serviceAccount: perm('read', 'service accounts'), member: perm('read', 'service accounts') },
   { method: 'POST', route: '/v1/service-accounts/', body: { name: 'x', role_id: '{role}' }, otherOrg: ROLE_GONE, serviceAccount: perm('create', 'service accounts'), member: perm('create', 'service accounts') },
   { method: 'GET', route: '/v1/service-accounts/:sa_id/', otherOrg: SA_GONE, serviceAccount: perm('read', 'service accounts'), member: perm('read', 'service accounts') },
@@ -150,7 +152,8 @@ for (const target of STORE_TARGETS) {
         .replace(':token_id', ids.token!)
         .replace(':role_id', ids.role!)
         .replace(':member_id', ids.member!)
-        .replace(':invite_id', ids.invite!);
+        .replace(':invite_id', ids.invite!)
+        .replace(':secret_id', ids.secret!);
       return row.query ? `${path}?${fill(row.query)}` : path;
     }
 

@@ -1,0 +1,101 @@
+// Reading the audit trail (Coffer extensions, docs/audit.md): a secret's history, and an
+// organisation's events page by page (keyset pagination on the chain's sequence number).
+import { sql } from 'kysely';
+import { allowsInApp, allowsOrg } from './access.js';
+import type { Call } from './context.js';
+import type { DomainDeps } from './deps.js';
+import { forbidden, invalid, notFound } from './errors.js';
+import type { EventRow } from '../store/events.table.js';
+
+export interface HistoryEntry {
+  event: EventRow;
+  /** Plaintext of the secret's key, value and comment at that event (create, update, delete). */
+  key: string | null;
+  value: string | null;
+  comment: string | null;
+}
+
+export interface EventPage {
+  events: EventRow[];
+  /** Pass as `after` for the next page; null at the end of the trail. */
+  next: number | null;
+}
+
+export const MAX_PAGE = 500;
+
+function snapshotText(snapshot: Record<string, unknown> | null, field: string): string | null {
+  const value = snapshot?.[field];
+  return typeof value === 'string' ? value : null;
+}
+
+export class AuditLog {
+  constructor(private readonly deps: DomainDeps) {}
+
+  /**
+   * Every event of one secret, oldest first: its writes, and the reads that returned it (named
+   * reads, and whole-environment reads at a revision where the secret was live).
+   */
+  async secretHistory(call: Call, secretId: string): Promise<HistoryEntry[]> {
+    const environment = call.target.environment;
+    if (!environment) throw notFound('Secret not found');
+    if (!allowsInApp(call.access, environment.app_id, 'Secrets', 'read')) {
+      throw forbidden("You don't have permission to read secrets in this environment.");
+    }
+    if (!call.target.app?.sse_enabled) throw invalid('SSE is not enabled for this App');
+    const org = call.principal.organisationId;
+    const writes = await this.deps.db
+      .selectFrom('events')
+      .selectAll()
+      .where('organisation_id', '=', org)
+      .where('secret_id', '=', secretId)
+      .orderBy('seq')
+      .execute();
+    const created = writes.find((e) => e.action === 'create');
+    const deleted = writes.find((e) => e.action === 'delete');
+    const reads = created
+      ? await this.deps.db
+          .selectFrom('events')
+          .selectAll()
+          .where('organisation_id', '=', org)
+          .where('environment_id', '=', environment.id)
+          .where('action', '=', 'read')
+          .where('seq', '>', created.seq)
+          .$if(deleted !== undefined, (q) => q.where('seq', '<', deleted!.seq))
+          .where((eb) => eb.or([eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
+          .orderBy('seq')
+          .execute()
+      : [];
+    const cipher = await this.deps.keys.cipherFor(environment.id);
+    const open = (text: string | null) => {
+      if (text === null || !cipher) return null;
+      try {
+        return cipher.decryptOptionalField(text);
+      } catch {
+        return null;
+      }
+    };
+    return [...writes, ...reads]
+      .sort((a, b) => a.seq - b.seq)
+      .map((event) => ({
+        event,
+        key: open(snapshotText(event.snapshot, 'key')),
+        value: open(snapshotText(event.snapshot, 'value')),
+        comment: open(snapshotText(event.snapshot, 'comment')),
+      }));
+  }
+
+  /** The organisation's events after sequence number `after`, oldest first. */
+  async organisationEvents(call: Call, after: number, limit: number): Promise<EventPage> {
+    if (!allowsOrg(call.access, 'Logs', 'read')) throw forbidden("You don't have permission to read logs.");
+    const events = await this.deps.db
+      .selectFrom('events')
+      .selectAll()
+      .where('organisation_id', '=', call.principal.organisationId)
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(limit + 1)
+      .execute();
+    const page = events.slice(0, limit);
+    return { events: page, next: events.length > limit ? page[page.length - 1]!.seq : null };
+  }
+}

@@ -1,0 +1,90 @@
+// Reading the audit trail: a secret's history (GET /v1/secrets/{id}/history/) and the
+// organisation's events (GET /coffer/v1/audit/events/, keyset pagination), on both stores.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { STORE_TARGETS } from '../helpers/stores.js';
+
+for (const target of STORE_TARGETS) {
+  describe(`audit trail API on ${target.kind}`, () => {
+    let server: TestServer;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    let appId: string;
+    before(async () => {
+      server = await startTestServer({ store: target.kind });
+      owner = await createOwner(server.domain);
+      api = apiClient(server.url, owner.authorization, );
+      appId = (await api.post('/v1/apps/', { name: 'History' })).body.id;
+    });
+    after(() => server.close());
+
+    it("shows a secret's writes with the value of each version and the reads that returned it", async () => {
+      const q = `?app_id=${appId}&env=development`;
+      const created = await api.post(`/v1/secrets/${q}`, { secrets: [{ key: 'API_KEY', value: 'v1', comment: 'first' }, { key: 'OTHER', value: 'o' }] }, { 'user-agent': 'history-test/1.0' });
+      const id = created.body[0].id;
+      const other = created.body[1].id;
+      await api.get(`/v1/secrets/${q}`);
+      await api.put(`/v1/secrets/${q}`, { secrets: [{ id, value: 'v2' }] });
+      await api.get(`/v1/secrets/${q}&key=OTHER`);
+      await api.get(`/v1/secrets/${q}&key=api_key`);
+      await api.delete(`/v1/secrets/${q}`, { secrets: [id] });
+      await api.get(`/v1/secrets/${q}`);
+
+      const history = await api.get(`/v1/secrets/${id}/history/`);
+      assert.equal(history.status, 200, history.text);
+      const actions = history.body.data.map((e: any) => [e.action, e.version, e.value]);
+      // The unfiltered read before the update, the key-filtered read of this secret; not the read of OTHER, not the read after deletion.
+      assert.deepEqual(actions, [
+        ['create', 1, 'v1'],
+        ['read', null, null],
+        ['update', 2, 'v2'],
+        ['read', null, null],
+        ['delete', 2, 'v2'],
+      ]);
+      const first = history.body.data[0];
+      assert.equal(first.key, 'API_KEY');
+      assert.equal(first.comment, 'first');
+      assert.deepEqual(first.actor, { type: 'member', id: owner.memberId, tokenId: first.actor.tokenId });
+      assert.ok(first.actor.tokenId);
+      assert.equal(first.userAgent, 'history-test/1.0');
+      assert.equal(first.ip, '127.0.0.1');
+      assert.ok(history.body.data.every((e: any, i: number, all: any[]) => i === 0 || e.seq > all[i - 1].seq));
+      assert.notEqual((await api.get(`/v1/secrets/${other}/history/`)).body.data.length, 0);
+    });
+
+    it('pages through the organisation trail by sequence number', async () => {
+      const all: any[] = [];
+      let after = 0;
+      for (;;) {
+        const page = await api.get(`/coffer/v1/audit/events/?after=${after}&limit=3`);
+        assert.equal(page.status, 200, page.text);
+        assert.ok(page.body.data.length <= 3);
+        all.push(...page.body.data);
+        if (page.body.next === null) break;
+        assert.equal(page.body.next, page.body.data.at(-1).seq);
+        after = page.body.next;
+      }
+      assert.deepEqual(all.map((e) => e.seq), all.map((_e, i) => i + 1));
+      assert.equal(all[0].action, 'organisation.create');
+      for (let i = 1; i < all.length; i++) assert.equal(all[i].prevMac, all[i - 1].mac);
+      assert.ok(all.some((e) => e.action === 'app.create'));
+      const bad = await api.get('/coffer/v1/audit/events/?limit=5000');
+      assert.equal(bad.status, 400);
+      assert.deepEqual(bad.body, { error: "'limit' must be an integer from 1 to 500." });
+    });
+
+    it('keeps other organisations out', async () => {
+      const intruder = await createOwner(server.domain, { name: 'Other' });
+      const theirs = apiClient(server.url, intruder.authorization);
+      const mine = await api.post(`/v1/secrets/?app_id=${appId}&env=staging`, { secrets: [{ key: 'MINE', value: 'private' }] });
+      const res = await theirs.get(`/v1/secrets/${mine.body[0].id}/history/`);
+      assert.equal(res.status, 404);
+      assert.deepEqual(res.body, { error: 'Secret not found' });
+      const events = await theirs.get('/coffer/v1/audit/events/');
+      assert.ok(events.body.data.every((e: any) => !JSON.stringify(e).includes(owner.organisationId)));
+      assert.doesNotMatch(events.text, /MINE|private/);
+    });
+  });
+}
