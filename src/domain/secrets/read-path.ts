@@ -40,7 +40,12 @@ export interface Caller {
   readonly access: AccountAccess;
 }
 
-const MAX_RESOLUTION_PASSES = 8;
+/**
+ * Every pass that is not complete loads at least one app list, environment list or snapshot that the
+ * world did not hold, so resolution ends after at most (environments + apps + 1) passes; a chain of
+ * references across many environments needs one pass per hop. This bound only guards against a bug.
+ */
+const MAX_RESOLUTION_PASSES = 100_000;
 
 /** Directory data references need: the organisation's apps and their environments. */
 export interface ReferenceDirectory {
@@ -128,7 +133,7 @@ export class ReadPath {
         value: resolver.expandTop(entry, appId, entry.value ?? ''),
         override: override ? { ...override, resolvedValue: override.value === undefined ? '' : resolver.expandTop(entry, appId, override.value) } : null,
       }));
-      if (resolver.complete || pass >= MAX_RESOLUTION_PASSES) {
+      if (resolver.complete) {
         const dependencies = new Map<string, number>([[own.environmentId, own.revision]]);
         for (const id of resolver.used) {
           const used = world.snapshot(id);
@@ -136,6 +141,7 @@ export class ReadPath {
         }
         return { secrets, dependencies };
       }
+      if (pass >= MAX_RESOLUTION_PASSES) throw new Error('reference resolution did not converge');
       await this.#load(world, organisationId, resolver);
     }
   }
