@@ -21,11 +21,22 @@ import {
 } from '../crypto/index.js';
 import { referenceKey, resolveReferences, type ResolveOptions } from './references.js';
 
+export type PhaseProtocolErrorKind =
+  /** The server could not be reached. */
+  | 'unreachable'
+  /** The server answered an error status (see `status` and `serverMessage`). */
+  | 'http'
+  /** The answer was not what the protocol says (not JSON, missing fields). */
+  | 'unexpected'
+  /** An app or environment named by the caller is not accessible with this token. */
+  | 'not-found';
+
 export class PhaseProtocolError extends Error {
   constructor(
     message: string,
-    /** HTTP status, or 0 when the server could not be reached or answered something unreadable. */
-    readonly status: number,
+    readonly kind: PhaseProtocolErrorKind,
+    /** HTTP status of the answer (0 when there was none). */
+    readonly status = 0,
     /** The server's `{"error": ...}` message, when it sent one. */
     readonly serverMessage?: string,
   ) {
@@ -219,18 +230,18 @@ class Transport {
     try {
       response = await this.#fetch(`${this.host}${path}`, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
     } catch (error) {
-      throw new PhaseProtocolError(`cannot reach ${this.host}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}; check the host`, 0);
+      throw new PhaseProtocolError(`cannot reach ${this.host}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`, 'unreachable');
     }
     const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
-      throw new PhaseProtocolError(`${method} ${path} answered ${response.status} with a body that is not JSON; is ${this.host} a Coffer or Phase server?`, response.status);
+      throw new PhaseProtocolError(`${method} ${path} answered ${response.status} with a body that is not JSON; is ${this.host} a Coffer or Phase server?`, 'unexpected', response.status);
     }
     if (!response.ok) {
       const message = typeof (parsed as { error?: unknown })?.error === 'string' ? (parsed as { error: string }).error : undefined;
-      throw new PhaseProtocolError(`${method} ${path} failed with ${response.status}${message ? `: ${message}` : ''}`, response.status, message);
+      throw new PhaseProtocolError(`${method} ${path} failed with ${response.status}${message ? `: ${message}` : ''}`, 'http', response.status, message);
     }
     return parsed as T;
   }
@@ -280,7 +291,7 @@ export class PhaseSession {
     const transport = new Transport(options, token);
     const response = await transport.request<TokensResponse>('GET', '/service/secrets/tokens/');
     if (!response || typeof response.wrapped_key_share !== 'string' || !Array.isArray(response.apps)) {
-      throw new PhaseProtocolError('the server answered /service/secrets/tokens/ without a wrapped key share; is the host right?', 200);
+      throw new PhaseProtocolError('the server answered /service/secrets/tokens/ without a wrapped key share; is the host right?', 'unexpected', 200);
     }
     const keyPair = reconstructTokenKeyPair(token, response.wrapped_key_share);
     return new PhaseSession(transport, keyPair, response);
@@ -301,15 +312,15 @@ export class PhaseSession {
     if (byId) return byId;
     const named = this.apps.filter((app) => app.name === idOrName);
     if (named.length === 1) return named[0]!;
-    if (named.length > 1) throw new PhaseProtocolError(`app name '${idOrName}' is ambiguous (${named.map((a) => a.id).join(', ')}); use the app id`, 0);
-    throw new PhaseProtocolError(`no app '${idOrName}' is accessible with this token`, 0);
+    if (named.length > 1) throw new PhaseProtocolError(`app name '${idOrName}' is ambiguous (${named.map((a) => a.id).join(', ')}); use the app id`, 'not-found');
+    throw new PhaseProtocolError(`no app '${idOrName}' is accessible with this token`, 'not-found');
   }
 
   /** An environment of an app by name, case-insensitively (Node SDK `get()` rule). */
   environment(app: string | UnlockedApp, envName: string): UnlockedEnvironment {
     const owner = typeof app === 'string' ? this.app(app) : app;
     const env = owner.environments.find((e) => e.name.toLowerCase() === envName.toLowerCase());
-    if (!env) throw new PhaseProtocolError(`no environment '${envName}' in app '${owner.name}' is accessible with this token`, 0);
+    if (!env) throw new PhaseProtocolError(`no environment '${envName}' in app '${owner.name}' is accessible with this token`, 'not-found');
     return env;
   }
 
@@ -323,7 +334,7 @@ export class PhaseSession {
     const items = await this.#transport.request<unknown[]>('GET', '/service/secrets/', {
       headers: { environment: env.id, keydigest: filters.keyDigest, path: filters.path, 'x-use-camel-case': 'true' },
     });
-    if (!Array.isArray(items)) throw new PhaseProtocolError('GET /service/secrets/ did not answer a list', 200);
+    if (!Array.isArray(items)) throw new PhaseProtocolError('GET /service/secrets/ did not answer a list', 'unexpected', 200);
     return items.map(normaliseSecret);
   }
 
@@ -437,7 +448,7 @@ export class PhaseSession {
     const recipients = await this.recipients();
     const extra = new Set([...(request.memberIds ?? []).map((id) => `member:${id}`), ...(request.serviceAccountIds ?? []).map((id) => `service_account:${id}`)]);
     const chosen = recipients.filter((r) => r.required || extra.delete(`${r.type}:${r.id}`));
-    if (extra.size > 0) throw new PhaseProtocolError(`not a member or service account of this organisation: ${[...extra].map((e) => e.split(':')[1]).join(', ')}`, 0);
+    if (extra.size > 0) throw new PhaseProtocolError(`not a member or service account of this organisation: ${[...extra].map((e) => e.split(':')[1]).join(', ')}`, 'not-found');
     const environments = (request.environments ?? DEFAULT_ENVIRONMENTS).map((name) => {
       const secrets = generateEnvironmentSecrets();
       return {

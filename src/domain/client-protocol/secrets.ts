@@ -35,8 +35,8 @@ export interface ClientSecretItem {
  * layer, no serialization either.
  */
 export class ClientSecretSelection {
-  /** Serialized bodies by casing, filled by the HTTP layer (it knows the wire shapes). */
-  readonly rendered = new Map<string, string>();
+  /** Serialized bodies (encoded, ready to send) by casing, filled by the HTTP layer (it knows the wire shapes). */
+  readonly rendered = new Map<string, Uint8Array>();
   readonly secretIds: string[];
 
   constructor(readonly environmentId: string, readonly revision: number, readonly items: readonly ClientSecretItem[]) {

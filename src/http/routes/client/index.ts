@@ -47,11 +47,16 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function render(selection: ClientSecretSelection, camel: boolean): string {
+/**
+ * The serialized list, memoised per selection and casing as encoded bytes: a repeated read of an
+ * unchanged environment neither serializes nor UTF-8-encodes its (large, ciphertext) body again.
+ */
+function render(selection: ClientSecretSelection, camel: boolean): Uint8Array {
   const casing = camel ? 'camel' : 'snake';
   let body = selection.rendered.get(casing);
   if (body === undefined) {
-    body = camel ? serializeCamelSecrets(selection.items.map(camelSecretView)) : serializeSnakeSecrets(selection.items.map(snakeSecretView));
+    const json = camel ? serializeCamelSecrets(selection.items.map(camelSecretView)) : serializeSnakeSecrets(selection.items.map(snakeSecretView));
+    body = Buffer.from(json, 'utf8');
     selection.rendered.set(casing, body);
   }
   return body;
