@@ -9,6 +9,7 @@ import {
   type ServiceAccountTokenAuthRow,
   type UserTokenAuthRow,
 } from '../store/tokens.js';
+import { touchUserToken } from '../store/user-tokens.js';
 import { unauthenticated } from './errors.js';
 import type { Principal } from './principal.js';
 import { TtlCache } from './ttl-cache.js';
@@ -87,10 +88,11 @@ export class Authenticator {
       throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
     }
     if (token.kind === 'user') {
+      this.#touch(row.id, now, 'user');
       return { kind: 'member', organisationId: row.organisation_id, memberId: token.row.member_id, userId: token.row.user_id, tokenId: row.id };
     }
     if (token.row.account_deleted_at !== null) throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
-    this.#touch(row.id, now);
+    this.#touch(row.id, now, 'service_account');
     return { kind: 'service_account', organisationId: row.organisation_id, serviceAccountId: token.row.service_account_id, tokenId: row.id };
   }
 
@@ -108,12 +110,15 @@ export class Authenticator {
     return row ? { kind: 'service_account', row } : undefined;
   }
 
-  /** Phase records when a service-account token was last used; done off the request path, at most once a minute. */
-  #touch(tokenId: string, now: Date): void {
+  /**
+   * Phase records when a service-account token was last used (Coffer also shows it for personal
+   * tokens); done off the request path, at most once a minute per token.
+   */
+  #touch(tokenId: string, now: Date, kind: 'user' | 'service_account'): void {
     const last = this.#touched.get(tokenId) ?? 0;
     if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
     this.#touched.set(tokenId, now.getTime());
     if (this.#touched.size > 50_000) this.#touched.clear();
-    touchServiceAccountToken(this.db, tokenId, now).catch(() => {});
+    (kind === 'user' ? touchUserToken : touchServiceAccountToken)(this.db, tokenId, now).catch(() => {});
   }
 }

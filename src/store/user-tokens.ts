@@ -36,3 +36,7 @@ export async function revokeUserToken(db: Executor, organisationId: string, memb
     .executeTakeFirst();
   return row !== undefined;
 }
+
+export async function touchUserToken(db: Executor, tokenId: string, at: Date): Promise<void> {
+  await db.updateTable('user_tokens').set({ last_used_at: at }).where('id', '=', tokenId).execute();
+}

@@ -134,6 +134,41 @@ describe('first-run setup with COFFER_SETUP_CODE', () => {
   });
 });
 
+describe('the /coffer/v1 API in the OpenAPI document', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ store: 'pglite' });
+  });
+  after(() => server.close());
+
+  it('documents every Coffer route under the coffer tag', async () => {
+    const document = (await request(`${server.url}/openapi.json`)).body;
+    const expected: Array<[string, string]> = [
+      ['/coffer/v1/setup/', 'get'],
+      ['/coffer/v1/setup/', 'post'],
+      ['/coffer/v1/auth/login/', 'post'],
+      ['/coffer/v1/auth/logout/', 'post'],
+      ['/coffer/v1/me/', 'get'],
+      ['/coffer/v1/me/keyring/', 'get'],
+      ['/coffer/v1/organisations/', 'post'],
+      ['/coffer/v1/tokens/', 'get'],
+      ['/coffer/v1/tokens/', 'post'],
+      ['/coffer/v1/tokens/{token_id}/', 'delete'],
+      ['/coffer/v1/invites/{invite_token}/', 'get'],
+      ['/coffer/v1/invites/{invite_token}/accept/', 'post'],
+    ];
+    for (const [path, method] of expected) {
+      const operation = document.paths[path]?.[method];
+      assert.ok(operation, `${method.toUpperCase()} ${path} is documented`);
+      assert.deepEqual(operation.tags, ['coffer']);
+      assert.ok(operation.summary);
+    }
+    const unsupported = await request(`${server.url}/coffer/v1/tokens/`, { method: 'PUT' });
+    assert.equal(unsupported.status, 405);
+    assert.equal(unsupported.body.error, 'Method "PUT" not allowed.');
+  });
+});
+
 describe('first-run setup guessing', () => {
   let server: TestServer;
   before(async () => {

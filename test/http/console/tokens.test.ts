@@ -33,7 +33,12 @@ for (const target of STORE_TARGETS) {
       const viaFull = apiClient(server.url, `Bearer ${second.token}`);
       assert.equal((await viaFull.get('/v1/apps/')).status, 200);
 
-      const listed = await owner.get('/coffer/v1/tokens/');
+      // Use is recorded off the request path: wait for it rather than for a fixed time.
+      let listed = await owner.get('/coffer/v1/tokens/');
+      while (listed.body.data.find((t: any) => t.name === 'laptop').lastUsed === null) {
+        await new Promise((resolve) => setImmediate(resolve));
+        listed = await owner.get('/coffer/v1/tokens/');
+      }
       assert.equal(listed.status, 200);
       assert.deepEqual(listed.body.data.map((t: any) => t.name), ['laptop', 'first'], 'newest first');
       for (const token of listed.body.data) {
@@ -89,7 +94,16 @@ for (const target of STORE_TARGETS) {
       assert.equal(duplicate.body.error, 'This token is already registered; mint a new one.');
     });
 
-    it('refuses service-account style and missing credentials', async () => {
+    it('refuses service-account tokens and missing credentials', async () => {
+      const owner = apiClient(server.url, account.pat.authorization);
+      const roles = await owner.get('/v1/roles/');
+      const serviceRole = roles.body.data.find((r: any) => r.name === 'Service').id;
+      const created = await owner.post('/v1/service-accounts/', { name: 'bot', role_id: serviceRole });
+      assert.equal(created.status, 201, created.text);
+      const bot = apiClient(server.url, `Bearer ${created.body.initialToken.bearerToken}`);
+      const refused = await bot.get('/coffer/v1/tokens/');
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.error, 'This endpoint needs a console session or a personal access token (Bearer User ...).');
       const anonymous = await apiClient(server.url, undefined).get('/coffer/v1/tokens/');
       assert.equal(anonymous.status, 401);
       const garbage = await apiClient(server.url, 'Bearer User 0000').get('/coffer/v1/tokens/');
