@@ -112,6 +112,32 @@ for (const target of STORE_TARGETS) {
       assert.equal((await call('GET', '/service/secrets/tokens/', { authorization: `Bearer ${owner.token}` })).status, 200);
     });
 
+    test('revoked tokens and rate limits apply to both endpoints', async () => {
+      const sa = await createServiceAccount(server, owner, { appId: app.id, environmentIds: [envId(app, 'Development')] });
+      assert.equal((await call('GET', '/service/secrets/tokens/', { authorization: sa.authorization })).status, 200);
+      await server.domain.deps.db.updateTable('service_account_tokens').set({ deleted_at: new Date() }).where('service_account_id', '=', sa.serviceAccountId).execute();
+      server.domain.deps.invalidateDirectory();
+      const revoked = await call('GET', '/service/secrets/tokens/', { authorization: sa.authorization });
+      assert.deepEqual([revoked.status, revoked.body], [403, { error: 'Token expired or deleted' }]);
+      const revokedRead = await call('GET', '/service/secrets/', { authorization: sa.authorization, environment: envId(app, 'Development') });
+      assert.deepEqual([revokedRead.status, revokedRead.body], [401, { error: 'Token expired or deleted' }]);
+
+      const limited = await startTestServer({ store: target.kind, env: { RATE_LIMIT_DEFAULT: '2/minute' } });
+      try {
+        const someone = await createOwner(limited.domain);
+        const at = (path: string, headers: Record<string, string> = {}) => request(limited.url + path, { headers: { authorization: someone.authorization, ...headers } });
+        assert.equal((await at('/service/secrets/tokens/')).status, 200);
+        assert.equal((await at('/service/secrets/')).status, 403);
+        for (const path of ['/service/secrets/tokens/', '/service/secrets/']) {
+          const res = await at(path);
+          assert.equal(res.status, 429, path);
+          assert.ok(Number(res.headers.get('retry-after')) > 0);
+        }
+      } finally {
+        await limited.close();
+      }
+    });
+
     test('GET /service/secrets/: environment context, unknown environments, bad tokens', async () => {
       const none = await call('GET', '/service/secrets/');
       assert.equal(none.status, 403);
