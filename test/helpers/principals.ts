@@ -14,7 +14,7 @@ import {
 import type { Domain } from '../../src/domain/index.js';
 import type { Grantee } from '../../src/domain/environment-keys.js';
 import { insertEnvironmentKeys } from '../../src/store/environment-keys.js';
-import { clientKeyMaterial } from './fixtures.js';
+import { clientKeyMaterial, type ApiClient } from './fixtures.js';
 
 export type DefaultRoleName = 'Owner' | 'Admin' | 'Manager' | 'Developer' | 'Service';
 
@@ -122,11 +122,31 @@ export async function removeMember(domain: Domain, member: MemberFixture): Promi
 }
 
 /**
- * A service account with one token, written as POST /v1/service-accounts/ and its token endpoint do
- * (server-managed keyring sealed under the master key; only the bearer's hash stored).
+ * A service account with one token, made through POST /v1/service-accounts/ by `via` (a client allowed
+ * to create service accounts, e.g. the owner's). Without `via`, the rows are written as that endpoint
+ * writes them (server-managed keyring sealed under the master key; only the bearer's hash stored).
  */
-export async function addServiceAccount(domain: Domain, organisationId: string, role: DefaultRoleName | { id: string } = 'Service'): Promise<ServiceAccountFixture> {
+export async function addServiceAccount(
+  domain: Domain,
+  organisationId: string,
+  role: DefaultRoleName | { id: string } = 'Service',
+  options: { via?: ApiClient } = {},
+): Promise<ServiceAccountFixture> {
   const db = domain.deps.db;
+  const role_id = typeof role === 'string' ? await roleId(domain, organisationId, role) : role.id;
+  if (options.via) {
+    const created = await options.via.post('/v1/service-accounts/', { name: `sa-${randomUUID().slice(0, 8)}`, role_id });
+    if (created.status !== 201) throw new Error(`POST /v1/service-accounts/ answered ${created.status}: ${created.text}`);
+    const row = await db.selectFrom('service_accounts').select('identity_key').where('id', '=', created.body.id).executeTakeFirstOrThrow();
+    return {
+      kind: 'service_account',
+      organisationId,
+      serviceAccountId: created.body.id,
+      identityKey: row.identity_key,
+      tokenId: created.body.initialToken.id,
+      authorization: `Bearer ${created.body.initialToken.bearerToken}`,
+    };
+  }
   const keyring = generateServiceAccountKeyring();
   const serviceAccountId = randomUUID();
   const now = new Date();
@@ -137,7 +157,7 @@ export async function addServiceAccount(domain: Domain, organisationId: string, 
       id: serviceAccountId,
       organisation_id: organisationId,
       name: `sa-${serviceAccountId.slice(0, 8)}`,
-      role_id: typeof role === 'string' ? await roleId(domain, organisationId, role) : role.id,
+      role_id,
       identity_key: identityKey,
       server_wrapped_keyring: domain.deps.masterKeyring.seal('sa-keyring', `org:${organisationId}/sa:${serviceAccountId}/keyring`, serializeIdentityKeyring(keyring)),
       created_at: now,

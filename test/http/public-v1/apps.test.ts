@@ -183,7 +183,7 @@ for (const target of STORE_TARGETS) {
       it('a service account (Service role) can create apps; it and the Owner/Admins become members with every environment', async () => {
         const admin = await addMember(server.domain, owner.organisationId, 'Admin');
         const manager = await addMember(server.domain, owner.organisationId, 'Manager');
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         const saApi = apiClient(server.url, sa.authorization);
         const created = await saApi.post('/v1/apps/', { name: 'Bot app' });
         assert.equal(created.status, 201, created.text);
@@ -286,7 +286,7 @@ for (const target of STORE_TARGETS) {
       it('checks access: member without access 403, service account 401', async () => {
         const app = await createApp(api, 'Private');
         const developer = await addMember(server.domain, owner.organisationId, 'Developer');
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
           assertError(await apiClient(server.url, developer.authorization).call(method, `/v1/apps/${app.id}/`), 403, 'User cannot access this app');
           const saRes = await apiClient(server.url, sa.authorization).call(method, `/v1/apps/${app.id}/`);
@@ -305,7 +305,7 @@ for (const target of STORE_TARGETS) {
         assertError(await dev.put(`/v1/apps/${app.id}/`, { name: 'x' }), 403, "You don't have permission to update apps.");
         assertError(await dev.put(`/v1/apps/${app.id}/`, '{bad'), 403, "You don't have permission to update apps.");
         assertError(await dev.delete(`/v1/apps/${app.id}/`), 403, "You don't have permission to delete apps.");
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         await grantAccess(server.domain, sa, app.id, []);
         const saApi = apiClient(server.url, sa.authorization);
         assert.equal((await saApi.put(`/v1/apps/${app.id}/`, { description: 'by bot' })).status, 200);

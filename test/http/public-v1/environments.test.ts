@@ -49,7 +49,7 @@ for (const target of STORE_TARGETS) {
         }
         const developer = await addMember(server.domain, owner.organisationId, 'Developer');
         assertError(await apiClient(server.url, developer.authorization).get(`/v1/environments/?app_id=${app.id}`), 403, 'User cannot access this app');
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         assertError(await apiClient(server.url, sa.authorization).post(`/v1/environments/?app_id=${app.id}`, { name: 'x' }), 401, 'Service account cannot access this app');
       });
 
@@ -142,7 +142,7 @@ for (const target of STORE_TARGETS) {
         await grantAccess(server.domain, developer, app.id, [app.env.development!.id]);
         const admin = await addMember(server.domain, owner.organisationId, 'Admin');
         await addToApp(server.domain, admin, app.id);
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         await addToApp(server.domain, sa, app.id);
         const created = await api.post(`/v1/environments/?app_id=${app.id}`, { name: 'fresh' });
         assert.equal(created.status, 201);
@@ -193,7 +193,7 @@ for (const target of STORE_TARGETS) {
         assert.equal((await dev.get(`/v1/environments/${envId}/`)).status, 200);
         assertError(await dev.delete(`/v1/environments/${envId}/`), 403, "You don't have permission to delete environments.");
 
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         const bot = apiClient(server.url, sa.authorization);
         assertError(await bot.get(`/v1/environments/${envId}/`), 401, 'Service account cannot access this app');
         await addToApp(server.domain, sa, app.id);

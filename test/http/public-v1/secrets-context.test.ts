@@ -130,7 +130,7 @@ for (const target of STORE_TARGETS) {
       });
 
       it('service accounts: 401 without environment or app access', async () => {
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         const bot = apiClient(server.url, sa.authorization);
         for (const method of [...METHODS, 'PATCH']) {
           const res = await bot.call(method, secretsUrl(app.id, 'development'));
@@ -179,7 +179,7 @@ for (const target of STORE_TARGETS) {
       });
 
       it('E2EE apps: 400 without period, after the permission check and before the body', async () => {
-        const sa = await addServiceAccount(server.domain, owner.organisationId);
+        const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
         const readOnly = await createCustomRole(server.domain, owner.organisationId, 'E2EE reader', { Apps: ['read'] }, { Secrets: ['read'] });
         const reader = await addMember(server.domain, owner.organisationId, { id: readOnly });
         const e2ee = await createE2eeApp(server.domain, owner, 'E2EE secrets', ['Development'], [sa, reader]);

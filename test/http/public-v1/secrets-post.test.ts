@@ -217,7 +217,7 @@ for (const target of STORE_TARGETS) {
       assert.equal(seen[0].override, null);
       assert.equal(seen[0].value, 'shared');
 
-      const sa = await addServiceAccount(server.domain, owner.organisationId);
+      const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
       await grantAccess(server.domain, sa, app.id, [app.env.development!.id]);
       const bot = apiClient(server.url, sa.authorization);
       const created = await bot.post(secretsUrl(app.id, 'development'), { secrets: [{ key: 'BOT_SECRET', value: 'b', override: { value: 'ignored', isActive: true } }] });

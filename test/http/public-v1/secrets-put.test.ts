@@ -225,7 +225,7 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual(plain.override, updated.override);
       assert.deepEqual((await get(secret.id)).override, updated.override);
 
-      const sa = await addServiceAccount(server.domain, owner.organisationId);
+      const sa = await addServiceAccount(server.domain, owner.organisationId, 'Service', { via: api });
       await grantAccess(server.domain, sa, app.id, [app.env.development!.id]);
       const bot = apiClient(server.url, sa.authorization);
       const res = await bot.put(url, { secrets: [{ id: secret.id, override: { value: 'bot', isActive: true } }] });
