@@ -91,21 +91,34 @@ export class Setup {
   }
 
   /**
+   * Checks a code without using it (`{code}`), so a client can refuse a mistyped code before it
+   * spends seconds deriving keys. Same order and the same guess budget as `complete`.
+   */
+  async checkCode(read: BodyReader, address: string | null): Promise<void> {
+    if (!(await this.required())) throw conflict(SETUP_DONE);
+    await this.#verifyCode(read().code, address);
+  }
+
+  async #verifyCode(code: unknown, address: string | null): Promise<void> {
+    const keys = [`setup-ip:${address ?? 'unknown'}`];
+    this.guesses.check(keys);
+    this.#allGuesses.check(['setup']);
+    if (typeof code !== 'string' || !(await this.#codeMatches(code))) {
+      this.guesses.fail(keys);
+      this.#allGuesses.fail(['setup']);
+      throw forbidden(WRONG_SETUP_CODE);
+    }
+  }
+
+  /**
    * Body: `{code, organisation: {id, name}, user: {email, fullName?, loginHash}, keyring: {...},
    * token: {...}}`. `address` is the caller's address as far as it can be trusted (guess budget). Checks in order: setup still open (409), guess budget (429), the code (403),
    * then the material (400).
    */
   async complete(read: BodyReader, address: string | null): Promise<NewMembershipResult & { email: string }> {
     if (!(await this.required())) throw conflict(SETUP_DONE);
-    const keys = [`setup-ip:${address ?? 'unknown'}`];
-    this.guesses.check(keys);
-    this.#allGuesses.check(['setup']);
     const body = read();
-    if (typeof body.code !== 'string' || !(await this.#codeMatches(body.code))) {
-      this.guesses.fail(keys);
-      this.#allGuesses.fail(['setup']);
-      throw forbidden(WRONG_SETUP_CODE);
-    }
+    await this.#verifyCode(body.code, address);
     const organisation = isObject(body.organisation) ? body.organisation : undefined;
     if (!organisation) throw invalid("'organisation' must be an object with id and name.");
     if (typeof organisation.id !== 'string' || asUuid(organisation.id) === undefined) throw invalid("'organisation.id' must be a UUID chosen by the client.");
@@ -133,7 +146,7 @@ export class Setup {
         const registered = await this.personalTokens.register(created.organisationId, created.memberId, token, trx);
         await deleteStatesByPrefix(trx, SETUP_CODE_PREFIX);
         afterCommit(() => {
-          this.guesses.forget(keys);
+          this.guesses.forget([`setup-ip:${address ?? 'unknown'}`]);
           this.deps.invalidateDirectory();
         });
         return { organisationId: created.organisationId, organisationName: name, userId: created.userId, memberId: created.memberId, tokenId: registered.id, email };

@@ -29,6 +29,8 @@ export async function setup(options: SetupOptions): Promise<void> {
     throw new UserError(`setup has already been completed on ${api.baseUrl}`, 'sign in with `coffer login`, or ask an owner for an invite');
   }
   const code = await optionOrAsk(ui, options.code, '--code', { message: 'Setup code (from the server log)', placeholder: 'XXXXX-XXXXX-XXXXX-XXXXX' });
+  // A mistyped code fails now, not after the keys were derived.
+  await api.post('/coffer/v1/setup/check/', { code });
   const email = normaliseEmail(await optionOrAsk(ui, options.email, '--email', { message: 'Your email address' }));
   const org = await optionOrAsk(ui, options.org, '--org', { message: 'Organisation name', placeholder: 'Acme' });
   const password = await obtainPassword(ui, { stdin: options.passwordStdin, message: 'Choose a password', confirm: true, validate: checkNewPassword });

@@ -52,6 +52,11 @@ for (const target of STORE_TARGETS) {
       const open = await request(`${server.url}/coffer/v1/setup/`);
       assert.deepEqual(open.body, { required: true });
 
+      const checked = await request(`${server.url}/coffer/v1/setup/check/`, { method: 'POST', json: { code } });
+      assert.deepEqual([checked.status, checked.body], [200, { valid: true }]);
+      const checkedWrong = await request(`${server.url}/coffer/v1/setup/check/`, { method: 'POST', json: { code: 'nope' } });
+      assert.equal(checkedWrong.status, 403);
+
       const material = await makeMaterial(randomUUID(), uniqueEmail('owner'));
       const wrong = await request(`${server.url}/coffer/v1/setup/`, { method: 'POST', json: setupBody('AAAAA-BBBBB-CCCCC-DDDDD', material) });
       assert.equal(wrong.status, 403);
@@ -80,6 +85,7 @@ for (const target of STORE_TARGETS) {
       assert.equal(again.status, 409);
       assert.match(again.body.error, /^Setup has already been completed\./);
       assert.deepEqual((await request(`${server.url}/coffer/v1/setup/`)).body, { required: false });
+      assert.equal((await request(`${server.url}/coffer/v1/setup/check/`, { method: 'POST', json: { code } })).status, 409);
 
       const states = await server.store.db.selectFrom('server_state').select('key').execute();
       assert.deepEqual(states.map((s) => s.key), ['setup_completed'], 'every setup code is deleted');
@@ -146,6 +152,7 @@ describe('the /coffer/v1 API in the OpenAPI document', () => {
     const expected: Array<[string, string]> = [
       ['/coffer/v1/setup/', 'get'],
       ['/coffer/v1/setup/', 'post'],
+      ['/coffer/v1/setup/check/', 'post'],
       ['/coffer/v1/auth/login/', 'post'],
       ['/coffer/v1/auth/logout/', 'post'],
       ['/coffer/v1/me/', 'get'],

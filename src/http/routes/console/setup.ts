@@ -7,6 +7,25 @@ import { errors, keyringInputSchema, newMembershipSchema, organisationInputSchem
 export async function setupRoutes(app: FastifyInstance) {
   const { domain } = app;
   defineConsoleRoute(app, {
+    url: '/setup/check/',
+    auth: 'public',
+    methods: {
+      POST: {
+        schema: {
+          summary: 'Check a setup code without using it (before the client spends seconds deriving keys)',
+          description: 'Counts against the same guess budget as setup itself.',
+          body: { type: 'object', required: ['code'], properties: { code: { type: 'string' } } },
+          response: { 200: { type: 'object', properties: { valid: { type: 'boolean', enum: [true] } } }, ...errors(403, 409, 415, 429) },
+        },
+        handler: async (request) => {
+          await domain.setup.checkCode(() => readJsonBody(request), request.ip);
+          return { valid: true };
+        },
+      },
+    },
+  });
+
+  defineConsoleRoute(app, {
     url: '/setup/',
     auth: 'public',
     methods: {
