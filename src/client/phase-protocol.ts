@@ -447,7 +447,10 @@ export class PhaseSession {
   async createE2eeApp(request: E2eeAppRequest): Promise<CreatedE2eeApp> {
     const recipients = await this.recipients();
     const extra = new Set([...(request.memberIds ?? []).map((id) => `member:${id}`), ...(request.serviceAccountIds ?? []).map((id) => `service_account:${id}`)]);
-    const chosen = recipients.filter((r) => r.required || extra.delete(`${r.type}:${r.id}`));
+    const chosen = recipients.filter((r) => {
+      const asked = extra.delete(`${r.type}:${r.id}`);
+      return r.required || asked;
+    });
     if (extra.size > 0) throw new PhaseProtocolError(`not a member or service account of this organisation: ${[...extra].map((e) => e.split(':')[1]).join(', ')}`, 'not-found');
     const environments = (request.environments ?? DEFAULT_ENVIRONMENTS).map((name) => {
       const secrets = generateEnvironmentSecrets();

@@ -7,7 +7,7 @@ import { apiClient, createOwner, type OwnerFixture } from '../helpers/fixtures.j
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { cliUser, type CliUser } from '../cli/run.js';
-import { Phase, SdkGuard } from './helpers.js';
+import { createServiceAccount, Phase, SdkGuard } from './helpers.js';
 
 for (const target of STORE_TARGETS) {
   describe(`coffer apps commands (${target.kind})`, { timeout: 120_000 }, () => {
@@ -31,7 +31,8 @@ for (const target of STORE_TARGETS) {
     });
 
     test('apps create --e2ee, the SDK on its keys, apps enable-sse, then the REST API', async () => {
-      const created = await user.json(['apps', 'create', 'vault', '--e2ee', '--environments', 'Development,Production'], { env });
+      const sa = await createServiceAccount(server, owner, null);
+      const created = await user.json(['apps', 'create', 'vault', '--e2ee', '--environments', 'Development,Production', '--service-account', sa.serviceAccountId], { env });
       assert.equal(created.encryption, 'e2ee');
       assert.equal(created.sseEnabled, false);
       assert.equal(created.url, server.url);
@@ -44,6 +45,12 @@ for (const target of STORE_TARGETS) {
       const phase = new Phase(owner.token, server.url);
       await guard.run(phase.init());
       await guard.run(phase.create({ appId: created.id, envName: 'Production', secrets: [{ key: 'STRIPE_KEY', value: 'sk_live_cli', comment: '' }] }));
+
+      // The service account given --service-account holds the keys too.
+      const robot = new Phase(sa.token, server.url);
+      await guard.run(robot.init());
+      assert.deepEqual(robot.apps.find((a) => a.id === created.id)?.environments.map((e) => e.name), ['Development', 'Production']);
+      assert.deepEqual((await guard.run(robot.get({ appId: created.id, envName: 'production' }))).map((s) => [s.key, s.value]), [['STRIPE_KEY', 'sk_live_cli']]);
 
       const rest = apiClient(server.url, owner.authorization);
       assert.equal((await rest.get(`/v1/secrets/?app_id=${created.id}&env=Production`)).status, 400);
