@@ -18,6 +18,8 @@ export interface TestServerOptions {
   /** Use this database instead of TEST_DATABASE_URL (PostgreSQL only). */
   databaseUrl?: string;
   extraRoutes?: StartOptions['extraRoutes'];
+  /** PGlite only: a file-backed data directory instead of an in-memory store. */
+  dataDir?: string;
 }
 
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
@@ -33,6 +35,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     if (!url) throw new Error('TEST_DATABASE_URL is not set');
     env.DATABASE_URL = url;
   }
+  if (options.store === 'pglite' && options.dataDir) env.COFFER_DATA_DIR = options.dataDir;
   const config: Config = loadConfig(env);
   const logs: string[] = [];
   const sink = new Writable({
@@ -41,7 +44,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       done();
     },
   });
-  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), memoryStore: options.store === 'pglite', ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), memoryStore: options.store === 'pglite' && !options.dataDir, ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
   return Object.assign(server, { logs });
 }
 
