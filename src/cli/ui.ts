@@ -21,6 +21,8 @@ export interface Ui {
   /** Always shown (on stderr with --json): something the user should know. */
   warn(message: string): void;
   note(body: string, title: string): void;
+  /** A value to copy (a token): on a line of its own, never wrapped or boxed. */
+  secret(title: string, value: string): void;
   spinner(): Spinner;
   text(options: { message: string; placeholder?: string; validate?: (value: string) => string | undefined }): Promise<string>;
   password(options: { message: string; validate?: (value: string) => string | undefined }): Promise<string>;
@@ -65,6 +67,12 @@ export function createUi(options: { json?: boolean } = {}): Ui {
     note: (body, title) => {
       if (fancy) clack.note(body, title);
       else out(`\n${title}:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+    },
+    secret: (title, value) => {
+      if (fancy) {
+        clack.log.step(title);
+        process.stdout.write(`\n${value}\n\n`);
+      } else out(`\n${title}:\n${value}\n`);
     },
     spinner: () => {
       if (json) return { start() {}, stop() {}, error() {} };

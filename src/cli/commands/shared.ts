@@ -32,13 +32,15 @@ export function reportNewMembership(ui: Ui, output: NewMembershipOutput, options
   ui.success(options.headline);
   ui.note(
     [
-      `Organisation  ${output.organisationName} (${output.organisationId})`,
-      `You           ${output.email}${output.role ? `, ${output.role}` : ''} (user ${output.userId})`,
+      `Organisation  ${output.organisationName}`,
+      `              ${output.organisationId}`,
+      `You           ${output.email}${output.role ? ` (${output.role})` : ''}`,
+      `User id       ${output.userId}`,
       `Server        ${output.url}`,
     ].join('\n'),
     'Summary',
   );
-  ui.note(output.token, 'Personal access token (shown only now)');
+  ui.secret('Personal access token (shown only now)', output.token);
   ui.note(wrapWords(output.recoveryPhrase), 'Recovery phrase');
   ui.warn(
     'Write the recovery phrase down and keep it offline. With your password it is the only way back into your keys for this organisation; ' +
@@ -50,8 +52,9 @@ export function reportNewMembership(ui: Ui, output: NewMembershipOutput, options
 function wrapWords(phrase: string): string {
   const words = phrase.split(' ');
   const lines: string[] = [];
-  for (let i = 0; i < words.length; i += 6) {
-    lines.push(words.slice(i, i + 6).map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(9)}`).join(' ').trimEnd());
+  // Four words a line keeps the box within 60 columns.
+  for (let i = 0; i < words.length; i += 4) {
+    lines.push(words.slice(i, i + 4).map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(9)}`).join(' ').trimEnd());
   }
   return lines.join('\n');
 }

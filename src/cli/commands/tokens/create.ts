@@ -44,7 +44,7 @@ export async function tokensCreate(options: TokensCreateOptions): Promise<void> 
       ui.printJson({ id: created.id, name: created.name, serviceAccountId: options.serviceAccount, expiresAt, token: created.token });
       return;
     }
-    ui.note(created.token, `Service-account token '${created.name}' (shown only now)`);
+    ui.secret(`Service-account token '${created.name}' (shown only now)`, created.token);
     ui.outro(expiresAt ? `It expires at ${expiresAt}.` : 'It does not expire; revoke it when it is no longer needed.');
     return;
   }
@@ -64,6 +64,6 @@ export async function tokensCreate(options: TokensCreateOptions): Promise<void> 
     ui.printJson({ id: registered.id, name: registered.name, organisationId: view.organisationId, createdAt: registered.createdAt, expiresAt: registered.expiresAt, token: minted.token });
     return;
   }
-  ui.note(minted.token, `Personal access token '${registered.name}' (shown only now)`);
+  ui.secret(`Personal access token '${registered.name}' (shown only now)`, minted.token);
   ui.outro(registered.expiresAt ? `It expires at ${registered.expiresAt}. Revoke it with \`coffer tokens revoke ${registered.id}\`.` : `It does not expire. Revoke it with \`coffer tokens revoke ${registered.id}\`.`);
 }
