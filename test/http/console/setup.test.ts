@@ -140,6 +140,31 @@ describe('first-run setup with COFFER_SETUP_CODE', () => {
   });
 });
 
+for (const target of STORE_TARGETS) {
+  describe(`two setups at once on ${target.kind}`, () => {
+    let server: TestServer;
+    let drop: (() => Promise<void>) | undefined;
+    const code = `race-${randomUUID()}`;
+    before(async () => {
+      let databaseUrl: string | undefined;
+      if (target.kind === 'postgres') ({ url: databaseUrl, drop } = await createEmptyPostgresDatabase());
+      server = await startTestServer({ store: target.kind, env: { COFFER_SETUP_CODE: code }, ...(databaseUrl ? { databaseUrl } : {}) });
+    });
+    after(async () => {
+      await server.close();
+      await drop?.();
+    });
+
+    it('creates exactly one organisation', async () => {
+      const [a, b] = await Promise.all([makeMaterial(randomUUID(), uniqueEmail('a')), makeMaterial(randomUUID(), uniqueEmail('b'))]);
+      const results = await Promise.all([a, b].map((m, i) => request(`${server.url}/coffer/v1/setup/`, { method: 'POST', json: setupBody(code, m, `Org ${i}`) })));
+      assert.deepEqual(results.map((r) => r.status).sort(), [201, 409], results.map((r) => r.text).join(' / '));
+      const organisations = await server.store.db.selectFrom('organisations').select('id').execute();
+      assert.equal(organisations.length, 1);
+    });
+  });
+}
+
 describe('the /coffer/v1 API in the OpenAPI document', () => {
   let server: TestServer;
   before(async () => {
