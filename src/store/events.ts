@@ -57,16 +57,15 @@ export interface HeadAdvance {
  * organisations; the caller re-reads the others' heads and tries again.
  */
 export async function appendChained(db: Executor, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
-  const column = <K extends keyof EventInsert>(key: K) => events.map((e) => e[key]);
-  // secret_ids is itself an array: pass it as JSON text and rebuild it per row.
-  const secretIds = events.map((e) => (e.secret_ids ? JSON.stringify(e.secret_ids) : null));
+  // Two JSON parameters rather than an array per column: serialized by JSON.stringify and parsed by
+  // PostgreSQL in C, which is much cheaper per statement than binding two dozen arrays.
+  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
   const result = await sql<{ organisation_id: string }>`
     with moved as (
       update audit_heads as h
          set seq = a.to_seq, mac = a.to_mac
-        from unnest(${advances.map((a) => a.organisation_id)}::uuid[], ${advances.map((a) => a.from_seq)}::bigint[],
-                    ${advances.map((a) => a.to_seq)}::bigint[], ${advances.map((a) => a.to_mac)}::text[])
-             as a(organisation_id, from_seq, to_seq, to_mac)
+        from json_to_recordset(${JSON.stringify(advances)}::json)
+             as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
        where h.organisation_id = a.organisation_id and h.seq = a.from_seq
       returning h.organisation_id
     ), inserted as (
@@ -74,20 +73,13 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
                           secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
                           actor_token_id, ip, user_agent, created_at, prev_mac, mac)
       select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
-             case when e.secret_ids is null then null
-                  else array(select jsonb_array_elements_text(e.secret_ids::jsonb)::uuid) end,
-             e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
+             e.secret_ids, e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
              e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
-        from unnest(${column('organisation_id')}::uuid[], ${column('seq')}::bigint[], ${column('id')}::uuid[], ${column('kind')}::text[],
-                    ${column('action')}::text[], ${column('app_id')}::uuid[], ${column('environment_id')}::uuid[],
-                    ${column('environment_revision')}::bigint[], ${column('secret_id')}::uuid[], ${secretIds}::text[],
-                    ${column('resource_id')}::uuid[], ${column('snapshot')}::text[], ${column('description')}::text[],
-                    ${column('actor_member_id')}::uuid[], ${column('actor_service_account_id')}::uuid[], ${column('actor_token_id')}::uuid[],
-                    ${column('ip')}::text[], ${column('user_agent')}::text[], ${events.map((e) => e.created_at.toISOString())}::timestamptz[],
-                    ${column('prev_mac')}::text[], ${column('mac')}::text[])
-             as e(organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id, secret_ids,
-                  resource_id, snapshot, description, actor_member_id, actor_service_account_id, actor_token_id, ip,
-                  user_agent, created_at, prev_mac, mac)
+        from json_to_recordset(${JSON.stringify(rows)}::json)
+             as e(organisation_id uuid, seq bigint, id uuid, kind text, action text, app_id uuid, environment_id uuid,
+                  environment_revision bigint, secret_id uuid, secret_ids uuid[], resource_id uuid, snapshot text,
+                  description text, actor_member_id uuid, actor_service_account_id uuid, actor_token_id uuid, ip text,
+                  user_agent text, created_at timestamptz, prev_mac text, mac text)
        where e.organisation_id in (select organisation_id from moved)
       returning 1
     )
