@@ -64,7 +64,7 @@ export function spawnCoffer(args: string[], env: Record<string, string | undefin
 }
 
 /** Polls GET /health/ until it answers 200. */
-export async function waitForHealth(url: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForHealth(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
