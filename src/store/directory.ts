@@ -42,7 +42,8 @@ export async function findEnvironmentRef(db: Executor, organisationId: string, e
 /** The environment of app `appId` whose name equals `name` case-insensitively. */
 export async function findEnvironmentRefByName(db: Executor, organisationId: string, appId: string, name: string): Promise<EnvironmentRef | undefined> {
   const id = asUuid(appId);
-  if (!id) return undefined;
+  // PostgreSQL refuses NUL in text parameters; no environment name contains one.
+  if (!id || name.includes('\u0000')) return undefined;
   return db
     .selectFrom('environments')
     .select(['id', 'organisation_id', 'app_id', 'name'])

@@ -13,9 +13,15 @@ export function normalisePath(input: string): string {
 
 export const FOLDER_NAME_MAX = 64;
 
-/** Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7). */
+export const NUL_IN_FOLDER = 'Folder names cannot contain NUL (0x00) characters.';
+
+/**
+ * Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7) and has no
+ * NUL character, which PostgreSQL cannot store in text (Phase crashes on both; Coffer messages).
+ */
 export function checkFolderNames(path: string): void {
   if (path === '/') return;
+  if (path.includes('\u0000')) throw invalid(NUL_IN_FOLDER);
   for (const segment of path.slice(1).split('/')) {
     if ([...segment].length > FOLDER_NAME_MAX) throw invalid('Folder names cannot exceed 64 characters.');
   }

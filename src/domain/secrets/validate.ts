@@ -64,6 +64,13 @@ function parseOverride(entry: Record<string, unknown>): OverrideInput | undefine
   return { value: override.value, isActive: override.isActive };
 }
 
+/** Tag names are stored as text, which PostgreSQL refuses with NUL in it (Phase crashes; Coffer message). */
+export const NUL_IN_TAG = 'Tag names cannot contain NUL (0x00) characters.';
+
+function hasNul(text: string): boolean {
+  return text.includes('\u0000');
+}
+
 /** Phase tests `key.strip()`: Python's whitespace, not JavaScript's. */
 function hasNonWhitespace(text: string): boolean {
   return !isPythonBlank(text);
@@ -90,6 +97,7 @@ export function validateCreateBatch(body: Record<string, unknown>): CreateEntry[
     const path = normalisePath(typeof entry.path === 'string' ? entry.path : '/');
     checkFolderNames(path);
     const tags = processTags(Array.isArray(entry.tags) ? entry.tags : []);
+    if (tags.names.some(hasNul)) throw invalid(NUL_IN_TAG);
     return {
       key: (entry.key as string).toUpperCase(),
       value: entry.value as string,
@@ -124,6 +132,7 @@ export function validateUpdateBatch(body: Record<string, unknown>): UpdateEntry[
     if (typeof entry.key === 'string' && !hasNonWhitespace(entry.key)) throw invalid("Each secret requires a non-empty 'key'.");
     // `tags: null` removes every tag; absent leaves them unchanged.
     const tags = 'tags' in entry ? processTags(Array.isArray(entry.tags) ? entry.tags : []) : undefined;
+    if (tags?.names.some(hasNul)) throw invalid(NUL_IN_TAG);
     return {
       // As Phase interpolates it into `Secret not found: <id>` (a non-string id names no secret).
       id: pythonStr(entry.id),

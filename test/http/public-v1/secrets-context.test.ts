@@ -64,6 +64,7 @@ for (const target of STORE_TARGETS) {
           assertError(await api.call(method, `/v1/secrets/?app_id=${unknown}&env=development`), 404, `App with ID ${unknown} not found`);
           assertError(await api.call(method, `/v1/secrets/?app_id=not-a-uuid&env=development`), 404, 'App with ID not-a-uuid not found');
           assertError(await api.call(method, `/v1/secrets/?app_id=${app.id}&env=QA%20env`), 404, `Environment 'QA env' not found in App ${app.id}`);
+          assertError(await api.call(method, `/v1/secrets/?app_id=${app.id}&env=dev%00`), 404, `Environment 'dev\u0000' not found in App ${app.id}`);
           assertError(await api.call(method, `/v1/secrets/?app_id=${unknown}`), 404, `App with ID ${unknown} not found`);
         }
         // another organisation's app is unknown

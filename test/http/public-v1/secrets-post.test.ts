@@ -134,6 +134,10 @@ for (const target of STORE_TARGETS) {
         [{ secrets: [{ ...ok, tags: { db: true } }] }, 400, "'tags' must be a list of strings."],
         [{ secrets: [{ ...ok, path: `/a/${long65}/b` }] }, 400, 'Folder names cannot exceed 64 characters.'],
         [{ secrets: [{ ...ok, path: `${'😀'.repeat(65)}` }] }, 400, 'Folder names cannot exceed 64 characters.'],
+        // NUL cannot be stored in the plaintext path and tag columns (Phase crashes; Coffer messages)
+        [{ secrets: [{ ...ok, path: '/a\u0000b' }] }, 400, 'Folder names cannot contain NUL (0x00) characters.'],
+        [{ secrets: [{ ...ok, tags: ['ok', 'n\u0000l'] }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
+        [{ secrets: [{ ...ok, tags: ['n\u0000l'] }, { key: 'EXISTING', value: 'v', path: '/p' }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
         [{ secrets: [{ ...ok, comment: 5, path: 5 }] }, 400, "'comment' must be a string."],
         [{ secrets: [{ ...ok, path: 5, tags: 'x' }] }, 400, "'path' must be a string."],
         [{ secrets: [{ ...ok, tags: 'x', path: `/${long65}` }] }, 400, "'tags' must be a list of strings."],

@@ -106,6 +106,8 @@ for (const target of STORE_TARGETS) {
         [{ secrets: [{ id: a.id, path: 1 }] }, 400, "'path' must be a string."],
         [{ secrets: [{ id: a.id, tags: 'x' }] }, 400, "'tags' must be a list of strings."],
         [{ secrets: [{ id: a.id, path: `/ok/${long}` }] }, 400, 'Folder names cannot exceed 64 characters.'],
+        [{ secrets: [{ id: a.id, path: '\u0000' }] }, 400, 'Folder names cannot contain NUL (0x00) characters.'],
+        [{ secrets: [{ id: a.id, tags: ['\u0000'] }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
         [{ secrets: [{ id: a.id, key: '' }] }, 400, "Each secret requires a non-empty 'key'."],
         [{ secrets: [{ id: a.id, key: ' \u3000\u001f' }] }, 400, "Each secret requires a non-empty 'key'."],
         [{ secrets: [{ id: unknown, key: '' }] }, 400, "Each secret requires a non-empty 'key'."],
