@@ -244,6 +244,16 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual((await apiClient(server.url, admin.authorization).get('/v1/apps/')).body.data.map((a: any) => a.id), [later.id]);
       });
 
+      it('resolves a context from query parameters like every endpoint (§2.5)', async () => {
+        const app = await createApp(api, 'Context on list');
+        const developer = await addMember(server.domain, owner.organisationId, 'Developer');
+        const dev = apiClient(server.url, developer.authorization);
+        assertError(await dev.get(`/v1/apps/?app_id=${app.id}`), 403, 'User cannot access this app');
+        assertError(await dev.get(`/v1/apps/?app_id=${app.id}&env=staging`), 403, 'User cannot access this environment');
+        assertError(await api.get('/v1/apps/?app_id=00000000-0000-4000-8000-000000000000'), 404, 'App with ID 00000000-0000-4000-8000-000000000000 not found');
+        assert.equal((await api.get(`/v1/apps/?app_id=${app.id}`)).status, 200);
+      });
+
       it('needs Apps/read', async () => {
         const roleId = await createCustomRole(server.domain, owner.organisationId, 'No apps', {}, { Secrets: ['read'] });
         const member = await addMember(server.domain, owner.organisationId, { id: roleId });
