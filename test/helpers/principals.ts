@@ -115,12 +115,6 @@ export async function addMember(domain: Domain, organisationId: string, role: De
   return { kind: 'member', organisationId, memberId, userId, email, identityKey: material.identityKey, authorization: `Bearer User ${minted.bearer}` };
 }
 
-/** Removes a member the way the members API does (soft delete; PATs stay, §2.3). */
-export async function removeMember(domain: Domain, member: MemberFixture): Promise<void> {
-  await domain.deps.db.updateTable('members').set({ deleted_at: new Date() }).where('id', '=', member.memberId).execute();
-  domain.deps.invalidateDirectory();
-}
-
 /**
  * A service account with one token, made through POST /v1/service-accounts/ by `via` (a client allowed
  * to create service accounts, e.g. the owner's). Without `via`, the rows are written as that endpoint
