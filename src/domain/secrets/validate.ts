@@ -71,6 +71,23 @@ function hasNul(text: string): boolean {
   return text.includes('\u0000');
 }
 
+/**
+ * Text that is not well-formed UTF-16 (an unpaired surrogate, which JSON can carry as `\ud800`) cannot
+ * be encrypted as UTF-8 without changing it: Phase crashes, Coffer refuses it (Coffer message) rather
+ * than store U+FFFD and answer with the original.
+ */
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
+const wellFormed = (text: string) => !UNPAIRED_SURROGATE.test(text);
+
+function checkWellFormed(entry: Record<string, unknown>, override: OverrideInput | undefined, tags: readonly string[] | undefined): void {
+  for (const field of ['key', 'value', 'comment', 'path'] as const) {
+    const text = entry[field];
+    if (typeof text === 'string' && !wellFormed(text)) throw invalid(`'${field}' must not contain unpaired surrogates.`);
+  }
+  if (override && !wellFormed(override.value)) throw invalid("'override.value' must not contain unpaired surrogates.");
+  if (tags?.some((name) => !wellFormed(name))) throw invalid("'tags' must not contain unpaired surrogates.");
+}
+
 /** Phase tests `key.strip()`: Python's whitespace, not JavaScript's. */
 function hasNonWhitespace(text: string): boolean {
   return !isPythonBlank(text);
@@ -98,6 +115,7 @@ export function validateCreateBatch(body: Record<string, unknown>): CreateEntry[
     checkFolderNames(path);
     const tags = processTags(Array.isArray(entry.tags) ? entry.tags : []);
     if (tags.names.some(hasNul)) throw invalid(NUL_IN_TAG);
+    checkWellFormed(entry, overrides[index], tags.names);
     return {
       key: (entry.key as string).toUpperCase(),
       value: entry.value as string,
@@ -133,6 +151,7 @@ export function validateUpdateBatch(body: Record<string, unknown>): UpdateEntry[
     // `tags: null` removes every tag; absent leaves them unchanged.
     const tags = 'tags' in entry ? processTags(Array.isArray(entry.tags) ? entry.tags : []) : undefined;
     if (tags?.names.some(hasNul)) throw invalid(NUL_IN_TAG);
+    checkWellFormed(entry, overrides[index], tags?.names);
     return {
       // As Phase interpolates it into `Secret not found: <id>` (a non-string id names no secret).
       id: pythonStr(entry.id),

@@ -138,6 +138,13 @@ for (const target of STORE_TARGETS) {
         [{ secrets: [{ ...ok, path: '/a\u0000b' }] }, 400, 'Folder names cannot contain NUL (0x00) characters.'],
         [{ secrets: [{ ...ok, tags: ['ok', 'n\u0000l'] }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
         [{ secrets: [{ ...ok, tags: ['n\u0000l'] }, { key: 'EXISTING', value: 'v', path: '/p' }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
+        // unpaired surrogates cannot be encrypted as UTF-8 unchanged (Phase crashes; Coffer messages)
+        [{ secrets: [{ key: 'K\ud800', value: 'v' }] }, 400, "'key' must not contain unpaired surrogates."],
+        [{ secrets: [{ key: 'K', value: 'v\udc00' }] }, 400, "'value' must not contain unpaired surrogates."],
+        [{ secrets: [{ ...ok, comment: '\ud83d' }] }, 400, "'comment' must not contain unpaired surrogates."],
+        [{ secrets: [{ ...ok, path: '/\ud800' }] }, 400, "'path' must not contain unpaired surrogates."],
+        [{ secrets: [{ ...ok, override: { value: '\ud800x', isActive: true } }] }, 400, "'override.value' must not contain unpaired surrogates."],
+        [{ secrets: [{ ...ok, tags: ['\udfff'] }] }, 400, "'tags' must not contain unpaired surrogates."],
         [{ secrets: [{ ...ok, comment: 5, path: 5 }] }, 400, "'comment' must be a string."],
         [{ secrets: [{ ...ok, path: 5, tags: 'x' }] }, 400, "'path' must be a string."],
         [{ secrets: [{ ...ok, tags: 'x', path: `/${long65}` }] }, 400, "'tags' must be a list of strings."],

@@ -108,6 +108,8 @@ for (const target of STORE_TARGETS) {
         [{ secrets: [{ id: a.id, path: `/ok/${long}` }] }, 400, 'Folder names cannot exceed 64 characters.'],
         [{ secrets: [{ id: a.id, path: '\u0000' }] }, 400, 'Folder names cannot contain NUL (0x00) characters.'],
         [{ secrets: [{ id: a.id, tags: ['\u0000'] }] }, 400, 'Tag names cannot contain NUL (0x00) characters.'],
+        [{ secrets: [{ id: a.id, value: 'half \ud83d' }] }, 400, "'value' must not contain unpaired surrogates."],
+        [{ secrets: [{ id: a.id, override: { value: '\ude00', isActive: false } }] }, 400, "'override.value' must not contain unpaired surrogates."],
         [{ secrets: [{ id: a.id, key: '' }] }, 400, "Each secret requires a non-empty 'key'."],
         [{ secrets: [{ id: a.id, key: ' \u3000\u001f' }] }, 400, "Each secret requires a non-empty 'key'."],
         [{ secrets: [{ id: unknown, key: '' }] }, 400, "Each secret requires a non-empty 'key'."],
