@@ -23,6 +23,10 @@ export interface Config {
   allowedOrigins: string[];
   setupCode: string | undefined;
   bodyLimit: number;
+  /** Seconds a client has to send all request headers (then 408 and the connection is closed). */
+  headersTimeout: number;
+  /** Seconds a client has to send the whole request, headers and body. */
+  requestTimeout: number;
   trustProxy: boolean;
 }
 
@@ -110,6 +114,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'is required with DATABASE_URL (64 hex characters, e.g. from `openssl rand -hex 32`), or set COFFER_MASTER_KEY_FILE',
     );
   }
+  const headersTimeout = read(env, 'HEADERS_TIMEOUT', (raw) => z.coerce.number().int().min(1).max(3600).parse(raw), 10);
+  const requestTimeout = read(env, 'REQUEST_TIMEOUT', (raw) => z.coerce.number().int().min(1).max(3600).parse(raw), 30);
+  if (requestTimeout < headersTimeout) {
+    throw new ConfigError('REQUEST_TIMEOUT', `must be at least HEADERS_TIMEOUT (${headersTimeout}) (got ${JSON.stringify(String(requestTimeout))})`);
+  }
   return {
     port: read(env, 'PORT', (raw) => port.parse(raw), 8080),
     host: read(env, 'HOST', (raw) => raw, '127.0.0.1'),
@@ -137,6 +146,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       return raw.trim();
     }, undefined),
     bodyLimit: read(env, 'BODY_LIMIT', (raw) => z.coerce.number().int().min(2_621_440).max(64 * 1024 * 1024).parse(raw), 2_621_440),
+    headersTimeout,
+    requestTimeout,
     trustProxy: read(env, 'TRUST_PROXY', (raw) => z.enum(['true', 'false', '1', '0']).parse(raw.toLowerCase()) === 'true' || raw === '1', false),
   };
 }

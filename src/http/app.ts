@@ -1,9 +1,11 @@
 // The HTTP application: a tree of small plugins. It translates HTTP to domain calls and back;
 // the process around it (listening, signals, store lifetime) lives in cli/commands/serve.ts.
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './errors.js';
 import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import transport from './plugins/transport.js';
@@ -14,6 +16,10 @@ export interface HttpOptions {
   bodyLimit: number;
   allowedOrigins: string[];
   trustProxy: boolean;
+  /** Seconds to receive all headers (HEADERS_TIMEOUT); default 10. */
+  headersTimeout?: number;
+  /** Seconds to receive the whole request (REQUEST_TIMEOUT); default 30. */
+  requestTimeout?: number;
 }
 
 export interface AppOptions {
@@ -47,7 +53,31 @@ class RequestLogController extends LogController {
   }
 }
 
+/**
+ * Requests Node's HTTP parser refuses (bad bytes, framing, oversized headers) or abandons (timeouts)
+ * never reach a route; they get the API's error shape too, then the connection is closed.
+ */
+function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request timed out: headers and body must arrive within the server limits.']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request headers too large.']
+        : [400, 'Malformed HTTP request.'];
+  this.log.debug({ code: error.code, status }, 'client error');
+  // Nothing may be written once a response to this connection has begun (Node's own rule).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify({ error: message });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const headersTimeoutMs = (options.http.headersTimeout ?? 10) * 1000;
+  const requestTimeoutMs = (options.http.requestTimeout ?? 30) * 1000;
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new RequestLogController(),
@@ -57,10 +87,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.http.trustProxy,
     rewriteUrl: (request) => rewriteUrl(request.url ?? '/'),
     routerOptions: { querystringParser: parseQueryString },
-    // Slow or stalled clients may not hold a connection forever (see docs/limits.md).
-    requestTimeout: 30_000,
+    // Slow or stalled clients may not hold a connection forever (docs/security.md "Limits"): all
+    // headers within headersTimeout, the whole request within requestTimeout, checked every second;
+    // an idle keep-alive connection is closed after 72 s (longer than common proxies' 60 s).
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    requestTimeout: requestTimeoutMs,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
 
   // Schemas describe routes for the OpenAPI document; validation is done by hand where the Phase

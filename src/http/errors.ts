@@ -73,6 +73,17 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   return sendError(reply, 500, 'Internal server error.');
 }
 
+/**
+ * Errors of the router itself (Fastify's `frameworkErrors`), before any route runs: a path that is
+ * not valid percent-encoding is 400; a path parameter longer than any id matches no record (404, as
+ * every unknown id, rest-api §1.2).
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 404, 'Not found.');
+  if (error.code === 'FST_ERR_BAD_URL') return sendError(reply, 400, 'Malformed URL: the path is not valid percent-encoded UTF-8.');
+  return sendError(reply, 400, 'Malformed request.');
+}
+
 export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply) {
   return sendError(reply, 404, 'Not found.');
 }

@@ -70,11 +70,14 @@ export function pythonFloat(value: number): string {
   return `${sign}${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`;
 }
 
+/** Containers nested deeper than this are shown as `[...]` / `{...}` (a message, not a stack overflow). */
+const MAX_LITERAL_DEPTH = 32;
+
 /**
  * repr() of a JSON value as Python's json module would have decoded it. Integral numbers are ints
  * (JSON `5` is an int in Python; `5.0` cannot be told apart from `5` once parsed here).
  */
-export function pythonLiteral(value: unknown): string {
+export function pythonLiteral(value: unknown, depth = 0): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
@@ -84,9 +87,13 @@ export function pythonLiteral(value: unknown): string {
     if (Number.isSafeInteger(value)) return String(value === 0 ? 0 : value);
     return pythonFloat(value);
   }
-  if (Array.isArray(value)) return `[${value.map(pythonLiteral).join(', ')}]`;
+  if (Array.isArray(value)) {
+    if (depth >= MAX_LITERAL_DEPTH) return '[...]';
+    return `[${value.map((item) => pythonLiteral(item, depth + 1)).join(', ')}]`;
+  }
   if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonString(k)}: ${pythonLiteral(v)}`).join(', ')}}`;
+    if (depth >= MAX_LITERAL_DEPTH) return '{...}';
+    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonString(k)}: ${pythonLiteral(v, depth + 1)}`).join(', ')}}`;
   }
   return String(value);
 }
