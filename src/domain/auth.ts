@@ -78,9 +78,11 @@ export class Authenticator {
     const cacheKey = `${credential.type}:${hash}`;
     let token = this.#tokens.get(cacheKey);
     if (!token) {
+      // Timed from before the query: a revocation committed while it ran is seen within maxAgeMs.
+      const readAt = Date.now();
       token = await this.#lookup(credential.type, hash);
       if (!token) throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
-      this.#tokens.set(cacheKey, token);
+      this.#tokens.set(cacheKey, token, readAt);
     }
     const now = this.now();
     const row = token.row;

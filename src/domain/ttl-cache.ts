@@ -21,13 +21,17 @@ export class TtlCache<K, V> {
     return entry.value;
   }
 
-  set(key: K, value: V): void {
+  /**
+   * @param readAt when the value was read from the database (default now): the entry expires
+   *   maxAgeMs after the read began, so a slow lookup cannot stretch how long a stale value lives.
+   */
+  set(key: K, value: V, readAt: number = this.now()): void {
     if (this.#entries.size >= this.maxEntries && !this.#entries.has(key)) {
       // Maps iterate in insertion order: drop the oldest entry.
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, expiresAt: this.maxAgeMs === Infinity ? Infinity : this.now() + this.maxAgeMs });
+    this.#entries.set(key, { value, expiresAt: this.maxAgeMs === Infinity ? Infinity : readAt + this.maxAgeMs });
   }
 
   delete(key: K): void {
