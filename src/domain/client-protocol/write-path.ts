@@ -1,57 +1,46 @@
-// Ciphertext-in writes of the client protocol (crypto spec §4.5–§4.7). The same transaction shape
-// as SecretWriter (secrets/write-path.ts): lock the environment, check duplicates against the
-// database, write rows, bump the environment revision once and append one event per secret (the
-// same event as a REST write), all or nothing. Unlike SecretWriter nothing is encrypted or digested
-// here: the client did that, and its strings are stored verbatim.
+// Ciphertext-in writes of the client protocol (crypto spec §4.5–§4.7), through the same batch
+// storage as REST writes (secrets/batch.ts): environment locked, duplicates checked against the
+// database, one revision bump, one event per secret, all or nothing. Nothing is encrypted or
+// digested here: the client did that, and its strings are stored verbatim.
 import { randomUUID } from 'node:crypto';
-import type { Db, Tx } from '../../store/database.js';
+import type { Db } from '../../store/database.js';
 import { asUuid } from '../../store/directory.js';
-import type { Ciphertext } from '../../store/secrets.table.js';
-import {
-  bumpEnvironmentRevision,
-  ensureFolders,
-  ensureTags,
-  findLiveIdentities,
-  findLiveSecretsByIds,
-  lockEnvironment,
-  replaceSecretTags,
-  type StoredSecret,
-} from '../../store/secrets.js';
+import { findLiveSecretsByIds, type StoredSecret } from '../../store/secrets.js';
 import type { AuditTrail } from '../audit.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import type { Actor } from '../principal.js';
-import { DUPLICATE_SECRET, secretEvent, type WriteResult, type WriteTarget } from '../secrets/write-path.js';
-import { inTransaction, isUniqueViolation } from '../transactions.js';
+import {
+  assertNoDuplicates,
+  foldersFor,
+  inLockedEnvironment,
+  insertSecrets,
+  saveSecrets,
+  softDeleteSecrets,
+  upsertOverrides,
+  type OverrideRow,
+  type WriteResult,
+  type WriteTarget,
+} from '../secrets/batch.js';
 import type { CiphertextCreateEntry, CiphertextUpdateEntry, OverrideCiphertext } from './validate.js';
 
 export const SECRET_NOT_FOUND = 'Secret not found';
 
-function identity(path: string, digest: string): string {
-  return `${path}\u0000${digest}`;
+function overrideRow(secretId: string, memberId: string, o: OverrideCiphertext, at: Date): OverrideRow {
+  return { id: randomUUID(), secretId, memberId, value: o.value, isActive: o.isActive, createdAt: at, updatedAt: at };
 }
 
 export class CiphertextWriter {
   constructor(private readonly db: Db, private readonly audit: AuditTrail) {}
 
   /** POST: new secrets at version 1; overrides are kept only for member (PAT) callers. */
-  async create(actor: Actor, target: WriteTarget, entries: CiphertextCreateEntry[]): Promise<WriteResult<StoredSecret[]>> {
+  create(actor: Actor, target: WriteTarget, entries: CiphertextCreateEntry[]): Promise<WriteResult<StoredSecret[]>> {
     const memberId = actor.principal.kind === 'member' ? actor.principal.memberId : null;
-    // Phase misses duplicates inside one batch; Coffer refuses them (spec §4.5).
-    const seen = new Set<string>();
-    for (const entry of entries) {
-      const id = identity(entry.path, entry.keyDigest);
-      if (seen.has(id)) throw conflict(DUPLICATE_SECRET);
-      seen.add(id);
-    }
-    return this.#transaction(target, async (trx, revisionAfter) => {
-      const existing = await findLiveIdentities(trx, target.environmentId, entries.map((e) => e.keyDigest));
-      if (existing.some((row) => seen.has(identity(row.path, row.key_digest)))) throw conflict(DUPLICATE_SECRET);
+    return inLockedEnvironment(this.db, this.audit, actor, target, async (batch) => {
+      // Phase misses duplicates inside one batch; Coffer refuses them too (spec §4.5).
+      await assertNoDuplicates(batch, entries.map((entry, index) => ({ owner: `new-${index}`, path: entry.path, digest: entry.keyDigest })));
       const tooLong = entries.find((entry) => entry.tooLongTag);
       if (tooLong) throw invalid(tooLong.tooLongTag!);
-
-      const now = new Date();
-      const folders = await ensureFolders(trx, target.organisationId, target.environmentId, entries.map((e) => e.path), randomUUID);
-      const tagIds = await ensureTags(trx, target.organisationId, entries.flatMap((e) => e.tags), randomUUID);
+      const folders = await foldersFor(batch, entries.map((e) => e.path));
       const written: StoredSecret[] = entries.map((entry) => ({
         id: randomUUID(),
         environment_id: target.environmentId,
@@ -63,23 +52,15 @@ export class CiphertextWriter {
         comment: entry.comment,
         type: entry.type,
         version: 1,
-        created_at: now,
-        updated_at: now,
+        created_at: batch.now,
+        updated_at: batch.now,
         tags: entry.tags,
       }));
-      await trx
-        .insertInto('secrets')
-        .values(written.map((s) => ({ ...withoutTags(s), organisation_id: target.organisationId, deleted_at: null })))
-        .execute();
-      const tagRows = written.flatMap((s) => s.tags.map((name, position) => ({ secret_id: s.id, tag_id: tagIds.get(name)!, position })));
-      if (tagRows.length > 0) await trx.insertInto('secret_tags').values(tagRows).execute();
+      await insertSecrets(batch, written);
       if (memberId) {
-        const overrides = entries.flatMap((entry, index) => (entry.override ? [overrideRow(target, written[index]!.id, memberId, entry.override, now)] : []));
-        if (overrides.length > 0) await trx.insertInto('personal_overrides').values(overrides).execute();
+        await upsertOverrides(batch, entries.flatMap((entry, index) => (entry.override ? [overrideRow(written[index]!.id, memberId, entry.override, batch.now)] : [])));
       }
-      const revision = await revisionAfter(now);
-      await this.audit.append(trx, written.map((s) => ({ organisationId: target.organisationId, actor, event: secretEvent('create', target, revision, s), at: now })));
-      return written;
+      return { result: written, changes: written.map((row) => ({ action: 'create' as const, row })) };
     });
   }
 
@@ -88,28 +69,27 @@ export class CiphertextWriter {
    * environment (404 otherwise, nothing written): Phase looks ids up anywhere (spec §8.6), Coffer
    * never touches a secret outside the environment the request was authorised for.
    */
-  async update(actor: Actor, target: WriteTarget, entries: CiphertextUpdateEntry[]): Promise<WriteResult<StoredSecret[]>> {
+  update(actor: Actor, target: WriteTarget, entries: CiphertextUpdateEntry[]): Promise<WriteResult<StoredSecret[]>> {
     const memberId = actor.principal.kind === 'member' ? actor.principal.memberId : null;
-    return this.#transaction(target, async (trx, revisionAfter) => {
+    return inLockedEnvironment(this.db, this.audit, actor, target, async (batch) => {
       const ids = [...new Set(entries.map((e) => asUuid(e.id)).filter((id): id is string => id !== undefined))];
-      const current = new Map((await findLiveSecretsByIds(trx, target.environmentId, ids)).map((row) => [row.id, row]));
+      const current = new Map((await findLiveSecretsByIds(batch.trx, target.environmentId, ids)).map((row) => [row.id, row]));
       for (const entry of entries) {
         const id = asUuid(entry.id);
         if (!id || !current.has(id)) throw notFound(`${SECRET_NOT_FOUND}: ${entry.id}`);
         if (entry.tooLongTag) throw invalid(entry.tooLongTag);
       }
 
-      const now = new Date();
       const results: StoredSecret[] = [];
       const tagsChanged = new Set<string>();
-      const overrides = new Map<string, OverrideCiphertext>();
+      const overrides = new Map<string, OverrideRow>();
       for (const entry of entries) {
         const id = asUuid(entry.id)!;
         const before = current.get(id)!;
         if (before.type === 'sealed' && entry.type !== undefined && entry.type !== 'sealed') {
           throw invalid('Sealed secrets cannot be unsealed. Delete and recreate the secret instead.');
         }
-        const next: StoredSecret = { ...before, version: before.version + 1, updated_at: now };
+        const next: StoredSecret = { ...before, version: before.version + 1, updated_at: batch.now };
         if (entry.key) {
           next.key = entry.key.ciphertext;
           next.key_digest = entry.key.keyDigest;
@@ -123,38 +103,18 @@ export class CiphertextWriter {
           next.tags = entry.tags;
           tagsChanged.add(id);
         }
-        if (memberId && entry.override) overrides.set(id, entry.override);
+        if (memberId && entry.override) overrides.set(id, overrideRow(id, memberId, entry.override, batch.now));
         current.set(id, next);
         results.push(next);
       }
-      await this.#checkDuplicates(trx, target, [...new Set(results.map((r) => r.id))].map((id) => current.get(id)!));
-
-      const folders = await ensureFolders(trx, target.organisationId, target.environmentId, results.map((s) => s.path), randomUUID);
-      const tagIds = await ensureTags(trx, target.organisationId, results.flatMap((s) => (tagsChanged.has(s.id) ? s.tags : [])), randomUUID);
+      const finals = [...new Set(results.map((r) => r.id))].map((id) => current.get(id)!);
+      await assertNoDuplicates(batch, finals.map((s) => ({ owner: s.id, path: s.path, digest: s.key_digest })));
+      const folders = await foldersFor(batch, results.map((s) => s.path));
       for (const s of results) s.folder_id = folders.get(s.path) ?? null;
-      for (const id of new Set(results.map((r) => r.id))) {
-        const s = current.get(id)!;
-        await trx
-          .updateTable('secrets')
-          .set({ key: s.key, key_digest: s.key_digest, value: s.value, comment: s.comment, type: s.type, path: s.path, folder_id: s.folder_id, version: s.version, updated_at: now })
-          .where('id', '=', id)
-          .where('environment_id', '=', target.environmentId)
-          .execute();
-        if (tagsChanged.has(id)) await replaceSecretTags(trx, id, s.tags.map((name) => tagIds.get(name)!));
-        const override = overrides.get(id);
-        if (override && memberId) {
-          await trx
-            .insertInto('personal_overrides')
-            .values(overrideRow(target, id, memberId, override, now))
-            .onConflict((oc) => oc.columns(['secret_id', 'member_id']).doUpdateSet({ value: override.value, is_active: override.isActive, updated_at: now }))
-            .execute();
-        }
-      }
-      const revision = await revisionAfter(now);
+      await saveSecrets(batch, finals, tagsChanged);
+      await upsertOverrides(batch, [...overrides.values()]);
       // One event per entry, each showing the state it left behind (as REST updates do).
-      const events = results.map((s) => ({ organisationId: target.organisationId, actor, event: secretEvent('update', target, revision, s), at: now }));
-      await this.audit.append(trx, events);
-      return results;
+      return { result: results, changes: results.map((row) => ({ action: 'update' as const, row })) };
     });
   }
 
@@ -164,73 +124,12 @@ export class CiphertextWriter {
    * an error: Phase answers 200 "also when nothing matched" (spec §4.7), and the Node SDK's
    * delete() resolves only on 200. Returns the secrets deleted.
    */
-  async delete(actor: Actor, target: WriteTarget, ids: string[]): Promise<WriteResult<StoredSecret[]>> {
-    return this.#transaction(target, async (trx, revisionAfter) => {
+  delete(actor: Actor, target: WriteTarget, ids: string[]): Promise<WriteResult<StoredSecret[]>> {
+    return inLockedEnvironment(this.db, this.audit, actor, target, async (batch) => {
       const valid = [...new Set(ids.map(asUuid).filter((id): id is string => id !== undefined))];
-      const live = await findLiveSecretsByIds(trx, target.environmentId, valid);
-      if (live.length === 0) return live;
-      const now = new Date();
-      await trx
-        .updateTable('secrets')
-        .set({ deleted_at: now })
-        .where('environment_id', '=', target.environmentId)
-        .where('id', 'in', live.map((row) => row.id))
-        .execute();
-      const revision = await revisionAfter(now);
-      await this.audit.append(trx, live.map((row) => ({ organisationId: target.organisationId, actor, event: secretEvent('delete', target, revision, row), at: now })));
-      return live;
+      const live = await findLiveSecretsByIds(batch.trx, target.environmentId, valid);
+      await softDeleteSecrets(batch, live.map((row) => row.id));
+      return { result: live, changes: live.map((row) => ({ action: 'delete' as const, row })) };
     });
   }
-
-  /** Each secret's final identity (path, digest) must not be another live secret's, nor another entry's. */
-  async #checkDuplicates(trx: Tx, target: WriteTarget, finals: StoredSecret[]): Promise<void> {
-    const owners = new Map<string, string>();
-    for (const s of finals) {
-      const id = identity(s.path, s.key_digest);
-      const owner = owners.get(id);
-      if (owner !== undefined && owner !== s.id) throw conflict(DUPLICATE_SECRET);
-      owners.set(id, s.id);
-    }
-    const live = await findLiveIdentities(trx, target.environmentId, finals.map((s) => s.key_digest));
-    for (const row of live) {
-      const owner = owners.get(identity(row.path, row.key_digest));
-      if (owner !== undefined && owner !== row.id) throw conflict(DUPLICATE_SECRET);
-    }
-  }
-
-  /**
-   * `work` runs with the environment locked; `revisionAfter` bumps the revision once. A work that
-   * changes nothing does not call it, and the result's revision is 0.
-   */
-  async #transaction<T>(target: WriteTarget, work: (trx: Tx, revisionAfter: (at: Date) => Promise<number>) => Promise<T>): Promise<WriteResult<T>> {
-    try {
-      return await inTransaction(this.db, async ({ trx }) => {
-        if ((await lockEnvironment(trx, target.organisationId, target.environmentId)) === undefined) throw notFound('Environment not found');
-        let revision = 0;
-        const result = await work(trx, async (at) => (revision = await bumpEnvironmentRevision(trx, target.environmentId, at)));
-        return { result, revision };
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(DUPLICATE_SECRET);
-      throw error;
-    }
-  }
-}
-
-function withoutTags(s: StoredSecret) {
-  const { tags: _tags, ...row } = s;
-  return row;
-}
-
-function overrideRow(target: WriteTarget, secretId: string, memberId: string, o: OverrideCiphertext, at: Date) {
-  return {
-    id: randomUUID(),
-    organisation_id: target.organisationId,
-    secret_id: secretId,
-    member_id: memberId,
-    value: o.value as Ciphertext,
-    is_active: o.isActive,
-    created_at: at,
-    updated_at: at,
-  };
 }

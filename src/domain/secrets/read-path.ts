@@ -122,10 +122,12 @@ export class ReadPath {
 
   /**
    * Expands the values (and override values) of `jobs` with the caller's access, loading whatever
-   * the references need. `own` is the snapshot of the jobs' environment.
+   * the references need. `own` is the snapshot of the jobs' environment, or its id when it is not
+   * loaded: it is then loaded only if a local reference needs it (a write's response usually
+   * contains none, and need not reload the environment it just changed).
    */
-  async resolveJobs(caller: Caller, organisationId: string, appId: string, own: EnvironmentSnapshot, jobs: readonly ResolutionJob[]) {
-    const world = new LoadedWorld(caller.access, own);
+  async resolveJobs(caller: Caller, organisationId: string, appId: string, own: EnvironmentSnapshot | string, jobs: readonly ResolutionJob[]) {
+    const world = new LoadedWorld(caller.access, typeof own === 'string' ? undefined : own);
     for (let pass = 0; ; pass++) {
       const resolver = new ReferenceResolver(world);
       const secrets: ResolvedSecret[] = jobs.map(({ entry, override }) => ({
@@ -134,7 +136,7 @@ export class ReadPath {
         override: override ? { ...override, resolvedValue: override.value === undefined ? '' : resolver.expandTop(entry, appId, override.value) } : null,
       }));
       if (resolver.complete) {
-        const dependencies = new Map<string, number>([[own.environmentId, own.revision]]);
+        const dependencies = new Map<string, number>(typeof own === 'string' ? [] : [[own.environmentId, own.revision]]);
         for (const id of resolver.used) {
           const used = world.snapshot(id);
           if (used) dependencies.set(id, used.revision);
@@ -168,8 +170,8 @@ class LoadedWorld implements ReferenceWorld {
   readonly #snapshots = new Map<string, EnvironmentSnapshot>();
   readonly #gone = new Set<string>();
 
-  constructor(private readonly access: AccountAccess, own: EnvironmentSnapshot) {
-    this.#snapshots.set(own.environmentId, own);
+  constructor(private readonly access: AccountAccess, own: EnvironmentSnapshot | undefined) {
+    if (own) this.#snapshots.set(own.environmentId, own);
   }
 
   appsNamed(name: string): readonly AppEntry[] | undefined {

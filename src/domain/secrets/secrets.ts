@@ -4,11 +4,11 @@ import type { EnvironmentCipher } from '../../crypto/index.js';
 import { allowsInApp } from '../access.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
-import { DomainError, forbidden, invalid, notFound } from '../errors.js';
+import { forbidden, invalid, notFound } from '../errors.js';
 import type { Action } from '../role-definitions.js';
 import { normalisePath } from './paths.js';
 import type { ReadPath, ResolvedEnvironment, ResolvedSecret } from './read-path.js';
-import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
+import type { SecretEntry } from './snapshot.js';
 import { validateCreateBatch, validateDeleteBatch, validateUpdateBatch } from './validate.js';
 import type { SecretWriter, WriteTarget, WrittenSecret } from './write-path.js';
 
@@ -132,30 +132,28 @@ export class Secrets {
 
   /** Response values of a write: each entry's state, resolved with the caller's access (D-9). */
   async #resolveWritten(call: Call, target: WriteTarget, written: WrittenSecret[]): Promise<ResolvedSecret[]> {
-    const own: EnvironmentSnapshot | undefined = await this.readPath.snapshot(target.environmentId);
-    if (!own) throw new DomainError('not_found', 'Environment not found');
-    const jobs = written.map((s) => ({
+    const jobs = written.map(({ row, key, value, comment, override }) => ({
       entry: {
-        id: s.id,
-        environmentId: s.environmentId,
-        folderId: s.folderId,
-        path: s.path,
-        keyDigest: s.keyDigest,
-        type: s.type,
-        version: s.version,
-        createdAt: s.createdAt,
-        updatedAt: s.updatedAt,
-        tags: s.tags,
-        ciphertext: s.ciphertext,
-        key: s.key,
-        value: s.value,
-        comment: s.comment,
+        id: row.id,
+        environmentId: row.environment_id,
+        folderId: row.folder_id,
+        path: row.path,
+        keyDigest: row.key_digest,
+        type: row.type,
+        version: row.version,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        tags: row.tags,
+        ciphertext: { key: row.key, value: row.value, comment: row.comment },
+        key,
+        value,
+        comment,
       } satisfies SecretEntry,
-      override: s.override
-        ? { ...s.override, secretId: s.id }
+      override: override
+        ? { id: override.row.id, secretId: row.id, memberId: override.row.memberId, isActive: override.row.isActive, createdAt: override.row.createdAt, updatedAt: override.row.updatedAt, valueCiphertext: override.row.value, value: override.value }
         : null,
     }));
-    const { secrets } = await this.readPath.resolveJobs(call, target.organisationId, target.appId, own, jobs);
+    const { secrets } = await this.readPath.resolveJobs(call, target.organisationId, target.appId, target.environmentId, jobs);
     return secrets;
   }
 }

@@ -1,0 +1,184 @@
+// The storage half of a secret write batch, shared by the REST writer (plaintext in, encrypted by
+// the server) and the client-protocol writer (client ciphertext stored verbatim). A batch is one
+// transaction (all or nothing, DEVIATION D-16) with the environment locked; it bumps the
+// environment's revision once and appends one event per change.
+import { randomUUID } from 'node:crypto';
+import type { Db, Tx } from '../../store/database.js';
+import type { Ciphertext } from '../../store/secrets.table.js';
+import {
+  bumpEnvironmentRevision,
+  ensureFolders,
+  ensureTags,
+  findLiveIdentities,
+  lockEnvironment,
+  replaceSecretTags,
+  type StoredSecret,
+} from '../../store/secrets.js';
+import type { AppendEntry, AuditTrail, NewEvent } from '../audit.js';
+import { conflict, notFound } from '../errors.js';
+import type { Actor } from '../principal.js';
+import { inTransaction, isUniqueViolation } from '../transactions.js';
+
+export const DUPLICATE_SECRET = 'Duplicate secret found';
+
+export interface WriteTarget {
+  organisationId: string;
+  appId: string;
+  environmentId: string;
+}
+
+export interface WriteResult<T> {
+  result: T;
+  /** The environment's revision after the batch (0 when the batch changed nothing). */
+  revision: number;
+}
+
+/** A personal override as stored (value is client or server ciphertext). */
+export interface OverrideRow {
+  id: string;
+  secretId: string;
+  memberId: string;
+  value: Ciphertext;
+  isActive: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Secrets are identified within an environment by (path, key digest) (rest-api §4.6). */
+export function identity(path: string, digest: string): string {
+  return `${path}\u0000${digest}`;
+}
+
+/** The event of one change: the secret's state as stored (ciphertexts only). */
+export function secretEvent(action: 'create' | 'update' | 'delete', target: WriteTarget, revision: number, row: StoredSecret): NewEvent {
+  return {
+    kind: 'secret',
+    action,
+    appId: target.appId,
+    environmentId: target.environmentId,
+    environmentRevision: revision,
+    secretId: row.id,
+    snapshot: {
+      key: row.key,
+      value: row.value,
+      comment: row.comment,
+      keyDigest: row.key_digest,
+      path: row.path,
+      folder: row.folder_id,
+      version: row.version,
+      type: row.type,
+      tags: row.tags,
+    },
+  };
+}
+
+export interface BatchContext {
+  readonly trx: Tx;
+  readonly target: WriteTarget;
+  readonly now: Date;
+}
+
+/**
+ * Runs `work` with the environment locked. `work` returns its result and the changed secrets
+ * (state after each change) with the event action; the batch then bumps the revision once and
+ * appends one event per change. A unique violation (a concurrent create of the same key) is the
+ * same 409 as a detected duplicate.
+ */
+export async function inLockedEnvironment<T>(
+  db: Db,
+  audit: AuditTrail,
+  actor: Actor,
+  target: WriteTarget,
+  work: (batch: BatchContext) => Promise<{ result: T; changes: Array<{ action: 'create' | 'update' | 'delete'; row: StoredSecret }> }>,
+): Promise<WriteResult<T>> {
+  try {
+    return await inTransaction(db, async ({ trx }) => {
+      if ((await lockEnvironment(trx, target.organisationId, target.environmentId)) === undefined) throw notFound('Environment not found');
+      const now = new Date();
+      const { result, changes } = await work({ trx, target, now });
+      if (changes.length === 0) return { result, revision: 0 };
+      const revision = await bumpEnvironmentRevision(trx, target.environmentId, now);
+      const events: AppendEntry[] = changes.map(({ action, row }) => ({ organisationId: target.organisationId, actor, event: secretEvent(action, target, revision, row), at: now }));
+      await audit.append(trx, events);
+      return { result, revision };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(DUPLICATE_SECRET);
+    throw error;
+  }
+}
+
+/**
+ * Duplicate detection: the identities a batch leaves behind (identity -> the secret that holds it)
+ * must be distinct, and must not belong to any other live secret of the environment.
+ */
+export async function assertNoDuplicates(batch: BatchContext, claims: ReadonlyArray<{ owner: string; path: string; digest: string }>): Promise<void> {
+  const owners = new Map<string, string>();
+  for (const claim of claims) {
+    const key = identity(claim.path, claim.digest);
+    const owner = owners.get(key);
+    if (owner !== undefined && owner !== claim.owner) throw conflict(DUPLICATE_SECRET);
+    owners.set(key, claim.owner);
+  }
+  const live = await findLiveIdentities(batch.trx, batch.target.environmentId, claims.map((c) => c.digest));
+  for (const row of live) {
+    const owner = owners.get(identity(row.path, row.key_digest));
+    if (owner !== undefined && owner !== row.id) throw conflict(DUPLICATE_SECRET);
+  }
+}
+
+/** Folder ids for paths (created when missing). */
+export function foldersFor(batch: BatchContext, paths: Iterable<string>): Promise<Map<string, string | null>> {
+  return ensureFolders(batch.trx, batch.target.organisationId, batch.target.environmentId, paths, randomUUID);
+}
+
+function columns(batch: BatchContext, row: StoredSecret) {
+  const { tags: _tags, ...columns } = row;
+  return { ...columns, organisation_id: batch.target.organisationId, deleted_at: null };
+}
+
+/** Inserts new secrets with their tags (unknown tag names are created for the organisation). */
+export async function insertSecrets(batch: BatchContext, rows: StoredSecret[]): Promise<void> {
+  if (rows.length === 0) return;
+  await batch.trx.insertInto('secrets').values(rows.map((row) => columns(batch, row))).execute();
+  const tagIds = await ensureTags(batch.trx, batch.target.organisationId, rows.flatMap((row) => row.tags), randomUUID);
+  const tagRows = rows.flatMap((row) => row.tags.map((name, position) => ({ secret_id: row.id, tag_id: tagIds.get(name)!, position })));
+  if (tagRows.length > 0) await batch.trx.insertInto('secret_tags').values(tagRows).execute();
+}
+
+/** Saves the final state of updated secrets; tags are replaced only for the ids in `tagsChanged`. */
+export async function saveSecrets(batch: BatchContext, rows: StoredSecret[], tagsChanged: ReadonlySet<string>): Promise<void> {
+  const tagIds = await ensureTags(batch.trx, batch.target.organisationId, rows.flatMap((row) => (tagsChanged.has(row.id) ? row.tags : [])), randomUUID);
+  for (const row of rows) {
+    await batch.trx
+      .updateTable('secrets')
+      .set({ key: row.key, key_digest: row.key_digest, value: row.value, comment: row.comment, type: row.type, path: row.path, folder_id: row.folder_id, version: row.version, updated_at: row.updated_at })
+      .where('id', '=', row.id)
+      .where('environment_id', '=', batch.target.environmentId)
+      .execute();
+    if (tagsChanged.has(row.id)) await replaceSecretTags(batch.trx, row.id, row.tags.map((name) => tagIds.get(name)!));
+  }
+}
+
+/** Creates or replaces personal overrides (one per secret and member). */
+export async function upsertOverrides(batch: BatchContext, overrides: OverrideRow[]): Promise<void> {
+  for (const o of overrides) {
+    await batch.trx
+      .insertInto('personal_overrides')
+      .values({ id: o.id, organisation_id: batch.target.organisationId, secret_id: o.secretId, member_id: o.memberId, value: o.value, is_active: o.isActive, created_at: o.createdAt, updated_at: o.updatedAt })
+      .onConflict((oc) => oc.columns(['secret_id', 'member_id']).doUpdateSet({ value: o.value, is_active: o.isActive, updated_at: o.updatedAt }))
+      .execute();
+  }
+}
+
+/** The member's current overrides of these secrets, by secret id. */
+export async function findOverrides(batch: BatchContext, memberId: string, secretIds: string[]): Promise<Map<string, OverrideRow>> {
+  if (secretIds.length === 0) return new Map();
+  const rows = await batch.trx.selectFrom('personal_overrides').selectAll().where('member_id', '=', memberId).where('secret_id', 'in', secretIds).execute();
+  return new Map(rows.map((r) => [r.secret_id, { id: r.id, secretId: r.secret_id, memberId, value: r.value, isActive: r.is_active, createdAt: r.created_at, updatedAt: r.updated_at }]));
+}
+
+export async function softDeleteSecrets(batch: BatchContext, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await batch.trx.updateTable('secrets').set({ deleted_at: batch.now }).where('environment_id', '=', batch.target.environmentId).where('id', 'in', ids).execute();
+}
