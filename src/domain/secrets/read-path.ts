@@ -19,7 +19,7 @@ export interface ResolvedSecret {
 /** One caller's view of one environment at fixed revisions of everything it depends on. */
 export class ResolvedEnvironment {
   /** Serialized forms, filled by the HTTP layer (it knows the wire shapes). */
-  readonly rendered = new Map<string, string>();
+  readonly rendered = new Map<string, Uint8Array>();
 
   constructor(
     readonly environmentId: string,

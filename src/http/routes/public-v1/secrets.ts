@@ -37,12 +37,15 @@ const secretInput = {
   },
 } as const;
 
-/** The serialized list, memoised on the cached resolved environment per filter selection. */
-function render(list: SecretList): string {
+/**
+ * The serialized list as encoded bytes, memoised on the cached resolved environment per filter
+ * selection: a repeated read neither serializes nor UTF-8-encodes the body again.
+ */
+function render(list: SecretList): Uint8Array {
   const rendered = list.environment.rendered;
   let body = rendered.get(list.selection);
   if (body === undefined) {
-    body = serializeSecrets(list.secrets.map(secretView));
+    body = Buffer.from(serializeSecrets(list.secrets.map(secretView)), 'utf8');
     if (rendered.size > 64) rendered.clear();
     rendered.set(list.selection, body);
   }
