@@ -51,6 +51,21 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
+/**
+ * Logs go to stdout asynchronously: lines written while a write is in flight are sent together,
+ * so a busy server does not make one system call per request. `flushLogger` before exiting.
+ */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+  return pino(loggerOptions(level), destination ?? pino.destination({ dest: 1, sync: false }));
+}
+
+/** Writes out buffered log lines, then exits (within a second even if the output is stuck). */
+export function exitAfterFlushingLogs(logger: Logger, code: number): void {
+  const exit = () => process.exit(code);
+  setTimeout(exit, 1_000).unref();
+  try {
+    logger.flush(exit);
+  } catch {
+    exit();
+  }
 }

@@ -1,5 +1,6 @@
 // `coffer serve`: run the server until SIGTERM or SIGINT, then shut down gracefully.
 import { loadConfig } from '../../config.js';
+import { exitAfterFlushingLogs } from '../../logger.js';
 import { startServer } from '../../server.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -16,17 +17,17 @@ export async function serve(): Promise<void> {
     server.logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
     const deadline = setTimeout(() => {
       server.logger.error('shutdown took longer than 10 s; exiting anyway');
-      process.exit(1);
+      exitAfterFlushingLogs(server.logger, 1);
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     server.close().then(
       () => {
         server.logger.info('stopped');
-        process.exit(0);
+        exitAfterFlushingLogs(server.logger, 0);
       },
       (error: unknown) => {
         server.logger.error({ err: error }, 'error while shutting down');
-        process.exit(1);
+        exitAfterFlushingLogs(server.logger, 1);
       },
     );
   };

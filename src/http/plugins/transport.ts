@@ -22,9 +22,12 @@ function mediaTypeOf(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+/** Accept values clients send nearly always; anything else goes through full negotiation. */
+const ACCEPTS_JSON = new Set(['*/*', 'application/json', 'application/json, text/plain, */*']);
+
 function acceptsJson(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
-  if (accept === undefined || accept.trim() === '') return true;
+  if (accept === undefined || ACCEPTS_JSON.has(accept) || accept.trim() === '') return true;
   return new Negotiator({ headers: { accept } }).mediaType(['application/json']) !== undefined;
 }
 
