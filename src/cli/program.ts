@@ -11,13 +11,20 @@ function examples(command: Command, lines: string[]): Command {
 const urlOption = () => new Option('--url <url>', 'Coffer server URL').env('COFFER_URL');
 const jsonOption = () => new Option('--json', 'print exactly one JSON document and nothing else');
 const passwordStdinOption = () => new Option('--password-stdin', 'read the password from standard input (never prompts)');
+// Where the secrets commands act: flags, else COFFER_APP / COFFER_ENV / COFFER_PATH, else .coffer.json (coffer init).
+const appOption = () => new Option('--app <app>', 'app id or name (default: the linked directory, see `coffer init`)').env('COFFER_APP');
+const envOption = () => new Option('--env <env>', "environment name (default: the linked directory's)").env('COFFER_ENV');
+const pathOption = (reads = true) =>
+  new Option('--path <path>', reads ? 'only secrets at this path, e.g. /backend (default: every path)' : 'path of the secrets, e.g. /backend (default: /)').env('COFFER_PATH');
 
 export function buildProgram(): Command {
   const program = new Command('coffer')
     .description('Coffer: a self-hostable secrets manager, wire-compatible with Phase')
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // `coffer run` passes everything after the command to it (passThroughOptions needs this).
+    .enablePositionalOptions();
 
   examples(
     program
@@ -159,6 +166,203 @@ export function buildProgram(): Command {
       .addOption(jsonOption())
       .action(async (app, options) => (await import('./commands/apps/enable-sse.js')).appsEnableSse(app, options)),
     ['coffer apps enable-sse vault', 'coffer apps enable-sse 58006442-007b-4625-b8e2-80f7606484a0 --json'],
+  );
+  examples(
+    apps
+      .command('list')
+      .description('list the apps you can reach, with their encryption')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/apps/list.js')).appsList(options)),
+    ['coffer apps list', 'coffer apps list --json'],
+  );
+  examples(
+    apps
+      .command('delete')
+      .description('delete an app with all its environments and secrets, for good')
+      .argument('<app>', 'app id, or its name when unique')
+      .option('--yes', 'do not ask for confirmation (required without a terminal)')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (app, options) => (await import('./commands/apps/delete.js')).appsDelete(app, options)),
+    ['coffer apps delete old-shop', 'coffer apps delete 58006442-007b-4625-b8e2-80f7606484a0 --yes --json'],
+  );
+
+  examples(
+    program
+      .command('init')
+      .description('link this directory to an app and a default environment (writes .coffer.json: ids and names only, commit it)')
+      .option('--app <app>', 'app id or name (asked when missing on a terminal)')
+      .option('--env <env>', 'default environment (asked when missing on a terminal)')
+      .option('--path <path>', 'default path of the secrets, e.g. /backend')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/init.js')).init(options)),
+    ['coffer init', 'coffer init --app shop --env development', 'coffer init --app shop --env production --path /backend --json'],
+  );
+
+  const envs = program.command('envs').description("an app's environments");
+  examples(
+    envs
+      .command('list')
+      .description('list the environments of an app that you hold')
+      .addOption(appOption())
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/envs/list.js')).envsList(options)),
+    ['coffer envs list', 'coffer envs list --app shop --json'],
+  );
+  examples(
+    envs
+      .command('create')
+      .description('add an environment to an (SSE) app')
+      .argument('<name>', 'letters, digits, - and _ (at most 64)')
+      .addOption(appOption())
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (name, options) => (await import('./commands/envs/create.js')).envsCreate(name, options)),
+    ['coffer envs create preview', 'coffer envs create qa --app shop --json'],
+  );
+  examples(
+    envs
+      .command('rename')
+      .description('rename an environment (references naming the old name stop resolving)')
+      .argument('<env>', 'the environment (name or id)')
+      .argument('<new-name>', 'its new name')
+      .addOption(appOption())
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (env, newName, options) => (await import('./commands/envs/rename.js')).envsRename(env, newName, options)),
+    ['coffer envs rename staging preprod', 'coffer envs rename qa QA --app shop'],
+  );
+  examples(
+    envs
+      .command('delete')
+      .description('delete an environment with all its secrets, for good')
+      .argument('<env>', 'the environment (name or id)')
+      .option('--yes', 'do not ask for confirmation (required without a terminal)')
+      .addOption(appOption())
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (env, options) => (await import('./commands/envs/delete.js')).envsDelete(env, options)),
+    ['coffer envs delete preview', 'coffer envs delete qa --app shop --yes'],
+  );
+
+  const secrets = program.command('secrets').description('read and write secrets (SSE apps through the REST API, E2EE apps decrypted here)');
+  examples(
+    secrets
+      .command('list')
+      .description('list the secrets of an environment (values masked unless --show)')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption())
+      .option('--tags <tags>', 'only secrets with any of these tags (comma-separated)')
+      .option('--show', 'print the values')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/secrets/list.js')).secretsList(options)),
+    ['coffer secrets list', 'coffer secrets list --app shop --env production --show', 'coffer secrets list --path /backend --tags db --json'],
+  );
+  examples(
+    secrets
+      .command('get')
+      .description('print one value (your active override, references resolved)')
+      .argument('<key>', 'the secret name (case-insensitive)')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption())
+      .option('--raw', 'the value as stored: references not resolved (decrypted here, also for SSE apps)')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (key, options) => (await import('./commands/secrets/get.js')).secretsGet(key, options)),
+    ['coffer secrets get DATABASE_URL', 'coffer secrets get TLS_KEY --env production > tls.key', 'coffer secrets get API_URL --raw --json'],
+  );
+  examples(
+    secrets
+      .command('set')
+      .description('create or update secrets: KEY=VALUE pairs, or KEY with the value on standard input')
+      .argument('<pairs...>', 'KEY=VALUE, or one KEY alone to read its value from stdin (or a hidden prompt)')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption(false))
+      .option('--comment <text>', 'a comment')
+      .option('--type <type>', 'secret (default), config or sealed (a sealed value can never be read in the console or changed)')
+      .option('--tags <tags>', 'tags, comma-separated (replaces the tags of an existing secret)')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (pairs, options) => (await import('./commands/secrets/set.js')).secretsSet(pairs, options)),
+    [
+      'coffer secrets set DEBUG=false LOG_LEVEL=info',
+      'coffer secrets set TLS_CERT --env production < cert.pem',
+      'coffer secrets set DATABASE_URL=\'postgres://db/shop\' --path /backend --tags db --comment "primary database"',
+    ],
+  );
+  examples(
+    secrets
+      .command('delete')
+      .description('delete secrets (one batch: all or none)')
+      .argument('<keys...>', 'secret names')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption())
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (keys, options) => (await import('./commands/secrets/delete.js')).secretsDelete(keys, options)),
+    ['coffer secrets delete OLD_TOKEN', 'coffer secrets delete A B --env staging --path /backend --json'],
+  );
+  examples(
+    secrets
+      .command('import')
+      .description('import a .env (or JSON, YAML, CSV, TOML) file in one batch; existing names need --overwrite')
+      .argument('<file>', 'the file, or - for standard input')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption(false))
+      .option('--format <format>', 'dotenv, json, yaml, csv or toml (default: from the file name, else dotenv)')
+      .option('--overwrite', 'also update names that exist (a second batch: see docs/cli.md)')
+      .option('--tags <tags>', 'tags for every imported secret (comma-separated)')
+      .option('--type <type>', 'type for every imported secret: secret, config or sealed')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (file, options) => (await import('./commands/secrets/import.js')).secretsImport(file, options)),
+    ['coffer secrets import .env', 'coffer secrets import .env.production --env production --overwrite', 'coffer secrets import secrets.json --app shop --env staging --path /backend --json'],
+  );
+  examples(
+    secrets
+      .command('export')
+      .description('print the secrets as dotenv, JSON, YAML, CSV or TOML (values resolved, as `coffer run` injects them)')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption())
+      .option('--format <format>', 'dotenv (default), json, yaml, csv or toml')
+      .option('--tags <tags>', 'only secrets with any of these tags')
+      .option('--raw', 'values as stored: references not resolved')
+      .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
+      .addOption(urlOption())
+      .action(async (options) => (await import('./commands/secrets/export.js')).secretsExport(options)),
+    ['coffer secrets export > .env', 'coffer secrets export --env production --format yaml', 'coffer secrets export --format json --raw --output backup.json'],
+  );
+
+  examples(
+    program
+      .command('run')
+      .description("run a command with the environment's secrets in its environment; exit code and signals pass through")
+      .argument('<command...>', 'the command and its arguments (after --)')
+      .addOption(appOption())
+      .addOption(envOption())
+      .addOption(pathOption())
+      .option('--watch', 'restart the command when the secrets change')
+      .option('--interval <seconds>', 'with --watch: how often to check for changes', '5')
+      .option('--fallback', 'keep an encrypted copy of the secrets; use it when the server cannot be reached')
+      .addOption(urlOption())
+      .passThroughOptions()
+      .action(async (command, options) => (await import('./commands/run.js')).run(command, options)),
+    [
+      'coffer run -- npm start',
+      'coffer run --env production -- node server.js --port 3000',
+      'coffer run --app shop --env staging --watch -- ./server',
+      'COFFER_APP=shop COFFER_ENV=ci coffer run --fallback -- make test',
+    ],
   );
 
   const invites = program.command('invites').description('invitations to join an organisation');

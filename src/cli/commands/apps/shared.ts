@@ -31,7 +31,8 @@ export async function withSession<T>(account: Account, work: (session: PhaseSess
   }
 }
 
-function asUserError(error: unknown): unknown {
+/** A client-library error told as the CLI tells errors (anything else is returned unchanged). */
+export function asUserError(error: unknown): unknown {
   if (!(error instanceof PhaseProtocolError)) return error;
   switch (error.kind) {
     case 'unreachable':

@@ -1,0 +1,263 @@
+// `coffer run [--app A] [--env E] [--path P] -- command args…`: runs a command with the
+// environment's secrets in its environment (your active personal overrides applied, references
+// resolved; secrets win over variables of the same name). Exit code and signals pass through:
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR2 are forwarded to the child, and coffer exits with the
+// child's code, or 128 + the number of the signal that ended it.
+//
+// --watch restarts the child when the secrets change. It polls every --interval seconds (default
+// 5) with one cheap request: for SSE apps GET /v1/environments/?app_id= (whose updatedAt moves with
+// every secret write in the app; no audit event); for E2EE apps GET /service/secrets/ for the
+// environment, compared by ids, versions and times without decrypting (one read event per poll).
+// Only when that marker moves are the secrets fetched again, and the child restarts only if the
+// values it would get differ (SIGTERM, then SIGKILL after 10 s).
+//
+// --fallback keeps the last fetched secrets in an encrypted cache (src/cli/offline-cache.ts) and
+// uses it only when the server cannot be reached.
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { ExitError, UserError } from '../errors.js';
+import { readOfflineCache, writeOfflineCache, type CacheLookup } from '../offline-cache.js';
+import { asUnreachable, describeTarget, openSecretsClient, resolveTarget, type ResolvedTarget, type SecretsClient, type TargetOptions } from '../secrets-client.js';
+import { flatten } from './secrets/export.js';
+
+export interface RunOptions extends TargetOptions {
+  watch?: boolean;
+  interval?: string;
+  fallback?: boolean;
+}
+
+export const DEFAULT_WATCH_INTERVAL_SECONDS = 5;
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+const STOP_GRACE_MS = 10_000;
+
+type Values = Record<string, string>;
+
+export async function run(command: string[], options: RunOptions): Promise<void> {
+  if (command.length === 0) throw new UserError('no command to run', 'put it after --, e.g. coffer run --env development -- npm start');
+  const intervalMs = parseInterval(options.interval) * 1000;
+  const target = await resolveTarget(options);
+  const source = new SecretsSource(target, options);
+
+  let values: Values;
+  let marker: string | undefined;
+  try {
+    ({ values, marker } = await source.fetch());
+  } catch (error) {
+    const unreachable = asUnreachable(error);
+    if (!unreachable) throw error;
+    if (!options.fallback) {
+      throw new UserError(unreachable.message, 'check --url (or COFFER_URL) and that the server is running; with --fallback, coffer run uses the copy an earlier `coffer run --fallback` cached');
+    }
+    values = await source.fromCache(unreachable.message);
+  }
+  if (!options.watch) source.close();
+
+  const supervisor = new Supervisor(command);
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => supervisor.signal(signal);
+  for (const signal of FORWARDED) process.on(signal, onSignal);
+  supervisor.start(values);
+
+  if (options.watch) {
+    let lastProblem = '';
+    const poll = async () => {
+      try {
+        const changed = await source.changed(marker);
+        if (changed) {
+          marker = changed.marker;
+          if (!sameValues(values, changed.values)) {
+            values = changed.values;
+            process.stderr.write(`coffer: the secrets of ${source.where} changed; restarting ${command[0]}\n`);
+            await supervisor.restart(values);
+          }
+        }
+        if (lastProblem) process.stderr.write('coffer: the server answers again; watching for changes\n');
+        lastProblem = '';
+      } catch (error) {
+        const problem = error instanceof Error ? error.message : String(error);
+        if (problem !== lastProblem) process.stderr.write(`coffer: cannot check for changes (${problem}); ${command[0]} keeps running and coffer tries again\n`);
+        lastProblem = problem;
+      }
+      if (!supervisor.finished) timer = setTimeout(() => void poll(), intervalMs);
+    };
+    timer = setTimeout(() => void poll(), intervalMs);
+  }
+
+  const outcome = await supervisor.done;
+  if (timer) clearTimeout(timer);
+  for (const signal of FORWARDED) process.off(signal, onSignal);
+  source.close();
+  if ('error' in outcome) {
+    const code = outcome.error.code;
+    if (code === 'ENOENT') throw new UserError(`command not found: ${command[0]}`, 'check its name and your PATH', 127);
+    if (code === 'EACCES') throw new UserError(`cannot execute ${command[0]}: permission denied`, 'check that it is executable', 126);
+    throw new UserError(`cannot start ${command[0]}: ${outcome.error.message}`, undefined, 126);
+  }
+  if (outcome.code !== 0) throw new ExitError(outcome.code);
+}
+
+function parseInterval(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_WATCH_INTERVAL_SECONDS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 1) throw new UserError(`--interval ${text} is not a number of seconds of at least 1`, 'e.g. --interval 10');
+  return seconds;
+}
+
+function sameValues(a: Values, b: Values): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
+}
+
+/** Where the values come from: the server (through one client kept open with --watch), or the cache. */
+class SecretsSource {
+  #client: SecretsClient | undefined;
+  where: string;
+
+  constructor(
+    readonly target: ResolvedTarget,
+    readonly options: RunOptions,
+  ) {
+    this.where = `${target.appRef} / ${target.envRef}`;
+  }
+
+  async #open(): Promise<SecretsClient> {
+    if (!this.#client) {
+      this.#client = await openSecretsClient(this.target);
+      this.where = describeTarget(this.#client, this.target.path);
+    }
+    return this.#client;
+  }
+
+  /** The marker is read before the values, so a write between the two is never missed. */
+  async fetch(): Promise<{ values: Values; marker: string | undefined }> {
+    const client = await this.#open();
+    const marker = this.options.watch ? await client.changeMarker() : undefined;
+    const secrets = await client.list(this.target.path ? { path: this.target.path } : {});
+    const values = Object.fromEntries(flatten(secrets, describeTarget(client)).map((e) => [e.key, e.value]));
+    if (this.options.fallback) {
+      await writeOfflineCache(this.target.account.token, this.#lookups(client), {
+        fetchedAt: new Date().toISOString(),
+        app: { id: client.app.id, name: client.app.name },
+        env: { id: client.env.id, name: client.env.name },
+        path: this.target.path ?? null,
+        values,
+      });
+    }
+    return { values, marker };
+  }
+
+  /** New values when the marker moved (or when the run started from the cache), else undefined. */
+  async changed(marker: string | undefined): Promise<{ values: Values; marker: string | undefined } | undefined> {
+    if (marker !== undefined) {
+      const client = await this.#open();
+      if ((await client.changeMarker()) === marker) return undefined;
+    }
+    return this.fetch();
+  }
+
+  #lookups(client: SecretsClient): CacheLookup[] {
+    const base = { url: this.target.account.url, path: this.target.path };
+    return [
+      { ...base, app: this.target.appRef, env: this.target.envRef },
+      { ...base, app: client.app.id, env: client.env.name },
+    ];
+  }
+
+  async fromCache(reason: string): Promise<Values> {
+    const lookup: CacheLookup = { url: this.target.account.url, app: this.target.appRef, env: this.target.envRef, path: this.target.path };
+    const cached = await readOfflineCache(this.target.account.token, lookup);
+    if (!cached.found) {
+      throw new UserError(
+        `${reason}, and there is no usable cached copy of ${this.where}${this.target.path ? ` (${this.target.path})` : ''}`,
+        cached.reason === 'missing'
+          ? 'a copy is cached by a successful `coffer run --fallback` with the same --app, --env and --path'
+          : 'the cached copy does not open with this token (it was cached with another one); run once while the server answers',
+      );
+    }
+    const { value } = cached;
+    this.where = `${value.app.name} / ${value.env.name}`;
+    process.stderr.write(`coffer: ${reason}; using the copy of ${this.where} cached ${ago(value.fetchedAt)} (${value.fetchedAt})\n`);
+    return value.values;
+  }
+
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+}
+
+function ago(iso: string): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds} s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+type Outcome = { code: number } | { error: NodeJS.ErrnoException };
+
+/** One child at a time; restarts replace it; the first exit that is not a restart ends the run. */
+class Supervisor {
+  #child: ChildProcess | undefined;
+  readonly #replaced = new WeakSet<ChildProcess>();
+  #stopSignal: NodeJS.Signals | undefined;
+  #resolve!: (outcome: Outcome) => void;
+  finished = false;
+  readonly done: Promise<Outcome>;
+
+  constructor(readonly command: string[]) {
+    this.done = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  #finish(outcome: Outcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#resolve(outcome);
+  }
+
+  start(values: Values): void {
+    const child = spawn(this.command[0]!, this.command.slice(1), { stdio: 'inherit', env: { ...process.env, ...values } });
+    this.#child = child;
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.#replaced.has(child)) this.#finish({ error });
+    });
+    child.on('exit', (code, signal) => {
+      if (this.#replaced.has(child)) return;
+      this.#finish({ code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0) });
+    });
+  }
+
+  /** Stops the current child (SIGTERM, SIGKILL after 10 s) and starts a new one with `values`. */
+  async restart(values: Values): Promise<void> {
+    const old = this.#child;
+    if (this.finished || !old) return;
+    this.#replaced.add(old);
+    this.#child = undefined;
+    if (old.exitCode === null && old.signalCode === null) {
+      const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+      old.kill('SIGTERM');
+      const timer = setTimeout(() => old.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.#stopSignal) {
+      // A signal came while the old child was stopping: end like the child would have.
+      this.#finish({ code: 128 + (os.constants.signals[this.#stopSignal] ?? 0) });
+      return;
+    }
+    this.start(values);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    const child = this.#child;
+    if (!child) {
+      // Between two children (a restart): remember it; the restart ends the run instead.
+      this.#stopSignal = signal;
+      return;
+    }
+    // On a terminal, Ctrl-C already reached the child (same foreground process group): do not
+    // deliver SIGINT twice. Anything else (kill, a service manager, CI) is forwarded.
+    if (signal === 'SIGINT' && process.stdin.isTTY) return;
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+}

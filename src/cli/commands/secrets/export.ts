@@ -1,0 +1,47 @@
+// `coffer secrets export`: the environment's secrets as a dotenv, JSON, YAML, CSV or TOML document
+// on stdout (or --output FILE, written with mode 0600). Values are what `coffer run` injects (your
+// active overrides, references resolved), or as stored with --raw. Every format reads back to the
+// same names and values (`coffer secrets import` takes them all).
+import fs from 'node:fs/promises';
+import { UserError } from '../../errors.js';
+import { checkFormat, stringifyEntries } from '../../formats.js';
+import { createUi } from '../../ui.js';
+import { describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
+import { sortSecrets } from './shared.js';
+
+export interface SecretsExportOptions extends TargetOptions {
+  format?: string;
+  tags?: string;
+  raw?: boolean;
+  output?: string;
+}
+
+export async function secretsExport(options: SecretsExportOptions): Promise<void> {
+  const ui = createUi();
+  const format = checkFormat(options.format ?? 'dotenv');
+  const tags = splitList(options.tags);
+  const target = await resolveTarget(options);
+  await withSecretsClient(target, { raw: options.raw === true }, async (client) => {
+    const secrets = sortSecrets(await client.list({ ...(target.path ? { path: target.path } : {}), ...(tags ? { tags } : {}) }));
+    const entries = flatten(secrets, describeTarget(client));
+    const text = stringifyEntries(format, entries);
+    if (!options.output) {
+      process.stdout.write(text);
+      return;
+    }
+    await fs.writeFile(options.output, text, { mode: 0o600 });
+    await fs.chmod(options.output, 0o600);
+    ui.success(`Wrote ${entries.length} secret${entries.length === 1 ? '' : 's'} of ${describeTarget(client, target.path)} to ${options.output} (${format}, mode 0600).`);
+  });
+}
+
+/** One value per name: a name at several paths needs --path to say which. */
+export function flatten(secrets: ReadonlyArray<{ key: string; value: string; path: string }>, where: string): Array<{ key: string; value: string }> {
+  const byKey = new Map<string, { value: string; path: string }>();
+  for (const s of secrets) {
+    const seen = byKey.get(s.key);
+    if (seen) throw new UserError(`${s.key} exists at several paths in ${where} (${seen.path} and ${s.path})`, 'pass --path to choose one');
+    byKey.set(s.key, { value: s.value, path: s.path });
+  }
+  return [...byKey].map(([key, v]) => ({ key, value: v.value }));
+}

@@ -1,0 +1,72 @@
+// Creating or updating named secrets at one path: the REST API (and the client protocol) create
+// with POST and update with PUT, and no single request does both. So a write is planned first
+// (which names exist), then sent as at most two batches, each atomic on the server: the PUT of the
+// existing names, then the POST of the new ones. If the POST fails after the PUT succeeded, the
+// updates stay; running the same command again finishes the job (everything then exists and is
+// updated). See docs/cli.md.
+import { UserError } from '../../errors.js';
+import { describeTarget, type Secret, type SecretInput, type SecretsClient, type SecretType, type SecretUpdate } from '../../secrets-client.js';
+
+export interface WriteFields {
+  comment?: string;
+  tags?: string[];
+  type?: SecretType;
+}
+
+export interface WritePlan {
+  creates: SecretInput[];
+  updates: Array<SecretUpdate & { key: string }>;
+}
+
+export function planWrites(client: SecretsClient, existing: readonly Secret[], values: ReadonlyArray<{ key: string; value: string }>, path: string, fields: WriteFields): WritePlan {
+  const plan: WritePlan = { creates: [], updates: [] };
+  for (const { key, value } of values) {
+    const current = existing.find((s) => s.key === key && s.path === path);
+    if (!current) {
+      plan.creates.push({ key, value, path, ...fields });
+      continue;
+    }
+    if (current.type === 'sealed' && fields.type !== undefined && fields.type !== 'sealed') {
+      throw new UserError(`${key} is sealed and cannot become '${fields.type}'`, 'delete it and set it again');
+    }
+    if (current.type === 'sealed') {
+      throw new UserError(`${key} in ${describeTarget(client, path)} is sealed: its value can no longer change`, `delete it (\`coffer secrets delete ${key}\`) and set it again`);
+    }
+    plan.updates.push({ id: current.id, key, value, ...fields });
+  }
+  return plan;
+}
+
+/** PUT batch, then POST batch (each all-or-nothing on the server); `progress` hears how many are written. */
+export async function applyWrites(client: SecretsClient, plan: WritePlan, progress: (written: number, stage: string) => void = () => {}): Promise<void> {
+  let written = 0;
+  if (plan.updates.length > 0) {
+    progress(written, `updating ${plan.updates.length} existing in one batch`);
+    await client.update(plan.updates.map(({ key: _key, ...update }) => update));
+    written += plan.updates.length;
+  }
+  if (plan.creates.length > 0) {
+    progress(written, `creating ${plan.creates.length} in one batch`);
+    try {
+      await client.create(plan.creates);
+    } catch (error) {
+      if (plan.updates.length > 0 && error instanceof UserError) {
+        throw new UserError(
+          `${plan.updates.length} existing secret(s) were updated, but creating the ${plan.creates.length} new one(s) failed: ${error.message}`,
+          'fix the cause and run the same command again: it updates what now exists and creates the rest',
+        );
+      }
+      throw error;
+    }
+    written += plan.creates.length;
+  }
+  progress(written, 'done');
+}
+
+/** Names after upper-casing must be unique in one write. */
+export function checkDistinct(keys: readonly string[], where: string): void {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const key of keys) (seen.has(key) ? repeated : seen).add(key);
+  if (repeated.size > 0) throw new UserError(`${where} names ${[...repeated].join(', ')} more than once (names are upper-cased)`, 'keep one of each');
+}

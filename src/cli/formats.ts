@@ -1,0 +1,134 @@
+// Secrets as files: dotenv, JSON, YAML, CSV and TOML, both ways (`coffer secrets export` writes
+// them, `coffer secrets import` reads them). Every writer is checked against its own reader, so an
+// exported file reads back to exactly the same names and values, or the export fails naming the
+// secret that cannot be written in that format.
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify as stringifyCsv } from 'csv-stringify/sync';
+import dotenv from 'dotenv';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import YAML from 'yaml';
+import { UserError } from './errors.js';
+
+export type Format = 'dotenv' | 'json' | 'yaml' | 'csv' | 'toml';
+export const FORMATS: readonly Format[] = ['dotenv', 'json', 'yaml', 'csv', 'toml'];
+
+export interface Entry {
+  key: string;
+  value: string;
+}
+
+export function checkFormat(text: string): Format {
+  const lower = text.toLowerCase();
+  const format = lower === 'env' ? 'dotenv' : lower === 'yml' ? 'yaml' : lower;
+  if (!(FORMATS as readonly string[]).includes(format)) throw new UserError(`'${text}' is not a format`, `use one of: ${FORMATS.join(', ')}`);
+  return format as Format;
+}
+
+/** From a file name: .json, .yaml/.yml, .csv, .toml; anything else (.env, .env.local, …) is dotenv. */
+export function formatOfFile(file: string): Format {
+  const match = /\.(json|ya?ml|csv|toml)$/i.exec(file);
+  return match ? checkFormat(match[1]!) : 'dotenv';
+}
+
+export function stringifyEntries(format: Format, entries: readonly Entry[]): string {
+  const text = WRITERS[format](entries);
+  // The writer's promise, checked: the text reads back to the same entries.
+  const back = new Map(parseEntries(format, text).map((e) => [e.key, e.value]));
+  const broken = entries.filter((e) => back.get(e.key) !== e.value);
+  if (broken.length > 0 || back.size !== entries.length) {
+    throw new UserError(`cannot write ${broken.map((e) => e.key).join(', ') || 'these secrets'} as ${format} so that it reads back unchanged`, 'use --format json or yaml');
+  }
+  return text;
+}
+
+export function parseEntries(format: Format, text: string): Entry[] {
+  return READERS[format](text);
+}
+
+const WRITERS: Record<Format, (entries: readonly Entry[]) => string> = {
+  dotenv: (entries) => entries.map((e) => `${dotenvKey(e.key)}=${dotenvValue(e.key, e.value)}\n`).join(''),
+  json: (entries) => `${JSON.stringify(Object.fromEntries(entries.map((e) => [e.key, e.value])), null, 2)}\n`,
+  yaml: (entries) => (entries.length === 0 ? '{}\n' : YAML.stringify(Object.fromEntries(entries.map((e) => [e.key, e.value])), { lineWidth: 0 })),
+  csv: (entries) => stringifyCsv(entries.map((e) => ({ key: e.key, value: e.value })), { header: true, columns: ['key', 'value'] }),
+  toml: (entries) => withNewline(stringifyToml(Object.fromEntries(entries.map((e) => [e.key, e.value])))),
+};
+
+const READERS: Record<Format, (text: string) => Entry[]> = {
+  // dotenv: comments, quotes ('…', "…" with \n and \r escapes, `…`), multi-line quoted values, `export`.
+  dotenv: (text) => Object.entries(dotenv.parse(text)).map(([key, value]) => ({ key, value })),
+  json: (text) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new UserError(`not valid JSON: ${(error as Error).message}`, 'the file must be one object of names and values');
+    }
+    return flat(value, 'a JSON object');
+  },
+  yaml: (text) => {
+    let value: unknown;
+    try {
+      value = YAML.parse(text);
+    } catch (error) {
+      throw new UserError(`not valid YAML: ${(error as Error).message.split('\n')[0]}`, 'the file must be one mapping of names to values');
+    }
+    return flat(value ?? {}, 'a YAML mapping');
+  },
+  csv: (text) => {
+    let rows: Array<Record<string, string>>;
+    try {
+      rows = parseCsv(text, { columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, bom: true }) as Array<Record<string, string>>;
+    } catch (error) {
+      throw new UserError(`not valid CSV: ${(error as Error).message}`, 'the file needs a header line `key,value`');
+    }
+    if (rows.length > 0 && (!('key' in rows[0]!) || !('value' in rows[0]!))) throw new UserError('no `key` and `value` columns', 'start the file with the header line `key,value`');
+    return rows.map((r) => ({ key: r.key!, value: r.value ?? '' }));
+  },
+  toml: (text) => {
+    let value: unknown;
+    try {
+      value = parseToml(text);
+    } catch (error) {
+      throw new UserError(`not valid TOML: ${(error as Error).message.split('\n')[0]}`, 'the file must hold `KEY = "value"` lines');
+    }
+    return flat(value, 'a TOML table');
+  },
+};
+
+function withNewline(text: string): string {
+  return text === '' || text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** A flat object of names to strings; numbers and booleans become their text, null the empty string. */
+function flat(value: unknown, what: string): Entry[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`not ${what} of names and values`);
+  return Object.entries(value as Record<string, unknown>).map(([key, v]) => {
+    if (v === null || v === undefined) return { key, value: '' };
+    if (typeof v === 'string') return { key, value: v };
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return { key, value: String(v) };
+    if (v instanceof Date) return { key, value: v.toISOString() };
+    throw new UserError(`${key} holds a nested value, not text`, 'only flat files of names and values can be imported');
+  });
+}
+
+/** dotenv's names: letters, digits, `_`, `.` and `-`. */
+function dotenvKey(key: string): string {
+  if (!/^[\w.-]+$/.test(key)) throw new UserError(`the name '${key}' cannot be written in a .env file (letters, digits, _ . - only)`, 'use --format json, yaml or toml');
+  return key;
+}
+
+/**
+ * A quoting that dotenv reads back unchanged: single quotes (nothing is unescaped inside), else
+ * backticks, else double quotes (where dotenv turns \n and \r into line breaks, so real line
+ * breaks are written raw and carriage returns as \r). dotenv has no escape for the quote itself,
+ * and a backslash right before the closing quote would read as an escaped quote; a value that
+ * fits none of the three is refused by the round-trip check of stringifyEntries.
+ */
+function dotenvValue(key: string, value: string): string {
+  const endsWithBackslash = value.endsWith('\\');
+  const hasCr = value.includes('\r');
+  if (!value.includes("'") && !endsWithBackslash && !hasCr) return `'${value}'`;
+  if (!value.includes('`') && !endsWithBackslash && !hasCr) return `\`${value}\``;
+  if (!value.includes('"') && !endsWithBackslash && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, '\\r')}"`;
+  throw new UserError(`the value of ${key} cannot be written in a .env file (it holds ', \` and " together with a backslash or carriage return)`, 'use --format json, yaml or toml');
+}
