@@ -85,7 +85,7 @@ export async function e2eeRoutes(app: FastifyInstance) {
   const { e2ee } = createClientProtocol(domain);
 
   /** One route per url: the methods given, everything else 405 after authentication. */
-  function route(url: string, auth: AuthMode, methods: Partial<Record<'GET' | 'POST', { schema: object; handler: Parameters<FastifyInstance['route']>[0]['handler'] }>>) {
+  function route(url: string, auth: AuthMode, methods: Partial<Record<'GET' | 'POST' | 'DELETE', { schema: object; handler: Parameters<FastifyInstance['route']>[0]['handler'] }>>) {
     for (const [method, spec] of Object.entries(methods)) {
       app.route({ method: method as HTTPMethods, url, config: { auth }, schema: spec.schema, handler: spec.handler });
     }
@@ -133,6 +133,23 @@ export async function e2eeRoutes(app: FastifyInstance) {
       handler: async (request, reply) => {
         const created = await e2ee.create(request.call!, () => readJsonBody(request));
         return reply.code(201).send({ ...appView(created.app), encryption: 'e2ee', environments: created.environments.map(e2eeEnvironmentView) });
+      },
+    },
+  });
+
+  // Deleting needs no key: the REST API's DELETE /v1/apps/{id}/ answers 403 for E2EE apps (as Phase),
+  // so `coffer apps delete` uses this route for them. Same permission (Apps/delete), same effects.
+  route('/coffer/v1/apps/:app_id/', 'app', {
+    DELETE: {
+      schema: {
+        tags,
+        summary: 'Delete an app (E2EE or SSE) with all its environments and secrets',
+        params: { type: 'object', properties: { app_id: { type: 'string', format: 'uuid' } } },
+        response: { 204: { type: 'null' }, ...errors },
+      },
+      handler: async (request, reply) => {
+        await domain.apps.delete(request.call!);
+        return reply.code(204).send();
       },
     },
   });
