@@ -71,8 +71,11 @@ export interface SendOptions {
   port: number;
   /** Client-side deadline for the whole exchange. */
   timeoutMs: number;
-  /** Write the request in pieces of this many bytes, `delayMs` apart (a slow client). */
-  trickle?: { bytes: number; delayMs: number; stopAfter?: number };
+  /**
+   * Write the request in pieces of this many bytes, `delayMs` apart (a slow client); the first
+   * `startAt` bytes (e.g. the headers) go at once.
+   */
+  trickle?: { bytes: number; delayMs: number; startAt?: number; stopAfter?: number };
 }
 
 /** Sends one request on a new connection and reads until the server closes it (or the deadline). */
@@ -107,9 +110,10 @@ export function sendRaw(request: RawRequest | Buffer, options: SendOptions): Pro
         socket.write(bytes);
         return;
       }
-      const { bytes: size, delayMs, stopAfter } = options.trickle;
+      const { bytes: size, delayMs, startAt = 0, stopAfter } = options.trickle;
       const limit = Math.min(bytes.length, stopAfter ?? bytes.length);
-      let offset = 0;
+      let offset = Math.min(startAt, limit);
+      if (offset > 0) socket.write(bytes.subarray(0, offset));
       const next = () => {
         if (settled || socket.destroyed) return;
         const piece = bytes.subarray(offset, Math.min(offset + size, limit));

@@ -7,7 +7,7 @@ import { invalid } from '../errors.js';
 import { checkFolderNames, normalisePath } from '../secrets/paths.js';
 import { pythonLiteral } from '../secrets/python-literal.js';
 import { processTags } from '../secrets/tags.js';
-import { SECRET_TYPES } from '../secrets/validate.js';
+import { checkBatchSize, SECRET_TYPES } from '../secrets/validate.js';
 
 export const INVALID_CIPHERTEXT = 'Invalid ciphertext format';
 
@@ -66,6 +66,7 @@ function given(value: unknown): boolean {
 function secretsList(body: Record<string, unknown>): unknown[] {
   const secrets = body.secrets;
   if (!Array.isArray(secrets) || secrets.length === 0) throw invalid("'secrets' must be a non-empty list.");
+  checkBatchSize(secrets);
   return secrets;
 }
 
@@ -168,5 +169,6 @@ export function validateCiphertextDeleteBatch(body: Record<string, unknown>): st
   if (!Array.isArray(secrets) || secrets.length === 0 || !secrets.every((id) => typeof id === 'string')) {
     throw invalid("'secrets' must be a non-empty list of secret IDs.");
   }
+  checkBatchSize(secrets);
   return secrets as string[];
 }

@@ -10,6 +10,14 @@ const CROSS_ENV = /\$\{(?!\{)(?![^{}]*::)([^{}.]+?)\.([^{}]+?)\}/g;
 const LOCAL = /\$\{(?!\{)([^{}.]+?)\}/g;
 
 export const MAX_REFERENCE_DEPTH = 25;
+/**
+ * Coffer's bounds on the work one value's expansion may cost (docs/security.md "Limits"): depth alone
+ * does not bound it, since a value naming two secrets that each name two more doubles per hop
+ * (2^25 expansions within the depth limit). Past either bound the value is returned verbatim, as
+ * an unresolvable reference is.
+ */
+export const MAX_REFERENCE_EXPANSIONS = 1000;
+export const MAX_RESOLVED_LENGTH = 4 * 1024 * 1024;
 
 /** Cheap test before running the regular expressions at all. */
 export function mayContainReference(text: string): boolean {
@@ -48,6 +56,7 @@ export interface Missing {
 }
 
 class ReferenceFailure extends Error {}
+class ExpansionBudgetExceeded extends Error {}
 
 function split(ref: string): { path: string; key: string } {
   const cut = ref.lastIndexOf('/');
@@ -67,10 +76,18 @@ export class ReferenceResolver {
     return !this.missing.appList && this.missing.environmentsOfApps.size === 0 && this.missing.snapshots.size === 0;
   }
 
+  #expansions = 0;
+
   /** The value of `text` (a secret's value or an override's) with references expanded. */
   expandTop(secret: SecretEntry, appId: string, text: string): string {
     if (!mayContainReference(text)) return text;
-    return this.#expand(secret, appId, text, []);
+    this.#expansions = 0;
+    try {
+      return this.#expand(secret, appId, text, []);
+    } catch (error) {
+      if (error instanceof ExpansionBudgetExceeded) return text;
+      throw error;
+    }
   }
 
   #identity(secret: SecretEntry): string {
@@ -80,6 +97,7 @@ export class ReferenceResolver {
   #expand(secret: SecretEntry, appId: string, text: string, visited: readonly string[]): string {
     const identity = this.#identity(secret);
     if (visited.includes(identity) || visited.length >= MAX_REFERENCE_DEPTH) throw new ReferenceFailure();
+    if (++this.#expansions > MAX_REFERENCE_EXPANSIONS) throw new ExpansionBudgetExceeded();
     const inner = [...visited, identity];
     let value = text;
     if (!mayContainReference(value)) return value;
@@ -150,7 +168,9 @@ export class ReferenceResolver {
     const referenced = found[0]!;
     try {
       const expanded = this.#expand(referenced, target.appId, referenced.value!, visited);
-      return value.split(whole).join(expanded);
+      const parts = value.split(whole);
+      if (value.length + (parts.length - 1) * (expanded.length - whole.length) > MAX_RESOLVED_LENGTH) throw new ExpansionBudgetExceeded();
+      return parts.join(expanded);
     } catch (error) {
       if (error instanceof ReferenceFailure) return value;
       throw error;

@@ -9,6 +9,19 @@ import { processTags } from './tags.js';
 
 export const SECRET_TYPES: readonly SecretType[] = ['secret', 'sealed', 'config'];
 
+/**
+ * Most entries one POST, PUT or DELETE batch may hold (REST and client protocol; Coffer's limit, see
+ * docs/security.md): a batch is one transaction holding the environment's lock, so an unbounded one
+ * would stall every other writer of the environment.
+ */
+export const MAX_BATCH_SIZE = 1000;
+
+export function checkBatchSize(entries: readonly unknown[]): void {
+  if (entries.length > MAX_BATCH_SIZE) {
+    throw invalid(`Too many secrets in one request: at most ${MAX_BATCH_SIZE} per batch (got ${entries.length}). Split the batch.`);
+  }
+}
+
 export interface OverrideInput {
   value: string;
   isActive: boolean;
@@ -45,6 +58,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function requireSecretsList(body: Record<string, unknown>): unknown[] {
   const secrets = body.secrets;
   if (!Array.isArray(secrets) || secrets.length === 0) throw invalid("'secrets' must be a non-empty list.");
+  checkBatchSize(secrets);
   return secrets;
 }
 
@@ -173,5 +187,6 @@ export function validateDeleteBatch(body: Record<string, unknown>): string[] {
   if (!Array.isArray(secrets) || secrets.length === 0 || !secrets.every((id) => typeof id === 'string')) {
     throw invalid("'secrets' must be a non-empty list of secret IDs.");
   }
+  checkBatchSize(secrets);
   return secrets as string[];
 }

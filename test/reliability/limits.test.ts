@@ -1,0 +1,177 @@
+// Abuse limits (docs/security.md "Limits"): slow headers and slow bodies are cut off with 408 within
+// HEADERS_TIMEOUT / REQUEST_TIMEOUT; bodies over BODY_LIMIT get 413 on the secrets and client-protocol
+// routes too; a write batch holds at most 1000 secrets; reference chains deeper than 25 and
+// references that multiply are answered promptly; and clients trickling bytes do not starve others.
+// The timing checks are "within the documented limit plus generous slack", never benchmarks.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { MAX_BATCH_SIZE } from '../../src/domain/secrets/validate.js';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { STORE_TARGETS } from '../helpers/stores.js';
+import { createApp, secretsUrl, type CreatedApp } from '../helpers/world.js';
+import { encodeRequest, sendRaw } from './raw-http.js';
+
+const HEADERS_TIMEOUT_S = 2;
+const REQUEST_TIMEOUT_S = 4;
+/** Node checks the limits once a second; the rest is slack for a loaded machine. */
+const SLACK_MS = 1000 + 6000;
+const BODY_LIMIT = 2_621_440;
+
+const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.from(text).toString('base64')}`;
+const digest = () => randomBytes(32).toString('hex');
+
+for (const target of STORE_TARGETS) {
+  describe(`abuse limits on ${target.kind}`, () => {
+    let server: TestServer;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    let app: CreatedApp;
+    let port: number;
+    before(async () => {
+      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn', HEADERS_TIMEOUT: String(HEADERS_TIMEOUT_S), REQUEST_TIMEOUT: String(REQUEST_TIMEOUT_S) } });
+      owner = await createOwner(server.domain);
+      api = apiClient(server.url, owner.authorization);
+      app = await createApp(api, `limits-${randomBytes(3).toString('hex')}`);
+      port = Number(new URL(server.url).port);
+    });
+    after(() => server.close());
+
+    const secretsRequest = (body: Buffer | string, extra: Array<[string, string]> = []) =>
+      ({ method: 'POST', target: secretsUrl(app.id, 'development'), headers: [['authorization', owner.authorization], ['content-type', 'application/json'], ...extra] as Array<[string, string]>, body });
+
+    it(`cuts off a client that sends its headers slowly with 408 after HEADERS_TIMEOUT (${HEADERS_TIMEOUT_S} s)`, async () => {
+      const head = Buffer.from(`GET /health/ HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ${'a'.repeat(200)}`);
+      const outcome = await sendRaw(head, { port, timeoutMs: 30_000, trickle: { bytes: 1, delayMs: 100 } });
+      assert.notEqual(outcome.kind, 'timeout', 'the server never cut the slow client off');
+      assert.ok(outcome.ms >= HEADERS_TIMEOUT_S * 1000 - 100, `cut off after ${outcome.ms} ms, before the limit`);
+      assert.ok(outcome.ms <= HEADERS_TIMEOUT_S * 1000 + SLACK_MS, `cut off only after ${outcome.ms} ms`);
+      assert.equal(outcome.kind, 'response');
+      if (outcome.kind === 'response') {
+        assert.equal(outcome.status, 408);
+        assert.equal(typeof JSON.parse(outcome.body.toString()).error, 'string');
+      }
+    });
+
+    it(`cuts off a client that sends its body slowly with 408 after REQUEST_TIMEOUT (${REQUEST_TIMEOUT_S} s)`, async () => {
+      const body = JSON.stringify({ secrets: [{ key: 'SLOW', value: 'x'.repeat(500) }] });
+      const bytes = encodeRequest(secretsRequest(body));
+      const headEnd = bytes.indexOf('\r\n\r\n') + 4;
+      // headers at once, then the body a byte every 100 ms (it would take a minute)
+      const outcome = await sendRaw(bytes, { port, timeoutMs: 30_000, trickle: { bytes: 1, delayMs: 100, startAt: headEnd } });
+      assert.notEqual(outcome.kind, 'timeout', 'the server never cut the slow body off');
+      assert.ok(outcome.ms >= REQUEST_TIMEOUT_S * 1000 - 100, `cut off after ${outcome.ms} ms, before the limit`);
+      assert.ok(outcome.ms <= REQUEST_TIMEOUT_S * 1000 + SLACK_MS, `cut off only after ${outcome.ms} ms`);
+      assert.equal(outcome.kind === 'response' && outcome.status, 408);
+      // nothing of the slow batch was written
+      assert.deepEqual((await api.get(`${secretsUrl(app.id, 'development')}&key=SLOW`)).body, []);
+    });
+
+    it('keeps answering other clients promptly while several connections trickle headers and bodies', async () => {
+      // each slow connection sends a byte every 150 ms and would need far longer than the limits
+      const slowHeaders = Array.from({ length: 12 }, () => sendRaw(Buffer.from(`GET /v1/apps/ HTTP/1.1\r\nhost: x\r\nx-pad: ${'p'.repeat(400)}`), { port, timeoutMs: 40_000, trickle: { bytes: 1, delayMs: 150 } }));
+      const slowBodies = Array.from({ length: 12 }, (_, i) => {
+        const bytes = encodeRequest(secretsRequest(JSON.stringify({ secrets: [{ key: `TRICKLE_${i}`, value: 'v'.repeat(400) }] })));
+        return sendRaw(bytes, { port, timeoutMs: 40_000, trickle: { bytes: 1, delayMs: 150, startAt: bytes.indexOf('\r\n\r\n') + 4 } });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      const url = secretsUrl(app.id, 'development');
+      for (let round = 0; round < 8; round++) {
+        const answers = await Promise.all([
+          api.get('/health/'),
+          api.get(url),
+          api.post(url, { secrets: [{ key: `PROMPT_${round}`, value: `v${round}` }] }),
+          api.get('/v1/apps/'),
+        ]);
+        for (const res of answers) assert.equal(res.status, 200, res.text);
+      }
+      // 32 requests; a starved server would not answer them before the slow clients are cut off
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < HEADERS_TIMEOUT_S * 1000 + SLACK_MS, `32 normal requests took ${elapsed} ms beside the slow clients`);
+      const outcomes = await Promise.all([...slowHeaders, ...slowBodies]);
+      for (const outcome of outcomes) assert.notEqual(outcome.kind, 'timeout', 'every slow client is eventually cut off');
+    });
+
+    it('answers 413 to bodies over BODY_LIMIT on the REST secrets, client-protocol and /coffer/v1 routes', async () => {
+      const big = JSON.stringify({ secrets: [{ key: 'BIG', value: 'x'.repeat(BODY_LIMIT) }] });
+      const environment = app.env.development!.id;
+      const routes = [
+        { target: secretsUrl(app.id, 'development'), method: 'POST' },
+        { target: secretsUrl(app.id, 'development'), method: 'PUT' },
+        { target: '/service/secrets/', method: 'POST' },
+        { target: '/service/secrets/', method: 'DELETE' },
+        { target: '/coffer/v1/tokens/', method: 'POST' },
+        { target: '/v1/apps/', method: 'POST' },
+      ];
+      for (const route of routes) {
+        for (const chunked of [false, true]) {
+          const headers: Array<[string, string]> = [['authorization', owner.authorization], ['environment', environment], ['content-type', 'application/json']];
+          const body = chunked ? `${Buffer.byteLength(big).toString(16)}\r\n${big}\r\n0\r\n\r\n` : big;
+          if (chunked) headers.push(['transfer-encoding', 'chunked']);
+          const outcome = await sendRaw({ method: route.method, target: route.target, headers, body, autoLength: !chunked }, { port, timeoutMs: 30_000 });
+          assert.equal(outcome.kind, 'response', `${route.method} ${route.target}`);
+          if (outcome.kind === 'response') {
+            assert.equal(outcome.status, 413, `${route.method} ${route.target} chunked=${chunked}: ${outcome.body.toString().slice(0, 200)}`);
+            assert.deepEqual(JSON.parse(outcome.body.toString()), { error: 'Request body too large.' });
+          }
+        }
+      }
+      assert.deepEqual((await api.get(`${secretsUrl(app.id, 'development')}&key=BIG`)).body, []);
+    });
+
+    it(`refuses write batches of more than ${MAX_BATCH_SIZE} secrets (REST and client protocol) and accepts ${MAX_BATCH_SIZE}`, async () => {
+      const url = secretsUrl(app.id, 'staging');
+      const message = `Too many secrets in one request: at most ${MAX_BATCH_SIZE} per batch (got ${MAX_BATCH_SIZE + 1}). Split the batch.`;
+      const tooMany = Array.from({ length: MAX_BATCH_SIZE + 1 }, (_, i) => ({ key: `BATCH_${i}`, value: `v${i}` }));
+      const refusals = [
+        await api.post(url, { secrets: tooMany }),
+        await api.put(url, { secrets: tooMany.map((_, i) => ({ id: `id-${i}`, value: 'x' })) }),
+        await api.delete(url, { secrets: tooMany.map((_, i) => `id-${i}`) }),
+      ];
+      const environment = app.env.production!.id;
+      const encrypted = tooMany.map((s) => ({ key: ciphertext(s.key), value: ciphertext(s.value), comment: '', keyDigest: digest() }));
+      refusals.push(
+        await api.post('/service/secrets/', { secrets: encrypted }, { environment }),
+        await api.put('/service/secrets/', { secrets: encrypted.map((_, i) => ({ id: `id-${i}`, value: ciphertext('x') })) }, { environment }),
+        await api.delete('/service/secrets/', { secrets: encrypted.map((_, i) => `id-${i}`) }, { environment }),
+      );
+      for (const res of refusals) assert.deepEqual({ status: res.status, body: res.body }, { status: 400, body: { error: message } });
+
+      const created = await api.post(url, { secrets: tooMany.slice(0, MAX_BATCH_SIZE) });
+      assert.equal(created.status, 200, created.text);
+      assert.equal(created.body.length, MAX_BATCH_SIZE);
+      const deleted = await api.delete(url, { secrets: created.body.map((s: any) => s.id) });
+      assert.deepEqual(deleted.body, { message: `Deleted ${MAX_BATCH_SIZE} secrets` });
+      const viaProtocol = await api.post('/service/secrets/', { secrets: encrypted.slice(0, MAX_BATCH_SIZE) }, { environment });
+      assert.equal(viaProtocol.status, 200, viaProtocol.text);
+    });
+
+    it('answers promptly for a reference chain far deeper than 25 and for references that multiply', async () => {
+      const env = await api.post(`/v1/environments/?app_id=${app.id}`, { name: 'deep' });
+      assert.equal(env.status, 201, env.text);
+      const url = secretsUrl(app.id, 'deep');
+      // K1 -> K2 -> ... -> K400: beyond 25 hops nothing is entered, the reference stays verbatim
+      const chain = Array.from({ length: 400 }, (_, i) => ({ key: `K${i + 1}`, value: i === 399 ? 'end' : `\${K${i + 2}}` }));
+      assert.equal((await api.post(url, { secrets: chain })).status, 200);
+      // L0 = ${L1A}${L1B}, each L(n)X = ${L(n+1)A}${L(n+1)B}: 2^25 expansions if nothing bounded them
+      const doubling = [];
+      for (let n = 0; n < 25; n++) {
+        for (const side of ['A', 'B']) doubling.push({ key: `L${n}${side}`, value: n === 24 ? 'leaf' : `\${L${n + 1}A}\${L${n + 1}B}` });
+      }
+      assert.equal((await api.post(url, { secrets: doubling })).status, 200);
+
+      const listed = await api.get(url);
+      assert.equal(listed.status, 200, listed.text.slice(0, 200));
+      const values = Object.fromEntries(listed.body.map((s: any) => [s.key, s.value as string]));
+      assert.equal(values.K400, 'end');
+      assert.equal(values.K376, 'end', 'a chain of 25 hops resolves');
+      assert.equal(values.K1, '${K26}', 'a chain of 399 hops is followed 25 deep, no further (rest-api §6.2)');
+      assert.equal(values.L23A, 'leafleaf');
+      assert.equal(values.L0A, '${L1A}${L1B}', 'a value whose expansion would double 24 times is left verbatim');
+      assert.ok(listed.text.length < 64 * 1024 * 1024, `the list is ${listed.text.length} bytes`);
+      assert.equal((await api.get('/health/')).status, 200);
+    });
+  });
+}
