@@ -5,6 +5,7 @@ import type { MasterKeyring } from './crypto/index.js';
 import { verifyAuditTrail } from './domain/audit-verify.js';
 import { rotateMasterKey } from './key-rotation.js';
 import type { MasterKeySource } from './master-key.js';
+import { takeSnapshot } from './store/backup.js';
 import type { Store } from './store/connect.js';
 
 export interface AdminContext {
@@ -19,5 +20,7 @@ export function adminOperations(context: AdminContext): Record<string, AdminHand
       rotateMasterKey({ db: context.store.db, keyring: context.keyring, source: context.masterKeys, settleMs: Number(body.settleMs ?? 0) }),
     'verify-audit': async (body) =>
       verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined),
+    // One consistent snapshot of every table (src/store/backup.ts); the CLI writes the file.
+    backup: async () => takeSnapshot(context.store.db, context.store.kind),
   };
 }

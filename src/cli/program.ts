@@ -408,5 +408,32 @@ export function buildProgram(): Command {
     ['COFFER_DATA_DIR=./.coffer-data coffer admin verify-audit', 'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin verify-audit --json'],
   );
 
+  examples(
+    admin
+      .command('backup')
+      .description('write a consistent snapshot of the whole store (ciphertext and hashes only; NOT the master key)')
+      .argument('<file>', 'the backup file to write (mode 0600)')
+      .option('--force', 'replace the file if it exists')
+      .addOption(jsonOption())
+      .action(async (file, options) => (await import('./commands/admin/backup.js')).backupCommand(file, options)),
+    [
+      'COFFER_DATA_DIR=./.coffer-data coffer admin backup coffer-$(date +%F).backup',
+      'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin backup /backups/coffer.backup --json',
+    ],
+  );
+  examples(
+    admin
+      .command('restore')
+      .description('restore a backup in one transaction (an empty store, or any with --force; needs the same master key)')
+      .argument('<file>', 'a file written by `coffer admin backup`')
+      .option('--force', 'replace everything in a store that is not empty')
+      .addOption(jsonOption())
+      .action(async (file, options) => (await import('./commands/admin/restore.js')).restoreCommand(file, options)),
+    [
+      'COFFER_DATA_DIR=./new-data COFFER_MASTER_KEY=$(cat master.key) coffer admin restore coffer.backup',
+      'DATABASE_URL=postgres://db/coffer COFFER_MASTER_KEY_FILE=/etc/coffer/master.key coffer admin restore coffer.backup --force --json',
+    ],
+  );
+
   return program;
 }

@@ -16,6 +16,8 @@ export const OWNER_EMAIL = 'owner@example.com';
 export interface Deployment {
   server: TestServer;
   kind: StoreKind;
+  /** The PostgreSQL database of this deployment. */
+  databaseUrl: string | undefined;
   owner: CliUser;
   /** `coffer setup --json` of the owner (token, recoveryPhrase, organisationId, ...). */
   setup: any;
@@ -26,11 +28,11 @@ export interface Deployment {
   close(): Promise<void>;
 }
 
-export async function startDeployment(kind: StoreKind, options: { env?: Record<string, string>; name?: string } = {}): Promise<Deployment> {
+export async function startDeployment(kind: StoreKind, options: { env?: Record<string, string>; name?: string; dataDir?: string } = {}): Promise<Deployment> {
   let databaseUrl: string | undefined;
   let drop: (() => Promise<void>) | undefined;
   if (kind === 'postgres') ({ url: databaseUrl, drop } = await createEmptyPostgresDatabase());
-  const server = await startTestServer({ store: kind, env: { COFFER_SETUP_CODE: SETUP_CODE, ...options.env }, ...(databaseUrl ? { databaseUrl } : {}) });
+  const server = await startTestServer({ store: kind, env: { COFFER_SETUP_CODE: SETUP_CODE, ...options.env }, ...(databaseUrl ? { databaseUrl } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   const owner = await cliUser(options.name ?? 'owner');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cli-work-'));
   const setup = await owner.json(['setup', '--url', server.url, '--code', SETUP_CODE, '--email', OWNER_EMAIL, '--org', 'Acme', '--password-stdin'], { input: OWNER_PASSWORD });
@@ -44,6 +46,7 @@ export async function startDeployment(kind: StoreKind, options: { env?: Record<s
   return {
     server,
     kind,
+    databaseUrl,
     owner,
     setup,
     dir,
