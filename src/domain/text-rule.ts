@@ -6,6 +6,7 @@ import { isPythonBlank, pythonStrip } from './secrets/python-literal.js';
 const MARKUP = /<!--[\s\S]*?-->|<![^>]*>|<\?[^>]*>|<\/?[a-zA-Z][^<>]*>/g;
 // U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+007F-U+009F (tab, LF and CR are kept).
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
 
 export function stripMarkup(text: string): string {
   let current = text;
@@ -36,6 +37,8 @@ export function applyTextRule(value: unknown, rule: TextRule): string | undefine
     return undefined;
   }
   if (typeof value !== 'string') throw invalid(`'${rule.field}' must be a string.`);
+  // JSON can carry `\ud800`; PostgreSQL's json refuses it in the audit event that records the name.
+  if (UNPAIRED_SURROGATE.test(value)) throw invalid(`'${rule.field}' must not contain unpaired surrogates.`);
   const cleaned = cleanText(value);
   if (rule.required && cleaned === '') throw invalid(`Missing required field: ${rule.field}`);
   if ([...cleaned].length > rule.max) throw invalid(`'${rule.field}' cannot exceed ${rule.max} characters.`);

@@ -9,15 +9,17 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { apiClient, createOwner, type OwnerFixture } from '../helpers/fixtures.js';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { addMember } from '../helpers/principals.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
+import { mintPat } from '../http/console/accounts.js';
 import { sendRaw, type RawOutcome, type RawRequest } from './raw-http.js';
 
 const LONG_RUN = process.env.COFFER_FUZZ_RUNS ? Number(process.env.COFFER_FUZZ_RUNS) : undefined;
 const SEED = process.env.COFFER_FUZZ_SEED ? Number(process.env.COFFER_FUZZ_SEED) : LONG_RUN ? randomInt(2 ** 31) : 20_240_917;
 /** Requests per property per store: modest in `npm test` (the whole file stays well under a minute). */
-const RUNS = { routes: LONG_RUN ?? 90, authenticated: LONG_RUN ?? 90, batches: LONG_RUN ?? 60, bytes: LONG_RUN ? Math.ceil(LONG_RUN / 2) : 40 };
+const RUNS = { routes: LONG_RUN ?? 150, authenticated: LONG_RUN ?? 150, text: LONG_RUN ?? 100, batches: LONG_RUN ?? 120, bytes: LONG_RUN ? Math.ceil(LONG_RUN / 2) : 60 };
 /** No request may take longer than this (client-side); a hang fails the property. */
 const DEADLINE_MS = 20_000;
 
@@ -41,25 +43,35 @@ function registeredRoutes(tree: string): string[] {
   return [...new Set(routes)].filter((r) => r.startsWith('/') && !r.includes('*') && !r.startsWith('/docs'));
 }
 
-interface World {
+interface Base {
   server: TestServer;
   port: number;
-  owner: OwnerFixture;
   routes: string[];
+}
+
+interface World extends Base {
+  owner: OwnerFixture;
+  /** The app and environments requests use as their context (query, `environment` header). */
+  contextAppId: string;
+  envIds: string[];
+  secretIds: string[];
+  /**
+   * Path-parameter values by name. Destructive requests may hit them (delete the app, revoke the
+   * token), so they are victims of their own: never the credentials or the context above.
+   */
   ids: Record<string, string[]>;
   authorizations: string[];
   cookies: string[];
-  envIds: string[];
-  secretIds: string[];
 }
 
-async function buildWorld(kind: 'pglite' | 'postgres'): Promise<World> {
+async function startBase(kind: 'pglite' | 'postgres'): Promise<Base> {
   const server = await startTestServer({ store: kind, env: { LOG_LEVEL: 'warn' } });
-  const owner = await createOwner(server.domain);
-  const api = apiClient(server.url, owner.authorization);
-  const app = await api.post('/v1/apps/', { name: `fuzz-${randomBytes(3).toString('hex')}` });
+  return { server, port: Number(new URL(server.url).port), routes: registeredRoutes(server.app.printRoutes({ commonPrefix: false })) };
+}
+
+async function makeApp(api: ApiClient, name: string) {
+  const app = await api.post('/v1/apps/', { name: `${name}-${randomBytes(3).toString('hex')}` });
   assert.equal(app.status, 201, app.text);
-  const envIds: string[] = app.body.environments.map((e: any) => e.id);
   const created = await api.post(`/v1/secrets/?app_id=${app.body.id}&env=development`, {
     secrets: [
       { key: 'FUZZ_A', value: 'a', comment: 'c', tags: ['t'], path: '/x' },
@@ -68,30 +80,46 @@ async function buildWorld(kind: 'pglite' | 'postgres'): Promise<World> {
     ],
   });
   assert.equal(created.status, 200, created.text);
-  const secretIds: string[] = created.body.map((s: any) => s.id);
+  return { id: app.body.id as string, envIds: app.body.environments.map((e: any) => e.id) as string[], secretIds: created.body.map((s: any) => s.id) as string[] };
+}
+
+/** A fresh organisation for each property, so one property's destruction cannot blunt the next. */
+async function populate(base: Base): Promise<World> {
+  const { server } = base;
+  const owner = await createOwner(server.domain);
+  const api = apiClient(server.url, owner.authorization);
+  const context = await makeApp(api, 'fuzz');
+  const victim = await makeApp(api, 'victim');
   const roles = (await api.get('/v1/roles/')).body.data as Array<{ id: string; name: string }>;
   const serviceRole = roles.find((r) => r.name === 'Service')!;
-  const sa = await api.post('/v1/service-accounts/', { name: 'fuzz-bot', role_id: serviceRole.id });
-  assert.equal(sa.status, 201, sa.text);
-  assert.equal((await api.put(`/v1/service-accounts/${sa.body.id}/access/`, { apps: [{ id: app.body.id, environments: envIds }] })).status, 200);
-  const revoked = await api.post(`/v1/service-accounts/${sa.body.id}/tokens/`, { name: 'revoked' });
+  const makeSa = async (name: string) => {
+    const sa = await api.post('/v1/service-accounts/', { name, role_id: serviceRole.id });
+    assert.equal(sa.status, 201, sa.text);
+    assert.equal((await api.put(`/v1/service-accounts/${sa.body.id}/access/`, { apps: [{ id: context.id, environments: context.envIds }] })).status, 200);
+    return sa.body;
+  };
+  const sa = await makeSa('fuzz-bot');
+  const victimSa = await makeSa('victim-bot');
+  const revoked = await api.post(`/v1/service-accounts/${victimSa.id}/tokens/`, { name: 'revoked' });
   assert.equal(revoked.status, 201, revoked.text);
-  assert.equal((await api.delete(`/v1/service-accounts/${sa.body.id}/tokens/${revoked.body.id}/`)).status, 204);
-  const invite = await api.post('/v1/members/invites/', { email: 'fuzz-invitee@example.com', role_id: roles.find((r) => r.name === 'Developer')!.id });
+  assert.equal((await api.delete(`/v1/service-accounts/${victimSa.id}/tokens/${revoked.body.id}/`)).status, 204);
+  const invite = await api.post('/v1/members/invites/', { email: `fuzz-${randomBytes(3).toString('hex')}@example.com`, role_id: roles.find((r) => r.name === 'Developer')!.id });
   assert.equal(invite.status, 201, invite.text);
   const inviteToken = String(invite.body.inviteUrl).split('/').filter(Boolean).pop()!;
-  const tokens = await api.get('/coffer/v1/tokens/');
-  const patIds: string[] = (tokens.body?.tokens ?? tokens.body?.data ?? []).map((t: any) => t.id).filter(Boolean);
+  const victimPat = mintPat(owner.keyring, 'victim');
+  const registered = await api.post('/coffer/v1/tokens/', victimPat.body);
+  assert.equal(registered.status, 201, registered.text);
+  const member = await addMember(server.domain, owner.organisationId, 'Developer');
 
   const full = owner.token;
-  const saBearer = String(sa.body.initialToken.bearerToken);
   const authorizations = [
     owner.authorization,
     `Bearer ${full}`,
-    `Bearer ${saBearer}`,
-    `Bearer ${sa.body.initialToken.token}`,
+    `Bearer ${sa.initialToken.bearerToken}`,
+    `Bearer ${sa.initialToken.token}`,
     `Bearer ${revoked.body.bearerToken}`,
     `Bearer ${revoked.body.token}`,
+    member.authorization,
     `Bearer User ${randomBytes(32).toString('hex')}`,
     `Bearer ServiceAccount ${randomBytes(32).toString('hex')}`,
     `Bearer Service ${randomBytes(32).toString('hex')}`,
@@ -103,19 +131,18 @@ async function buildWorld(kind: 'pglite' | 'postgres'): Promise<World> {
     'Basic dXNlcjpwYXNz',
     `bearer user ${randomBytes(32).toString('hex')}`,
   ];
-  const port = Number(new URL(server.url).port);
   const ids: Record<string, string[]> = {
-    app_id: [app.body.id],
-    env_id: envIds,
-    secret_id: secretIds,
-    sa_id: [sa.body.id],
-    token_id: [sa.body.initialToken.id, revoked.body.id, ...patIds],
+    app_id: [victim.id],
+    env_id: victim.envIds,
+    secret_id: [...context.secretIds, ...victim.secretIds],
+    sa_id: [victimSa.id],
+    token_id: [victimSa.initialToken.id, revoked.body.id, registered.body.id],
     role_id: roles.map((r) => r.id),
-    member_id: [owner.memberId],
+    member_id: [member.memberId],
     invite_id: [invite.body.id],
     invite_token: [inviteToken],
   };
-  return { server, port, owner, routes: registeredRoutes(server.app.printRoutes({ commonPrefix: false })), ids, authorizations, cookies: [`coffer_session=${randomBytes(16).toString('hex')}`], envIds, secretIds };
+  return { ...base, owner, contextAppId: context.id, envIds: context.envIds, secretIds: context.secretIds, ids, authorizations, cookies: [`coffer_session=${randomBytes(16).toString('hex')}`] };
 }
 
 // ---------------------------------------------------------------- arbitraries
@@ -244,14 +271,14 @@ function bodyArb(world: World): fc.Arbitrary<Buffer | undefined> {
 /** An object with the fields the non-secret endpoints read, each of any type (or a plausible value). */
 function fieldsBody(world: World): fc.Arbitrary<Record<string, unknown>> {
   const plausible = (...values: unknown[]) => fc.oneof(fc.constantFrom(...values), weirdValue);
-  const ids = [...world.ids.role_id!, ...world.ids.app_id!, ...world.envIds, ...world.ids.sa_id!, ...world.ids.member_id!];
+  const ids = [...world.ids.role_id!, world.contextAppId, ...world.ids.app_id!, ...world.envIds, ...world.ids.sa_id!, ...world.ids.member_id!];
   return fc.record(
     {
       name: plausible('fuzz', 'Fuzz Name', ''),
       description: weirdValue,
       role_id: plausible(...world.ids.role_id!),
       email: plausible('someone@example.com', 'not-an-email'),
-      apps: fc.oneof(fc.array(fc.record({ id: plausible(...world.ids.app_id!), environments: fc.oneof(fc.array(plausible(...world.envIds), { maxLength: 3 }), weirdValue) }, { requiredKeys: [] }), { maxLength: 3 }), weirdValue),
+      apps: fc.oneof(fc.array(fc.record({ id: plausible(world.contextAppId, ...world.ids.app_id!), environments: fc.oneof(fc.array(plausible(...world.envIds), { maxLength: 3 }), weirdValue) }, { requiredKeys: [] }), { maxLength: 3 }), weirdValue),
       environments: fc.oneof(fc.array(fc.record({ id: plausible(...world.envIds), name: weirdValue, wrappedSeed: ciphertext, wrappedSalt: ciphertext, identityKey: hex64 }, { requiredKeys: [] }), { maxLength: 3 }), weirdValue),
       expires_in: plausible(60, 3600, 0, -1, 1e308, 2 ** 62, '1h', 1.5),
       expires_at: plausible('2030-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '0000-01-01', 'not a date', 253402300800000),
@@ -274,9 +301,61 @@ function fieldsBody(world: World): fc.Arbitrary<Record<string, unknown>> {
   );
 }
 
+/** Special strings at their most damaging: what PostgreSQL, JSON and UTF-8 each refuse. */
+const hostileText = fc.oneof(
+  fc.constantFrom('\u0000', 'a\u0000', '\ud800', 'x\udfff', '\ud83d', '\ufeff', '\uffff', '\u202e', '<b>', '<script>x</script>', ' ', '', 'x'.repeat(300), '🔑'.repeat(70), "'; drop table apps; --", '%00', '\\u0000'),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udc00', 'a', '\u0085', '\u2028'), maxLength: 6 }),
+);
+
+/** Bodies that are valid for the create/update routes but for one or two text fields. */
+function textFieldsArb(world: World): fc.Arbitrary<Generated> {
+  const sa = world.ids.sa_id![0]!;
+  const routes: Array<[string, string]> = [
+    ['POST', '/v1/apps/'],
+    ['PUT', `/v1/apps/${world.ids.app_id![0]}/`],
+    ['POST', `/v1/environments/?app_id=${world.ids.app_id![0]}`],
+    ['PUT', `/v1/environments/${world.ids.env_id![0]}/`],
+    ['POST', '/v1/service-accounts/'],
+    ['PUT', `/v1/service-accounts/${sa}/`],
+    ['POST', `/v1/service-accounts/${sa}/tokens/`],
+    ['POST', '/v1/roles/'],
+    ['POST', '/v1/members/invites/'],
+    ['PUT', `/v1/members/${world.ids.member_id![0]}/`],
+    ['POST', '/coffer/v1/tokens/'],
+    ['POST', '/coffer/v1/apps/'],
+    ['POST', '/coffer/v1/auth/login/'],
+    ['POST', '/coffer/v1/setup/check/'],
+    ['POST', `/v1/secrets/?app_id=${world.contextAppId}&env=development`],
+  ];
+  const base = {
+    name: 'ok-name',
+    description: 'a description',
+    role_id: world.ids.role_id![4],
+    email: 'someone@example.com',
+    permissions: { permissions: { Apps: ['read'] }, app_permissions: { Secrets: ['read'] } },
+    env_type: 'dev',
+    expires_in: 3600,
+    token_name: 'tok',
+    encryption: 'e2ee',
+    loginHash: 'ab'.repeat(32),
+    code: 'ABCDE-FGHIJ-KLMNO',
+    secrets: [{ key: 'TEXT_FIELD', value: 'v', tags: ['t'], path: '/p', comment: 'c' }],
+  };
+  const fields = ['name', 'description', 'email', 'env_type', 'token_name', 'code', 'loginHash', 'encryption'];
+  return fc
+    .record({ route: fc.constantFrom(...routes), fields: fc.subarray(fields, { minLength: 1, maxLength: 2 }), values: fc.array(hostileText, { minLength: 2, maxLength: 2 }), secretField: fc.constantFrom('key', 'value', 'comment', 'path', 'tags'), auth: fc.constantFrom(world.authorizations[0]!, world.authorizations[1]!) })
+    .map(({ route: [method, target], fields: chosen, values, secretField, auth }) => {
+      const body: Record<string, unknown> = structuredClone(base);
+      chosen.forEach((field, i) => (body[field] = values[i]));
+      (body.secrets as Array<Record<string, unknown>>)[0]![secretField] = secretField === 'tags' ? [values[0]] : values[0];
+      return { method, target, headers: [['authorization', auth], ['content-type', 'application/json']] as Array<[string, string]>, body: JSON.stringify(body), mayClose: false };
+    });
+}
+
 /** Authenticated requests (owner PAT or service account) with a valid context to every route. */
 function authenticatedArb(world: World): fc.Arbitrary<Generated> {
-  const appId = world.ids.app_id![0]!;
+  const appId = world.contextAppId;
   const route = fc.constantFrom(...world.routes).chain((r) => {
     const names = [...r.matchAll(/:([a-z_]+)/g)].map((m) => m[1]!);
     return fc.tuple(fc.constant(r), fc.tuple(...names.map((n) => (world.ids[n]?.length ? fc.constantFrom(...world.ids[n]!) : fc.uuid())))).map(([template, values]) => {
@@ -316,7 +395,7 @@ function queryArb(world: World): fc.Arbitrary<string> {
   const pair = fc.tuple(
     fc.oneof(fc.constantFrom(...QUERY_NAMES), fc.string({ maxLength: 8 }).map(pct)),
     fc.oneof(
-      fc.constantFrom(...world.ids.app_id!, ...world.envIds, ...world.secretIds, 'development', 'Production', 'dev'),
+      fc.constantFrom(world.contextAppId, ...world.ids.app_id!, ...world.envIds, ...world.secretIds, 'development', 'Production', 'dev'),
       fc.constantFrom(...HUGE_NUMBERS).map(pct),
       nastyText.map(pct),
       fc.constantFrom('%zz', '%FF%FE', '%00', '%ED%A0%80', '+', '&&', '=', ''),
@@ -474,29 +553,37 @@ async function fuzz(world: World, arb: fc.Arbitrary<Generated>, numRuns: number,
 
 for (const target of STORE_TARGETS) {
   describe(`fuzzing every route on ${target.kind}`, () => {
-    let world: World;
+    let base: Base;
     before(async () => {
-      world = await buildWorld(target.kind);
+      base = await startBase(target.kind);
     });
-    after(() => world.server.close());
+    after(() => base.server.close());
 
     it('fuzzes every registered route (the route table is read from the server)', () => {
       for (const expected of ['/v1/secrets/', '/secrets/', '/secrets/tokens/', '/coffer/v1/apps/', '/coffer/v1/audit/events/', '/v1/members/:member_id/access/', '/health/']) {
-        assert.ok(world.routes.includes(expected), `${expected} is fuzzed (routes: ${world.routes.join(' ')})`);
+        assert.ok(base.routes.includes(expected), `${expected} is fuzzed (routes: ${base.routes.join(' ')})`);
       }
     });
 
     it('any method, route, ids, query, headers and body: no 5xx, JSON errors, no hang', async () => {
+      const world = await populate(base);
       await fuzz(world, requestArb(world), RUNS.routes, 'routes');
     });
 
     it('authenticated requests with a valid context to every route, bodies of any shape: no 5xx', async () => {
+      const world = await populate(base);
       await fuzz(world, authenticatedArb(world), RUNS.authenticated, 'authenticated');
     });
 
+    it('hostile text (NUL, unpaired surrogates, markup, huge) in every text field of the create and update routes: no 5xx', async () => {
+      const world = await populate(base);
+      await fuzz(world, textFieldsArb(world), RUNS.text, 'text');
+    });
+
     it('secret batches with valid credentials on /v1/secrets/ and /service/secrets/: no 5xx', async () => {
+      const world = await populate(base);
       const env = world.envIds[0]!;
-      const appId = world.ids.app_id![0]!;
+      const appId = world.contextAppId;
       const arb = fc
         .record({
           method: fc.constantFrom('POST', 'PUT', 'DELETE', 'GET'),
@@ -516,6 +603,7 @@ for (const target of STORE_TARGETS) {
     });
 
     it('byte-level oddities: invalid UTF-8, raw header bytes, unknown methods, bad framing', async () => {
+      const world = await populate(base);
       await fuzz(world, bytesArb(world), RUNS.bytes, 'bytes');
     });
   });
