@@ -20,8 +20,15 @@ export const REDACTED_PATHS = [
   '*.setupCode',
 ];
 
-/** `/v1/secrets/?app_id=x&key=DB_PASS` -> `/v1/secrets/?app_id=*&key=*` */
-export function redactUrl(url: string): string {
+/**
+ * An invite link's token is a one-time secret carried in the path (`/coffer/v1/invites/<token>/`,
+ * the console's `/invites/<token>`); invite ids under `/v1/members/invites/` are not secret.
+ */
+const INVITE_TOKEN_IN_PATH = /(?<!\/members)\/invites\/[^/?#]+/g;
+
+/** `/v1/secrets/?app_id=x&key=DB_PASS` -> `/v1/secrets/?app_id=*&key=*`; invite tokens in paths -> `*` */
+export function redactUrl(rawUrl: string): string {
+  const url = rawUrl.replace(INVITE_TOKEN_IN_PATH, '/invites/*');
   const q = url.indexOf('?');
   if (q === -1) return url;
   const names = url
