@@ -1,0 +1,72 @@
+// Fail-closed audit (docs/audit.md, DESIGN §5.6): when the audit trail cannot be written, reads
+// return no secret (503) and writes change nothing; once it can be written again, everything works
+// and the chain verifies. The fault is injected in the database itself (a trigger that refuses
+// every insert into `events`), on each store.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { AUDIT_UNAVAILABLE } from '../../src/domain/audit.js';
+import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { STORE_TARGETS, createEmptyPostgresDatabase } from '../helpers/stores.js';
+import { createApp, secretEvents, secretsUrl, type CreatedApp } from '../helpers/world.js';
+
+for (const target of STORE_TARGETS) {
+  describe(`fail-closed audit on ${target.kind}`, () => {
+    let server: TestServer;
+    let database: { url: string; drop: () => Promise<void> } | undefined;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    let app: CreatedApp;
+    before(async () => {
+      // a database of its own: the trigger must not reach other suites
+      database = target.kind === 'postgres' ? await createEmptyPostgresDatabase() : undefined;
+      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'fatal' }, ...(database ? { databaseUrl: database.url } : {}) });
+      owner = await createOwner(server.domain);
+      api = apiClient(server.url, owner.authorization);
+      app = await createApp(api, 'audited');
+    });
+    after(async () => {
+      await server.close();
+      await database?.drop();
+    });
+
+    async function refuseAuditWrites(refuse: boolean): Promise<void> {
+      if (refuse) {
+        await sql`create or replace function refuse_audit_events() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`.execute(server.store.db);
+        await sql`create trigger refuse_audit_events before insert on events for each statement execute function refuse_audit_events()`.execute(server.store.db);
+      } else {
+        await sql`drop trigger refuse_audit_events on events`.execute(server.store.db);
+      }
+    }
+
+    it('answers no secret and writes nothing while events cannot be stored, and recovers afterwards', async () => {
+      const url = secretsUrl(app.id, 'development');
+      const environment = app.env.development!.id;
+      const value = 'fail-closed-value-81f3';
+      assert.equal((await api.post(url, { secrets: [{ key: 'AUDITED', value }] })).status, 200);
+      const eventsBefore = (await secretEvents(server.domain, owner.organisationId)).length;
+
+      await refuseAuditWrites(true);
+      try {
+        for (const read of [await api.get(url), await api.get(`${url}&key=AUDITED`), await api.get('/service/secrets/', { environment })]) {
+          assert.deepEqual({ status: read.status, body: read.body }, { status: 503, body: { error: AUDIT_UNAVAILABLE } });
+          assert.ok(!read.text.includes(value) && !read.text.includes('ph:v1'), 'no secret in the refusal');
+        }
+        const write = await api.post(url, { secrets: [{ key: 'UNAUDITED', value: 'x' }] });
+        assert.ok(write.status >= 500, `an unaudited write is refused (${write.status})`);
+        assert.equal(typeof write.body.error, 'string');
+      } finally {
+        await refuseAuditWrites(false);
+      }
+
+      const listed = await api.get(url);
+      assert.equal(listed.status, 200, listed.text);
+      assert.deepEqual(listed.body.map((s: any) => [s.key, s.value]), [['AUDITED', value]], 'the refused write left nothing behind');
+      assert.equal((await secretEvents(server.domain, owner.organisationId)).length, eventsBefore + 1, 'only the successful read after recovery was recorded');
+      const report = await verifyAuditTrail(server.store.db, server.domain.deps.masterKeyring, owner.organisationId);
+      assert.equal(report.problem, undefined, 'the chain is intact after the outage');
+    });
+  });
+}
