@@ -13,7 +13,7 @@ import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../he
 import { addMember } from '../helpers/principals.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
-import { mintPat } from '../http/console/accounts.js';
+import { createAccount, mintPat, signIn } from '../http/console/accounts.js';
 import { sendRaw, type RawOutcome, type RawRequest } from './raw-http.js';
 
 const LONG_RUN = process.env.COFFER_FUZZ_RUNS ? Number(process.env.COFFER_FUZZ_RUNS) : undefined;
@@ -62,6 +62,7 @@ interface World extends Base {
   ids: Record<string, string[]>;
   authorizations: string[];
   cookies: string[];
+  csrfTokens: string[];
 }
 
 async function startBase(kind: 'pglite' | 'postgres'): Promise<Base> {
@@ -110,6 +111,9 @@ async function populate(base: Base): Promise<World> {
   const registered = await api.post('/coffer/v1/tokens/', victimPat.body);
   assert.equal(registered.status, 201, registered.text);
   const member = await addMember(server.domain, owner.organisationId, 'Developer');
+  // a console session (password sign-in) of an account of its own, for the /coffer/v1 routes
+  const account = await createAccount(server.domain);
+  const session = await signIn(server.url, account.email, account.loginHash);
 
   const full = owner.token;
   const authorizations = [
@@ -142,7 +146,7 @@ async function populate(base: Base): Promise<World> {
     invite_id: [invite.body.id],
     invite_token: [inviteToken],
   };
-  return { ...base, owner, contextAppId: context.id, envIds: context.envIds, secretIds: context.secretIds, ids, authorizations, cookies: [`coffer_session=${randomBytes(16).toString('hex')}`] };
+  return { ...base, owner, contextAppId: context.id, envIds: context.envIds, secretIds: context.secretIds, ids, authorizations, cookies: [session.cookie, `coffer_session=${randomBytes(16).toString('hex')}`], csrfTokens: [session.csrfToken] };
 }
 
 // ---------------------------------------------------------------- arbitraries
@@ -368,14 +372,18 @@ function authenticatedArb(world: World): fc.Arbitrary<Generated> {
       method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
       path: route,
       query: fc.tuple(fc.constantFrom(`app_id=${appId}&env=development`, `app_id=${appId}`, `env=Production&app_id=${appId}`, 'after=0&limit=500', `after=${HUGE_NUMBERS[2]}&limit=${HUGE_NUMBERS[0]}`, 'limit=-5', ''), queryArb(world)).map(([fixed, extra]) => (fixed ? `?${fixed}${extra ? `&${extra.slice(1)}` : ''}` : extra)),
-      authorization: fc.constantFrom(world.authorizations[0]!, world.authorizations[1]!, world.authorizations[2]!),
+      authorization: fc.constantFrom(world.authorizations[0]!, world.authorizations[1]!, world.authorizations[2]!, 'session'),
       contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded'),
       body: fc.oneof(fieldsBody(world).chain(jsonBodyOf), secretsBatch(world).chain(jsonBodyOf), deepBody, fc.constant('')),
     })
     .map(({ method, path, query, authorization, contentType, body }) => ({
       method,
       target: `${path}${query}`,
-      headers: [['authorization', authorization], ['environment', world.envIds[0]!], ['content-type', contentType]] as Array<[string, string]>,
+      headers: [
+        ...(authorization === 'session' ? [['cookie', world.cookies[0]!], ['x-csrf-token', world.csrfTokens[0]!]] : [['authorization', authorization]]),
+        ['environment', world.envIds[0]!],
+        ['content-type', contentType],
+      ] as Array<[string, string]>,
       ...(method === 'GET' ? {} : { body }),
       mayClose: false,
     }));
@@ -430,7 +438,7 @@ function requestArb(world: World): fc.Arbitrary<Generated> {
       'content-type': fc.oneof(fc.constantFrom(...CONTENT_TYPES), fc.string({ maxLength: 30 })),
       accept: fc.constantFrom('application/json', '*/*', 'text/html', 'application/*;q=0', 'garbage;;q=x', 'application/json;q=1e309'),
       cookie: fc.oneof(fc.constantFrom(...world.cookies), nastyText.map((t) => `coffer_session=${t}`)),
-      'x-csrf-token': nastyText,
+      'x-csrf-token': fc.oneof(fc.constantFrom(...world.csrfTokens), nastyText),
       'x-real-ip': fc.oneof(fc.constantFrom('::1', '10.0.0.1', '999.1.1.1'), nastyText),
       'x-forwarded-for': nastyText,
       'user-agent': fc.oneof(nastyText, fc.constant('u'.repeat(4000))),
