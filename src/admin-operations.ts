@@ -12,15 +12,22 @@ export interface AdminContext {
   store: Store;
   keyring: MasterKeyring;
   masterKeys: MasterKeySource;
+  /** A running server moves journaled audit events into the database before they are read. */
+  syncAudit?: () => Promise<void>;
 }
 
 export function adminOperations(context: AdminContext): Record<string, AdminHandler> {
   return {
     'rotate-master-key': async (body) =>
       rotateMasterKey({ db: context.store.db, keyring: context.keyring, source: context.masterKeys, settleMs: Number(body.settleMs ?? 0) }),
-    'verify-audit': async (body) =>
-      verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined),
+    'verify-audit': async (body) => {
+      await context.syncAudit?.();
+      return verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined);
+    },
     // One consistent snapshot of every table (src/store/backup.ts); the CLI writes the file.
-    backup: async () => takeSnapshot(context.store.db, context.store.kind),
+    backup: async () => {
+      await context.syncAudit?.();
+      return takeSnapshot(context.store.db, context.store.kind);
+    },
   };
 }

@@ -17,6 +17,7 @@ import { auditRoutes } from './http/routes/audit.js';
 import authenticate from './http/plugins/authenticate.js';
 import path from 'node:path';
 import { adminOperations } from './admin-operations.js';
+import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from './domain/audit-local.js';
 import { ADMIN_SOCKET_FILE, startAdminSocket, type AdminSocket } from './admin-socket.js';
 import { openMasterKeyring, resolveMasterKeys, watchMasterKeyFile } from './master-key.js';
 import { openStore, type Store } from './store/connect.js';
@@ -61,7 +62,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     keyring.dispose();
     throw error;
   }
-  const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore });
+  const auditJournal = store.kind === 'pglite' && !options.memoryStore ? path.join(config.dataDir, AUDIT_JOURNAL_FILE) : undefined;
+  if (auditJournal) await LocalAuditTrail.recover(store.db, auditJournal);
+  const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore, auditJournal });
   let app: FastifyInstance;
   let setup: SetupPreparation;
   try {
@@ -98,7 +101,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let adminSocket: AdminSocket | undefined;
   if (store.kind === 'pglite' && !options.memoryStore) {
     try {
-      adminSocket = await startAdminSocket(path.join(config.dataDir, ADMIN_SOCKET_FILE), adminOperations({ store, keyring, masterKeys }), (error) =>
+      adminSocket = await startAdminSocket(path.join(config.dataDir, ADMIN_SOCKET_FILE), adminOperations({ store, keyring, masterKeys, syncAudit: () => domain.deps.audit.sync() }), (error) =>
         logger.error({ err: error }, 'admin operation failed'),
       );
     } catch (error) {

@@ -5,6 +5,7 @@ import { allowsInApp, allowsOrg } from './access.js';
 import type { Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { forbidden, invalid, notFound } from './errors.js';
+import type { Executor } from '../store/database.js';
 import type { EventRow } from '../store/events.table.js';
 
 export interface HistoryEntry {
@@ -22,6 +23,33 @@ export interface EventPage {
 }
 
 export const MAX_PAGE = 500;
+
+/**
+ * The secrets a read event returned: the ids it lists (a filtered read), or — for an unfiltered
+ * read, which lists none — the secrets live in its environment at its revision, as the trail's
+ * create and delete events (which carry revisions) determine. Oldest first, as the read returned them.
+ */
+export async function readSecretIds(db: Executor, event: Pick<EventRow, 'organisation_id' | 'environment_id' | 'environment_revision' | 'secret_ids'>): Promise<string[]> {
+  if (event.secret_ids) return event.secret_ids;
+  if (!event.environment_id || event.environment_revision === null) return [];
+  const changes = await db
+    .selectFrom('events')
+    .select(['secret_id', 'action', 'created_at'])
+    .where('organisation_id', '=', event.organisation_id)
+    .where('environment_id', '=', event.environment_id)
+    .where('kind', '=', 'secret')
+    .where('action', 'in', ['create', 'delete'])
+    .where('environment_revision', '<=', event.environment_revision)
+    .orderBy('seq')
+    .execute();
+  const live = new Map<string, Date>();
+  for (const change of changes) {
+    if (change.action === 'create') live.set(change.secret_id!, change.created_at);
+    else live.delete(change.secret_id!);
+  }
+  // The order of GET /v1/secrets/: creation time, then id (a secret's create event has its creation time).
+  return [...live].sort(([a, at], [b, bt]) => at.getTime() - bt.getTime() || (a < b ? -1 : a > b ? 1 : 0)).map(([id]) => id);
+}
 
 function snapshotText(snapshot: Record<string, unknown> | null, field: string): string | null {
   const value = snapshot?.[field];
@@ -42,6 +70,7 @@ export class AuditLog {
       throw forbidden("You don't have permission to read secrets in this environment.");
     }
     if (!call.target.app?.sse_enabled) throw invalid('SSE is not enabled for this App');
+    await this.deps.audit.sync();
     const org = call.principal.organisationId;
     const writes = await this.deps.db
       .selectFrom('events')
@@ -87,6 +116,7 @@ export class AuditLog {
   /** The organisation's events after sequence number `after`, oldest first. */
   async organisationEvents(call: Call, after: number, limit: number): Promise<EventPage> {
     if (!allowsOrg(call.access, 'Logs', 'read')) throw forbidden("You don't have permission to read logs.");
+    await this.deps.audit.sync();
     const events = await this.deps.db
       .selectFrom('events')
       .selectAll()

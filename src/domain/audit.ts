@@ -2,10 +2,12 @@
 // organisation-level change is an event, hash-chained per organisation with a MAC under the
 // organisation's own random key (sealed under the master key). Writes append their events inside
 // their own transaction; reads go through a group-commit writer and wait for it: no audit, no secrets.
+// This file: the event model, the chain, the group-commit writer. Where events are stored:
+// audit-shared.ts (PostgreSQL) and audit-local.ts (embedded store).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditMac, type MasterKeyring } from '../crypto/index.js';
-import type { Db, Executor, Tx } from '../store/database.js';
-import { appendChained, findChainHeads, insertChainHead, type ChainHead, type EventInsert, type HeadAdvance } from '../store/events.js';
+import type { Executor, Tx } from '../store/database.js';
+import type { ChainHead, EventInsert, HeadAdvance } from '../store/events.js';
 import type { EventKind } from '../store/events.table.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './principal.js';
@@ -74,84 +76,74 @@ export interface AppendEntry {
   at?: Date;
 }
 
-/** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
-const MAX_APPEND_ATTEMPTS = 60;
-
-function backoff(attempt: number): Promise<void> {
-  const ceiling = 2 ** Math.min(attempt, 6);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+/**
+ * Where events go. Two implementations, by store:
+ * - SharedAuditTrail (PostgreSQL, maybe several nodes): every append is one guarded statement in
+ *   the database; a head moved by another node costs a retry.
+ * - LocalAuditTrail (embedded store, one process): this process owns the chains; reads are made
+ *   durable in an append-only journal file next to the store and moved into the database in bulk.
+ */
+export interface AuditTrail {
+  /** Starts an organisation's chain (inside the transaction that creates the organisation). */
+  startChain(db: Executor, organisationId: string): Promise<void>;
+  /** Appends events inside a write transaction opened with inTransaction; call it last. */
+  append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void>;
+  /** Appends read events durably (group commit); resolves once they cannot be lost. */
+  appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void>;
+  /** Makes every appended event visible in the database (before reading the trail). */
+  sync(): Promise<void>;
+  close(): Promise<void>;
 }
 
-export class AuditTrail {
+/** Builds chained event rows: sequence numbers, previous MACs and MACs under each organisation's key. */
+export class EventChainer {
   readonly #keys = new Map<string, Uint8Array>();
-  /**
-   * Last known head per organisation. Only a hint: appends are guarded on the head still being
-   * there, so a stale hint (another node appended, or a transaction rolled back) costs one retry.
-   */
-  readonly #heads = new Map<string, { seq: number; mac: string }>();
 
   constructor(private readonly masterKeyring: MasterKeyring) {}
 
-  /** Starts an organisation's chain (inside the transaction that creates the organisation). */
-  async startChain(db: Executor, organisationId: string): Promise<void> {
+  /** A new chain's head row, with a fresh random MAC key sealed under the master key. */
+  newChain(organisationId: string): ChainHead {
     const key = randomBytes(32);
     const wrapped = this.masterKeyring.seal('audit-key', auditKeyContext(organisationId), key);
-    await insertChainHead(db, { organisation_id: organisationId, seq: 0, mac: GENESIS_MAC, wrapped_key: wrapped });
+    return { organisation_id: organisationId, seq: 0, mac: GENESIS_MAC, wrapped_key: wrapped };
+  }
+
+  hasKey(organisationId: string): boolean {
+    return this.#keys.has(organisationId);
+  }
+
+  /** Unwraps (once) the MAC key of a chain. */
+  async loadKey(head: ChainHead): Promise<void> {
+    if (this.#keys.has(head.organisation_id)) return;
+    this.#keys.set(head.organisation_id, await this.masterKeyring.open(head.wrapped_key, 'audit-key', auditKeyContext(head.organisation_id)));
   }
 
   /**
-   * Appends events in one statement per attempt (inside `db`'s transaction when it is one; call it
-   * last, just before commit, so the head's row lock is held briefly).
+   * Chains `entries` onto `heads` (organisation -> current head; keys must be loaded). Returns the
+   * rows and each organisation's head before and after.
    */
-  async append(db: Executor | Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    if (entries.length === 0) return;
-    let pending = entries;
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-      if (attempt > 1) await backoff(attempt);
-      const organisationIds = [...new Set(pending.map((e) => e.organisationId))];
-      const stale = organisationIds.filter((id) => !this.#heads.has(id) || !this.#keys.has(id) || attempt > 0);
-      if (stale.length > 0) await this.#loadHeads(db, stale);
-      const { advances, rows } = this.#chainAll(pending);
-      const moved = await appendChained(db, advances, rows);
-      for (const advance of advances) {
-        if (moved.has(advance.organisation_id)) this.#heads.set(advance.organisation_id, { seq: advance.to_seq, mac: advance.to_mac });
-      }
-      pending = pending.filter((e) => !moved.has(e.organisationId));
-      if (pending.length === 0) return;
-    }
-    throw new Error('could not append to the audit trail: its head kept moving');
-  }
-
-  async #loadHeads(db: Executor, organisationIds: string[]): Promise<void> {
-    const heads = await findChainHeads(db, organisationIds);
-    for (const head of heads) {
-      this.#heads.set(head.organisation_id, { seq: head.seq, mac: head.mac });
-      await this.#key(head);
-    }
-    for (const id of organisationIds) if (!heads.some((h) => h.organisation_id === id)) throw new Error(`organisation ${id} has no audit chain`);
-  }
-
-  #chainAll(entries: ReadonlyArray<AppendEntry>): { advances: HeadAdvance[]; rows: EventInsert[] } {
+  chain(entries: ReadonlyArray<AppendEntry>, heads: ReadonlyMap<string, { seq: number; mac: string }>): { rows: EventInsert[]; advances: HeadAdvance[] } {
     const now = new Date();
     const working = new Map<string, { from: number; seq: number; mac: string }>();
     const rows: EventInsert[] = [];
     for (const { organisationId, actor, event, at } of entries) {
       let head = working.get(organisationId);
       if (!head) {
-        const known = this.#heads.get(organisationId)!;
+        const known = heads.get(organisationId);
+        if (!known) throw new Error(`organisation ${organisationId} has no audit chain`);
         head = { from: known.seq, seq: known.seq, mac: known.mac };
         working.set(organisationId, head);
       }
-      const row = this.#chain(organisationId, head, this.#keys.get(organisationId)!, actor, event, at ?? now);
+      const row = this.#row(organisationId, head, actor, event, at ?? now);
       rows.push(row);
       head.seq = row.seq;
       head.mac = row.mac;
     }
     const advances = [...working].map(([organisation_id, h]) => ({ organisation_id, from_seq: h.from, to_seq: h.seq, to_mac: h.mac }));
-    return { advances, rows };
+    return { rows, advances };
   }
 
-  #chain(organisationId: string, head: { seq: number; mac: string }, key: Uint8Array, actor: Actor | null, event: NewEvent, at: Date): EventInsert {
+  #row(organisationId: string, head: { seq: number; mac: string }, actor: Actor | null, event: NewEvent, at: Date): EventInsert {
     const principal = actor?.principal;
     const row: Omit<EventInsert, 'mac'> = {
       organisation_id: organisationId,
@@ -175,17 +167,8 @@ export class AuditTrail {
       created_at: at,
       prev_mac: head.mac,
     };
-    const mac = auditMac(key, macMessage({ ...row, snapshot: event.snapshot ?? null }));
+    const mac = auditMac(this.#keys.get(organisationId)!, macMessage({ ...row, snapshot: event.snapshot ?? null }));
     return { ...row, mac };
-  }
-
-  async #key(head: ChainHead): Promise<Uint8Array> {
-    let key = this.#keys.get(head.organisation_id);
-    if (!key) {
-      key = await this.masterKeyring.open(head.wrapped_key, 'audit-key', auditKeyContext(head.organisation_id));
-      this.#keys.set(head.organisation_id, key);
-    }
-    return key;
   }
 }
 
@@ -202,14 +185,18 @@ export const AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing 
 
 /**
  * Group commit for read events: requests that arrive while a batch is being written wait for the
- * next batch, which is written in one transaction. Each read returns only after its event committed.
+ * next batch, which is written at once. Each read returns only after its event is durable.
  */
 export class ReadAuditWriter {
   #pending: PendingRead[] = [];
   #flushing = false;
   #closed = false;
 
-  constructor(private readonly db: Db, private readonly trail: AuditTrail) {}
+  /**
+   * @param gatherMs under load, a pause after each batch so the clients just answered can send
+   *   their next request in time to join the next batch (worth it when a batch costs a round trip).
+   */
+  constructor(private readonly trail: AuditTrail, private readonly gatherMs = 0) {}
 
   record(organisationId: string, actor: Actor, event: NewEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
@@ -227,11 +214,12 @@ export class ReadAuditWriter {
       const batch = this.#pending;
       this.#pending = [];
       try {
-        await this.trail.append(this.db, batch);
+        await this.trail.appendReads(batch);
         for (const read of batch) read.resolve();
       } catch {
         for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
       }
+      if (this.gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, this.gatherMs));
     }
     this.#flushing = false;
   }

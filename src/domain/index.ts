@@ -4,7 +4,9 @@ import type { MasterKeyring } from '../crypto/index.js';
 import type { Store } from '../store/connect.js';
 import { AccessControl } from './access.js';
 import { Apps } from './apps.js';
-import { AuditTrail, ReadAuditWriter } from './audit.js';
+import { EventChainer, ReadAuditWriter, type AuditTrail } from './audit.js';
+import { LocalAuditTrail } from './audit-local.js';
+import { SharedAuditTrail } from './audit-shared.js';
 import { AuditLog } from './audit-log.js';
 import { Authenticator } from './auth.js';
 import { ContextResolver } from './context.js';
@@ -34,6 +36,8 @@ export interface DomainOptions {
   masterKeyring: MasterKeyring;
   rateLimit: RateLimit | undefined;
   rateLimitStore: RateLimitStore;
+  /** The embedded store's audit journal file (see audit-local.ts); absent for an in-memory store. */
+  auditJournal?: string | undefined;
 }
 
 /**
@@ -53,8 +57,10 @@ export function createDomain(options: DomainOptions) {
   const access = new AccessControl(db, maxAge);
   const contexts = new ContextResolver(db, access, maxAge);
   const authenticator = new Authenticator(db, maxAge);
-  const audit = new AuditTrail(masterKeyring);
-  const readAudit = new ReadAuditWriter(db, audit);
+  const chainer = new EventChainer(masterKeyring);
+  const audit: AuditTrail = store.kind === 'pglite' ? new LocalAuditTrail(db, chainer, options.auditJournal) : new SharedAuditTrail(db, chainer);
+  // On PostgreSQL a batch of reads costs a round trip: let more clients join each batch.
+  const readAudit = new ReadAuditWriter(audit, store.kind === 'pglite' ? 0 : 1);
   const keys = new EnvironmentKeys(db, masterKeyring);
   const deps: DomainDeps = {
     db,
@@ -116,6 +122,7 @@ export function createDomain(options: DomainOptions) {
     invites: new Invites(deps),
     async close() {
       await readAudit.close();
+      await audit.close();
       await rateLimiter.close();
     },
   };

@@ -86,3 +86,39 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
     select organisation_id from moved`.execute(db);
   return new Set(result.rows.map((r) => r.organisation_id));
 }
+
+/**
+ * Inserts already-chained events and moves each organisation's head to the newest of them
+ * (never backwards). Idempotent: events already present (same organisation and sequence number)
+ * are skipped, so a journal can be imported again after a crash.
+ */
+export async function importChainedEvents(db: Executor, events: EventInsert[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
+  const heads = new Map<string, { seq: number; mac: string }>();
+  for (const e of events) {
+    const head = heads.get(e.organisation_id);
+    if (!head || e.seq > head.seq) heads.set(e.organisation_id, { seq: e.seq, mac: e.mac });
+  }
+  await sql`
+    with inserted as (
+      insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
+                          secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
+                          actor_token_id, ip, user_agent, created_at, prev_mac, mac)
+      select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
+             e.secret_ids, e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
+             e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
+        from json_to_recordset(${JSON.stringify(rows)}::json)
+             as e(organisation_id uuid, seq bigint, id uuid, kind text, action text, app_id uuid, environment_id uuid,
+                  environment_revision bigint, secret_id uuid, secret_ids uuid[], resource_id uuid, snapshot text,
+                  description text, actor_member_id uuid, actor_service_account_id uuid, actor_token_id uuid, ip text,
+                  user_agent text, created_at timestamptz, prev_mac text, mac text)
+      on conflict (organisation_id, seq) do nothing
+      returning 1
+    )
+    update audit_heads as h
+       set seq = a.seq, mac = a.mac
+      from json_to_recordset(${JSON.stringify([...heads].map(([organisation_id, h]) => ({ organisation_id, ...h })))}::json)
+           as a(organisation_id uuid, seq bigint, mac text)
+     where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
+}

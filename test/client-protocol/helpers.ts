@@ -97,7 +97,9 @@ export class SdkGuard {
 }
 
 /** Every event row of an environment, oldest first. */
-export function eventsOf(server: TestServer, environmentId: string) {
+export async function eventsOf(server: TestServer, environmentId: string) {
+  // Read events of the embedded store wait in its journal until the trail syncs.
+  await server.domain.deps.audit.sync();
   return server.domain.deps.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).orderBy('seq').execute();
 }
 

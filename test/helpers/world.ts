@@ -73,6 +73,8 @@ export async function environmentRow(domain: Domain, environmentId: string) {
 
 /** Secret events of an organisation (optionally one environment), oldest first; `writes` leaves reads out. */
 export async function secretEvents(domain: Domain, organisationId: string, environmentId?: string, options: { writes?: boolean } = {}) {
+  // Read events of the embedded store wait in its journal until the trail syncs.
+  await domain.deps.audit.sync();
   let query = domain.deps.db
     .selectFrom('events')
     .selectAll()

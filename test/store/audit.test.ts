@@ -5,7 +5,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { masterKeyring } from '../../src/crypto/index.js';
-import { AuditTrail } from '../../src/domain/audit.js';
+import { EventChainer, type AuditTrail } from '../../src/domain/audit.js';
+import { SharedAuditTrail } from '../../src/domain/audit-shared.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import type { Store } from '../../src/store/connect.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -30,11 +31,11 @@ for (const target of STORE_TARGETS) {
     after(() => store.close());
 
     it('keeps one valid chain when two writers (two nodes) append concurrently', async () => {
-      const first = new AuditTrail(keyring);
-      const second = new AuditTrail(keyring);
+      const first = new SharedAuditTrail(store.db, new EventChainer(keyring));
+      const second = new SharedAuditTrail(store.db, new EventChainer(keyring));
       const org = await newOrganisation(store, first);
       const appends = Array.from({ length: 30 }, (_, i) =>
-        (i % 2 ? first : second).append(store.db, [
+        (i % 2 ? first : second).appendReads([
           { organisationId: org, actor, event: { kind: 'audit', action: 'test.event', description: `event ${i}`, snapshot: { i, nested: { b: 1, a: [1, 'x'] } } } },
           { organisationId: org, actor: null, event: { kind: 'secret', action: 'read', secretIds: [randomUUID(), randomUUID()], environmentRevision: i } },
         ]),
@@ -46,9 +47,9 @@ for (const target of STORE_TARGETS) {
     });
 
     it('reports the first altered, inserted or deleted event', async () => {
-      const trail = new AuditTrail(keyring);
+      const trail = new SharedAuditTrail(store.db, new EventChainer(keyring));
       const org = await newOrganisation(store, trail);
-      for (let i = 0; i < 6; i++) await trail.append(store.db, [{ organisationId: org, actor, event: { kind: 'audit', action: 'test.event', description: `event ${i}` } }]);
+      for (let i = 0; i < 6; i++) await trail.appendReads([{ organisationId: org, actor, event: { kind: 'audit', action: 'test.event', description: `event ${i}` } }]);
       assert.equal((await verifyAuditTrail(store.db, keyring, org)).problem, undefined);
 
       await sql`update events set description = 'forged' where organisation_id = ${org} and seq = 3`.execute(store.db);
@@ -62,12 +63,12 @@ for (const target of STORE_TARGETS) {
       assert.equal(deleted?.seq, 4);
 
       const other = await newOrganisation(store, trail);
-      for (let i = 0; i < 3; i++) await trail.append(store.db, [{ organisationId: other, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
+      for (let i = 0; i < 3; i++) await trail.appendReads([{ organisationId: other, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
       await sql`delete from events where organisation_id = ${other} and seq = 3`.execute(store.db);
       assert.equal((await verifyAuditTrail(store.db, keyring, other)).problem?.kind, 'truncated');
 
       const third = await newOrganisation(store, trail);
-      for (let i = 0; i < 3; i++) await trail.append(store.db, [{ organisationId: third, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
+      for (let i = 0; i < 3; i++) await trail.appendReads([{ organisationId: third, actor, event: { kind: 'audit', action: 'test.event', description: `e${i}` } }]);
       // A forged event squeezed in with a made-up MAC.
       await sql`update events set seq = seq + 1 where organisation_id = ${third} and seq = 3`.execute(store.db);
       await sql`insert into events (organisation_id, seq, id, kind, action, created_at, prev_mac, mac)

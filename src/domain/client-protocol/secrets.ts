@@ -39,7 +39,8 @@ export class ClientSecretSelection {
   readonly rendered = new Map<string, Uint8Array>();
   readonly secretIds: string[];
 
-  constructor(readonly environmentId: string, readonly revision: number, readonly items: readonly ClientSecretItem[]) {
+  /** `filtered`: a path, key digest or tags filter chose among the environment's secrets. */
+  constructor(readonly environmentId: string, readonly revision: number, readonly items: readonly ClientSecretItem[], readonly filtered: boolean) {
     this.secretIds = items.map((item) => item.entry.id);
   }
 }
@@ -66,7 +67,9 @@ export class ClientSecrets {
       appId: target.appId,
       environmentId: target.environmentId,
       environmentRevision: snapshot.revision,
-      secretIds: selection.secretIds,
+      // As on the REST read: only a filtered read lists its ids (see secrets/secrets.ts).
+      secretIds: selection.filtered ? selection.secretIds : null,
+      snapshot: { selection: selection.filtered ? 'filtered' : 'all', count: selection.secretIds.length },
     });
     return selection;
   }
@@ -129,7 +132,8 @@ export class ClientSecrets {
       if (wanted && !entry.tags.some((tag) => wanted.has(tag))) continue;
       items.push({ entry, override: overrides?.get(entry.id) ?? null });
     }
-    const selection = new ClientSecretSelection(snapshot.environmentId, snapshot.revision, items);
+    const filtered = path !== undefined || digest !== undefined || wanted !== undefined;
+    const selection = new ClientSecretSelection(snapshot.environmentId, snapshot.revision, items, filtered);
     if (!perSnapshot) this.#selections.set(snapshot, (perSnapshot = new Map()));
     if (perSnapshot.size >= MAX_SELECTIONS_PER_SNAPSHOT) perSnapshot.clear();
     perSnapshot.set(key, selection);

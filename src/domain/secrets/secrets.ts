@@ -76,9 +76,10 @@ export class Secrets {
       appId: target.appId,
       environmentId: target.environmentId,
       environmentRevision: environment.revision,
-      // Every read names the ids it returned (DESIGN §5.6; issue 5): per-secret read history is
-      // read straight off the trail, without replaying creates and deletes up to this revision.
-      secretIds: secrets.map((s) => s.entry.id),
+      // A filtered read names the ids it returned. An unfiltered read returned exactly the secrets
+      // live at this revision, which the trail's creates and deletes determine (readSecretIds in
+      // audit-log.ts): listing them again would make every read event as large as the environment.
+      secretIds: selection === '' ? null : secrets.map((s) => s.entry.id),
       snapshot: { selection: selection === '' ? 'all' : 'filtered', count: secrets.length },
     });
     return { environment, selection, secrets };

@@ -1,6 +1,7 @@
 // GET /v1/secrets/ (rest-api §4.2) and the secret semantics of §5 that reads show (paths, folders,
 // keyDigest, comments, overrides), plus the read events of §5.9 / DESIGN §5.6, on every store.
 import assert from 'node:assert/strict';
+import { readSecretIds } from '../../../src/domain/audit-log.js';
 import { after, before, describe, it } from 'node:test';
 import { keyDigest } from '../../../src/crypto/index.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
@@ -174,11 +175,16 @@ for (const target of STORE_TARGETS) {
       const filtered = await listSecrets(api, app.id, 'development', '&path=/backend');
       const none = await listSecrets(api, app.id, 'development', '&key=missing');
       assertError(await api.get(secretsUrl(app.id, 'development', '&dynamic&lease_ttl=x')), 400, LEASE);
+      await server.domain.deps.audit.sync();
       const events = (await secretEvents(server.domain, owner.organisationId, env)).slice(before);
       assert.deepEqual(
-        events.map((e) => ({ action: e.action, environment: e.environment_id, app: e.app_id, revision: e.environment_revision, ids: e.secret_ids, secret: e.secret_id, member: e.actor_member_id })),
-        [all, filtered, none].map((list) => ({ action: 'read', environment: env, app: app.id, revision, ids: list.map((x) => x.id), secret: null, member: owner.memberId })),
+        events.map((e) => ({ action: e.action, environment: e.environment_id, app: e.app_id, revision: e.environment_revision, secret: e.secret_id, member: e.actor_member_id })),
+        [all, filtered, none].map(() => ({ action: 'read', environment: env, app: app.id, revision, secret: null, member: owner.memberId })),
       );
+      // Filtered reads list their ids; the unfiltered one names the revision, whose secrets the trail determines.
+      assert.deepEqual(events.map((e) => e.secret_ids), [null, filtered.map((x) => x.id), []]);
+      const returned = await Promise.all(events.map((e) => readSecretIds(server.domain.deps.db, e)));
+      assert.deepEqual(returned, [all, filtered, none].map((list) => list.map((x) => x.id)));
     });
 
     it('shows the PAT caller\'s own override, active or not, with the shared value in `value`', async () => {

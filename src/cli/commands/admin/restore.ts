@@ -4,8 +4,10 @@
 // the restored store is usable only with the key the backup's envelopes were sealed under, so that
 // key must be configured (COFFER_MASTER_KEY, COFFER_MASTER_KEY_FILE, or master.key in the data
 // directory) and is checked before anything is written.
+import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN_SOCKET_FILE, callAdminSocket } from '../../../admin-socket.js';
+import { AUDIT_JOURNAL_FILE } from '../../../domain/audit-local.js';
 import { ConfigError, loadConfig } from '../../../config.js';
 import { fromHex, masterKeyId } from '../../../crypto/index.js';
 import { resolveMasterKeys } from '../../../master-key.js';
@@ -58,6 +60,8 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
     }
     try {
       result = await restoreSnapshot(store.db, snapshot, { force: options.force === true });
+      // Read events a stopped embedded server left in its journal belong to the store just replaced.
+      if (store.kind === 'pglite') fs.rmSync(path.join(config.dataDir, AUDIT_JOURNAL_FILE), { force: true });
     } catch (error) {
       if (error instanceof StoreNotEmptyError) throw new UserError(`${error.message}; nothing was restored`, 'restore into an empty store, or pass --force to replace everything in it');
       if (error instanceof SchemaMismatchError) throw new UserError(`cannot restore ${file}: ${error.message}`);

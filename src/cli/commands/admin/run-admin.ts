@@ -4,6 +4,7 @@ import path from 'node:path';
 import { adminOperations } from '../../../admin-operations.js';
 import { ADMIN_SOCKET_FILE, callAdminSocket } from '../../../admin-socket.js';
 import { loadConfig } from '../../../config.js';
+import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../../domain/audit-local.js';
 import { openMasterKeyring, resolveMasterKeys } from '../../../master-key.js';
 import { openStore } from '../../../store/connect.js';
 import { UserError } from '../../errors.js';
@@ -19,6 +20,8 @@ export async function runAdminOperation<T>(operation: string, body: Record<strin
   }
   const masterKeys = resolveMasterKeys(config, { generate: false });
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Read events a stopped embedded server left in its journal belong in the store first.
+  if (store.kind === 'pglite') await LocalAuditTrail.recover(store.db, path.join(config.dataDir, AUDIT_JOURNAL_FILE));
   const keyring = openMasterKeyring(masterKeys);
   try {
     return (await adminOperations({ store, keyring, masterKeys })[operation]!(body)) as T;

@@ -1,0 +1,190 @@
+// The audit trail on the embedded store, where this one process owns every chain. A database
+// statement per batch of reads would cost more than the reads themselves (PGlite runs in this
+// thread), so read events are made durable in an append-only journal next to the store — one
+// write per batch, as safe as the store itself against a crash of the process (PGlite runs with
+// fsync off too) — and moved into the database in bulk: every second, before a write transaction
+// appends its own events, before the trail is read, and when the server stops or starts again.
+import fs from 'node:fs';
+import type { Db, Executor, Tx } from '../store/database.js';
+import { findChainHeads, importChainedEvents, insertChainHead, type EventInsert } from '../store/events.js';
+import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
+import { inTransaction, unitOf } from './transactions.js';
+
+/** A FIFO lock: the chain may be extended by one writer at a time, in arrival order. */
+class ChainLock {
+  #tail: Promise<void> = Promise.resolve();
+
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const acquired = this.#tail.then(() => release);
+    this.#tail = this.#tail.then(() => held);
+    return acquired;
+  }
+}
+
+/** Events written to a file (one JSON line each) and not yet in the database. */
+export class AuditJournal {
+  readonly #fd: number | undefined;
+  #pending: EventInsert[] = [];
+
+  /** @param file the journal file, or undefined for an in-memory store (tests). */
+  constructor(readonly file: string | undefined) {
+    this.#fd = file ? fs.openSync(file, 'a', 0o600) : undefined;
+  }
+
+  /** Events a previous process journaled and may not have imported (a torn last line is dropped). */
+  static recover(file: string): EventInsert[] {
+    if (!fs.existsSync(file)) return [];
+    const events: EventInsert[] = [];
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const parsed = JSON.parse(line) as EventInsert & { created_at: string };
+        events.push({ ...parsed, created_at: new Date(parsed.created_at) });
+      } catch {
+        // The process died in the middle of this line: its request was never answered.
+      }
+    }
+    return events;
+  }
+
+  get pending(): readonly EventInsert[] {
+    return this.#pending;
+  }
+
+  /** Durable on return (written to the file; survives the process). */
+  write(events: EventInsert[]): void {
+    if (this.#fd !== undefined) fs.writeSync(this.#fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    for (const event of events) this.#pending.push(event);
+  }
+
+  /** After the first `count` pending events were committed to the database. */
+  imported(count: number): void {
+    this.#pending = this.#pending.slice(count);
+    if (this.#fd !== undefined && this.#pending.length === 0) fs.ftruncateSync(this.#fd, 0);
+    else if (this.#fd !== undefined) fs.writeFileSync(this.file!, this.#pending.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+  }
+}
+
+/** The journal's file name inside the embedded store's data directory. */
+export const AUDIT_JOURNAL_FILE = 'audit.journal';
+
+const IMPORT_INTERVAL_MS = 1_000;
+const IMPORT_THRESHOLD = 2_000;
+
+export class LocalAuditTrail implements AuditTrail {
+  /** The committed head of each chain (database and journal together): authoritative here. */
+  readonly #heads = new Map<string, { seq: number; mac: string }>();
+  readonly #lock = new ChainLock();
+  readonly #journal: AuditJournal;
+  readonly #timer: NodeJS.Timeout;
+  #importing: Promise<void> | undefined;
+
+  constructor(private readonly db: Db, private readonly chainer: EventChainer, journalFile: string | undefined) {
+    this.#journal = new AuditJournal(journalFile);
+    this.#timer = setInterval(() => void this.sync().catch(() => {}), IMPORT_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /** Imports what a previous process journaled (call once, before serving). */
+  static async recover(db: Db, journalFile: string): Promise<number> {
+    const events = AuditJournal.recover(journalFile);
+    if (events.length > 0) await inTransaction(db, ({ trx }) => importChainedEvents(trx, events));
+    fs.rmSync(journalFile, { force: true });
+    return events.length;
+  }
+
+  async startChain(db: Executor, organisationId: string): Promise<void> {
+    await insertChainHead(db, this.chainer.newChain(organisationId));
+  }
+
+  /**
+   * Inside a write transaction: the chain stays locked until the transaction ends, so no read is
+   * chained onto events that may yet be rolled back. Journaled events go into the database first.
+   */
+  async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
+    if (entries.length === 0) return;
+    const unit = unitOf(trx);
+    if (!unit) throw new Error('audit events of a write must be appended inside inTransaction()');
+    const organisationIds = [...new Set(entries.map((e) => e.organisationId))];
+    const release = await this.#lock.acquire();
+    let released = false;
+    const done = () => {
+      if (!released) {
+        released = true;
+        release();
+      }
+    };
+    unit.afterRollback(done);
+    try {
+      const journaled = this.#journal.pending.length;
+      await importChainedEvents(trx, [...this.#journal.pending]);
+      await this.#loadHeads(trx, organisationIds);
+      const { rows, advances } = this.chainer.chain(entries, this.#heads);
+      await importChainedEvents(trx, rows);
+      unit.afterCommit(() => {
+        this.#journal.imported(journaled);
+        for (const a of advances) this.#heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
+        done();
+      });
+    } catch (error) {
+      done();
+      throw error;
+    }
+  }
+
+  async appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void> {
+    if (entries.length === 0) return;
+    // Load heads and keys before taking the lock: a write transaction holding the lock may be
+    // waiting for the database connection, which this must then not need.
+    await this.#loadHeads(this.db, [...new Set(entries.map((e) => e.organisationId))]);
+    const release = await this.#lock.acquire();
+    try {
+      const { rows, advances } = this.chainer.chain(entries, this.#heads);
+      this.#journal.write(rows);
+      for (const a of advances) this.#heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
+    } finally {
+      release();
+    }
+    if (this.#journal.pending.length >= IMPORT_THRESHOLD) void this.sync().catch(() => {});
+  }
+
+  /** Moves journaled events into the database. */
+  sync(): Promise<void> {
+    if (this.#journal.pending.length === 0) return this.#importing ?? Promise.resolve();
+    this.#importing ??= inTransaction(this.db, async ({ trx, afterCommit, afterRollback }) => {
+      const release = await this.#lock.acquire();
+      afterRollback(release);
+      const count = this.#journal.pending.length;
+      await importChainedEvents(trx, [...this.#journal.pending]);
+      afterCommit(() => {
+        this.#journal.imported(count);
+        release();
+      });
+    }).finally(() => (this.#importing = undefined));
+    return this.#importing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.sync();
+    this.#journal.close();
+  }
+
+  /** Heads of chains this process has not touched yet, from the database; kept from then on. */
+  async #loadHeads(db: Executor, organisationIds: string[]): Promise<void> {
+    const missing = organisationIds.filter((id) => !this.#heads.has(id) || !this.chainer.hasKey(id));
+    if (missing.length === 0) return;
+    const heads = await findChainHeads(db, missing);
+    for (const head of heads) {
+      await this.chainer.loadKey(head);
+      // Only if still unknown: a transaction that committed meanwhile knows better.
+      if (!this.#heads.has(head.organisation_id)) this.#heads.set(head.organisation_id, { seq: head.seq, mac: head.mac });
+    }
+  }
+}

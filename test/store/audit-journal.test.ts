@@ -1,0 +1,91 @@
+// The embedded store's audit journal (src/domain/audit-local.ts): reads journaled and writes
+// committed in transactions form one valid chain; rolled-back writes leave no trace; a process
+// killed with SIGKILL loses no acknowledged read event.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { masterKeyring, fromHex } from '../../src/crypto/index.js';
+import { EventChainer } from '../../src/domain/audit.js';
+import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../src/domain/audit-local.js';
+import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
+import { inTransaction } from '../../src/domain/transactions.js';
+import { openStore } from '../../src/store/connect.js';
+import { FIXTURES, spawnNode } from '../helpers/process.js';
+
+const actor = { principal: { kind: 'member' as const, organisationId: '', memberId: randomUUID(), userId: randomUUID(), tokenId: null }, ip: '127.0.0.1', userAgent: 'test' };
+const read = (organisationId: string, i: number) => ({ organisationId, actor, event: { kind: 'secret' as const, action: 'read', secretIds: [randomUUID()], description: `read ${i}` } });
+const write = (organisationId: string, i: number) => ({ organisationId, actor, event: { kind: 'audit' as const, action: 'test.write', description: `write ${i}` } });
+
+describe('audit journal of the embedded store', () => {
+  it('chains journaled reads and transactional writes into one valid chain; a rolled-back write leaves nothing', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const store = await openStore({ dataDir });
+    const keyring = masterKeyring({ active: randomBytes(32) });
+    const trail = new LocalAuditTrail(store.db, new EventChainer(keyring), path.join(dataDir, AUDIT_JOURNAL_FILE));
+    try {
+      const org = randomUUID();
+      await inTransaction(store.db, async ({ trx }) => {
+        await trx.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
+        await trail.startChain(trx, org);
+      });
+      const work: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 30; i++) {
+        work.push(trail.appendReads([read(org, i), read(org, i)]));
+        if (i % 5 === 0) work.push(inTransaction(store.db, ({ trx }) => trail.append(trx, [write(org, i)])));
+        if (i % 7 === 0) {
+          work.push(
+            inTransaction(store.db, async ({ trx }) => {
+              await trail.append(trx, [write(org, -i)]);
+              throw new Error('roll back');
+            }).catch(() => 'rolled back'),
+          );
+        }
+      }
+      await Promise.all(work);
+      // Journaled reads are not in the database until the trail syncs (or a write imports them).
+      await trail.sync();
+      const report = await verifyAuditTrail(store.db, keyring, org);
+      assert.equal(report.problem, undefined);
+      assert.equal(report.events, 30 * 2 + 6);
+      const rolledBack = await store.db.selectFrom('events').select('id').where('organisation_id', '=', org).where('description', 'like', 'write -%').execute();
+      assert.deepEqual(rolledBack, []);
+      assert.equal(fs.statSync(path.join(dataDir, AUDIT_JOURNAL_FILE)).size, 0, 'the journal is emptied once imported');
+    } finally {
+      await trail.close();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('loses no acknowledged read event when the process is killed with SIGKILL', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const key = randomBytes(32).toString('hex');
+    try {
+      const child = spawnNode(path.join(FIXTURES, 'journal-stream.js'), [], { COFFER_DATA_DIR: dataDir, MASTER_KEY: key });
+      const org = (await child.waitFor(/^org /)).slice(4);
+      await child.waitFor(/^acked 200$/);
+      child.child.kill('SIGKILL');
+      await child.exited;
+      const acknowledged = Math.max(...child.stdout.filter((l) => l.startsWith('acked ')).map((l) => Number(l.slice(6))));
+      assert.ok(fs.statSync(path.join(dataDir, AUDIT_JOURNAL_FILE)).size > 0, 'events were still in the journal');
+
+      const store = await openStore({ dataDir });
+      try {
+        const recovered = await LocalAuditTrail.recover(store.db, path.join(dataDir, AUDIT_JOURNAL_FILE));
+        assert.ok(recovered > 0);
+        const keyring = masterKeyring({ active: fromHex(key, 'master key', 32) });
+        const report = await verifyAuditTrail(store.db, keyring, org);
+        assert.equal(report.problem, undefined);
+        assert.ok(report.events >= acknowledged, `${report.events} events recovered, ${acknowledged} acknowledged`);
+        assert.equal(fs.existsSync(path.join(dataDir, AUDIT_JOURNAL_FILE)), false);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
