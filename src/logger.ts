@@ -2,22 +2,20 @@
 // request URLs are logged without query values (a `key=` filter is a secret's name).
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
+/**
+ * Exact paths, not wildcards: a wildcard makes pino walk every logged object and costs about
+ * 20 µs per line, more than a whole request. Request lines carry only what the serializers below
+ * pick (never headers or bodies); these paths guard the objects code logs by hand.
+ */
+const SECRET_FIELDS = ['authorization', 'token', 'bearer', 'password', 'value', 'key', 'comment', 'secrets', 'override', 'masterKey', 'setupCode'];
+
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
-  '*.authorization',
-  '*.token',
-  '*.bearer',
-  '*.password',
-  '*.value',
-  '*.key',
-  '*.comment',
-  '*.secrets',
-  '*.override',
-  '*.masterKey',
-  '*.setupCode',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `body.${field}`),
 ];
 
 /**

@@ -23,10 +23,20 @@ async function metrics(app: FastifyInstance) {
   });
   app.decorate('metrics', registry);
 
+  // The label-bound series, looked up once per (route, method, status): binding labels on every
+  // request would hash them each time.
+  const series = new Map<string, { requests: ReturnType<typeof requests.labels>; latency: ReturnType<typeof latency.labels> }>();
   app.addHook('onResponse', async (request, reply) => {
-    const labels = { route: request.is404 ? 'unmatched' : request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
-    requests.inc(labels);
-    latency.observe(labels, reply.elapsedTime / 1000);
+    const route = request.is404 ? 'unmatched' : request.routeOptions.url ?? 'unmatched';
+    const key = `${route} ${request.method} ${reply.statusCode}`;
+    let bound = series.get(key);
+    if (!bound) {
+      const labels = { route, method: request.method, status: String(reply.statusCode) };
+      bound = { requests: requests.labels(labels), latency: latency.labels(labels) };
+      series.set(key, bound);
+    }
+    bound.requests.inc();
+    bound.latency.observe(reply.elapsedTime / 1000);
   });
 
   app.get('/metrics', { config: { notJson: true }, schema: { hide: true } }, async (_request, reply) => {
