@@ -81,6 +81,8 @@ export class LocalAuditTrail implements AuditTrail {
   /** The committed head of each chain (database and journal together): authoritative here. */
   readonly #heads = new Map<string, { seq: number; mac: string }>();
   readonly #lock = new ChainLock();
+  /** Heads moved by write transactions still open (applied when they commit). */
+  readonly #transactions = new WeakMap<Tx, { heads: Map<string, { seq: number; mac: string }> }>();
   readonly #journal: AuditJournal;
   readonly #timer: NodeJS.Timeout;
   #importing: Promise<void> | undefined;
@@ -106,17 +108,30 @@ export class LocalAuditTrail implements AuditTrail {
   /**
    * Inside a write transaction: the chain stays locked until the transaction ends, so no read is
    * chained onto events that may yet be rolled back. Journaled events go into the database first.
+   * A transaction may append several times; it holds the lock once.
    */
   async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
     if (entries.length === 0) return;
+    const state = this.#transactions.get(trx) ?? (await this.#begin(trx));
+    await this.#loadHeads(trx, [...new Set(entries.map((e) => e.organisationId))]);
+    const heads = new Map([...this.#heads, ...state.heads]);
+    const { rows, advances } = this.chainer.chain(entries, heads);
+    await importChainedEvents(trx, rows);
+    for (const a of advances) state.heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
+  }
+
+  /** Takes the chain for a transaction until it commits or rolls back. */
+  async #begin(trx: Tx): Promise<{ heads: Map<string, { seq: number; mac: string }> }> {
     const unit = unitOf(trx);
     if (!unit) throw new Error('audit events of a write must be appended inside inTransaction()');
-    const organisationIds = [...new Set(entries.map((e) => e.organisationId))];
     const release = await this.#lock.acquire();
+    const state = { heads: new Map<string, { seq: number; mac: string }>() };
+    this.#transactions.set(trx, state);
     let released = false;
     const done = () => {
       if (!released) {
         released = true;
+        this.#transactions.delete(trx);
         release();
       }
     };
@@ -124,18 +139,16 @@ export class LocalAuditTrail implements AuditTrail {
     try {
       const journaled = this.#journal.pending.length;
       await importChainedEvents(trx, [...this.#journal.pending]);
-      await this.#loadHeads(trx, organisationIds);
-      const { rows, advances } = this.chainer.chain(entries, this.#heads);
-      await importChainedEvents(trx, rows);
       unit.afterCommit(() => {
         this.#journal.imported(journaled);
-        for (const a of advances) this.#heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
+        for (const [organisationId, head] of state.heads) this.#heads.set(organisationId, head);
         done();
       });
     } catch (error) {
       done();
       throw error;
     }
+    return state;
   }
 
   async appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void> {

@@ -34,7 +34,15 @@ describe('audit journal of the embedded store', () => {
       const work: Array<Promise<unknown>> = [];
       for (let i = 0; i < 30; i++) {
         work.push(trail.appendReads([read(org, i), read(org, i)]));
-        if (i % 5 === 0) work.push(inTransaction(store.db, ({ trx }) => trail.append(trx, [write(org, i)])));
+        if (i % 5 === 0) {
+          // Two appends in one transaction (e.g. an organisation and its first token).
+          work.push(
+            inTransaction(store.db, async ({ trx }) => {
+              await trail.append(trx, [write(org, i)]);
+              await trail.append(trx, [write(org, i + 1000)]);
+            }),
+          );
+        }
         if (i % 7 === 0) {
           work.push(
             inTransaction(store.db, async ({ trx }) => {
@@ -49,7 +57,7 @@ describe('audit journal of the embedded store', () => {
       await trail.sync();
       const report = await verifyAuditTrail(store.db, keyring, org);
       assert.equal(report.problem, undefined);
-      assert.equal(report.events, 30 * 2 + 6);
+      assert.equal(report.events, 30 * 2 + 6 * 2);
       const rolledBack = await store.db.selectFrom('events').select('id').where('organisation_id', '=', org).where('description', 'like', 'write -%').execute();
       assert.deepEqual(rolledBack, []);
       assert.equal(fs.statSync(path.join(dataDir, AUDIT_JOURNAL_FILE)).size, 0, 'the journal is emptied once imported');
