@@ -6,7 +6,8 @@
 // appends its own events, before the trail is read, and when the server stops or starts again.
 import fs from 'node:fs';
 import type { Db, Executor, Tx } from '../store/database.js';
-import { findChainHeads, importChainedEvents, insertChainHead, type EventInsert } from '../store/events.js';
+import type { Store } from '../store/connect.js';
+import { copyChainedEvents, findChainHeads, importChainedEvents, insertChainHead, type EventInsert } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
 import { inTransaction, unitOf } from './transactions.js';
 
@@ -87,16 +88,28 @@ export class LocalAuditTrail implements AuditTrail {
   readonly #timer: NodeJS.Timeout;
   #importing: Promise<void> | undefined;
 
-  constructor(private readonly db: Db, private readonly chainer: EventChainer, journalFile: string | undefined) {
+  /**
+   * @param bulk the embedded store's plain transaction with COPY (Store.bulkTransaction); imports
+   *   use INSERT without it.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly chainer: EventChainer,
+    journalFile: string | undefined,
+    private readonly bulk?: Store['bulkTransaction'],
+  ) {
     this.#journal = new AuditJournal(journalFile);
     this.#timer = setInterval(() => void this.sync().catch(() => {}), IMPORT_INTERVAL_MS);
     this.#timer.unref();
   }
 
   /** Imports what a previous process journaled (call once, before serving). */
-  static async recover(db: Db, journalFile: string): Promise<number> {
+  static async recover(store: Store, journalFile: string): Promise<number> {
     const events = AuditJournal.recover(journalFile);
-    if (events.length > 0) await inTransaction(db, ({ trx }) => importChainedEvents(trx, events));
+    if (events.length > 0) {
+      if (store.bulkTransaction) await store.bulkTransaction((session) => copyChainedEvents(session, events));
+      else await inTransaction(store.db, ({ trx }) => importChainedEvents(trx, events));
+    }
     fs.rmSync(journalFile, { force: true });
     return events.length;
   }
@@ -170,17 +183,36 @@ export class LocalAuditTrail implements AuditTrail {
   /** Moves journaled events into the database. */
   sync(): Promise<void> {
     if (this.#journal.pending.length === 0) return this.#importing ?? Promise.resolve();
-    this.#importing ??= inTransaction(this.db, async ({ trx, afterCommit, afterRollback }) => {
-      const release = await this.#lock.acquire();
-      afterRollback(release);
-      const count = this.#journal.pending.length;
-      await importChainedEvents(trx, [...this.#journal.pending]);
-      afterCommit(() => {
-        this.#journal.imported(count);
-        release();
-      });
-    }).finally(() => (this.#importing = undefined));
+    this.#importing ??= this.#import().finally(() => (this.#importing = undefined));
     return this.#importing;
+  }
+
+  /**
+   * The database transaction comes first, the chain lock second: a write transaction holding the
+   * lock is already inside its own transaction and never waits for this one.
+   */
+  async #import(): Promise<void> {
+    let release: (() => void) | undefined;
+    try {
+      const take = async () => {
+        release = await this.#lock.acquire();
+        return [...this.#journal.pending];
+      };
+      const events = this.bulk
+        ? await this.bulk(async (session) => {
+            const pending = await take();
+            await copyChainedEvents(session, pending);
+            return pending;
+          })
+        : await inTransaction(this.db, async ({ trx }) => {
+            const pending = await take();
+            await importChainedEvents(trx, pending);
+            return pending;
+          });
+      this.#journal.imported(events.length);
+    } finally {
+      release?.();
+    }
   }
 
   async close(): Promise<void> {

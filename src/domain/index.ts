@@ -58,7 +58,7 @@ export function createDomain(options: DomainOptions) {
   const contexts = new ContextResolver(db, access, maxAge);
   const authenticator = new Authenticator(db, maxAge);
   const chainer = new EventChainer(masterKeyring);
-  const audit: AuditTrail = store.kind === 'pglite' ? new LocalAuditTrail(db, chainer, options.auditJournal) : new SharedAuditTrail(db, chainer);
+  const audit: AuditTrail = store.kind === 'pglite' ? new LocalAuditTrail(db, chainer, options.auditJournal, store.bulkTransaction) : new SharedAuditTrail(db, chainer);
   // On PostgreSQL a batch of reads costs a round trip: let more clients join each batch.
   const readAudit = new ReadAuditWriter(audit, store.kind === 'pglite' ? 0 : 1);
   const keys = new EnvironmentKeys(db, masterKeyring);

@@ -1,5 +1,6 @@
 // The audit trail rows: events and each organisation's chain head.
 import { sql } from 'kysely';
+import type { BulkSession } from './connect.js';
 import type { Executor } from './database.js';
 import type { EventKind } from './events.table.js';
 
@@ -121,4 +122,49 @@ export async function importChainedEvents(db: Executor, events: EventInsert[]): 
       from json_to_recordset(${JSON.stringify([...heads].map(([organisation_id, h]) => ({ organisation_id, ...h })))}::json)
            as a(organisation_id uuid, seq bigint, mac text)
      where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
+}
+
+/** The columns of `events`, in the order COPY rows are written. */
+const EVENT_COLUMNS = [
+  'organisation_id', 'seq', 'id', 'kind', 'action', 'app_id', 'environment_id', 'environment_revision', 'secret_id', 'secret_ids',
+  'resource_id', 'snapshot', 'description', 'actor_member_id', 'actor_service_account_id', 'actor_token_id', 'ip', 'user_agent',
+  'created_at', 'prev_mac', 'mac',
+] as const;
+
+/** A field in PostgreSQL's COPY text format. */
+function copyField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = value instanceof Date ? value.toISOString() : Array.isArray(value) ? `{${value.join(',')}}` : String(value);
+  return text.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+}
+
+/**
+ * As importChainedEvents, for large batches on the embedded store (Store.bulkTransaction): COPY
+ * costs a fraction of an INSERT per row there. Events already stored (at or below the head) are
+ * left out first, since COPY cannot skip conflicts.
+ */
+export async function copyChainedEvents(session: BulkSession, events: EventInsert[]): Promise<void> {
+  if (events.length === 0) return;
+  const organisations = [...new Set(events.map((e) => e.organisation_id))];
+  const stored = new Map(
+    (await session.query<{ organisation_id: string; seq: number }>('select organisation_id, seq from audit_heads where organisation_id = any($1::uuid[])', [organisations])).map((h) => [
+      h.organisation_id,
+      Number(h.seq),
+    ]),
+  );
+  const fresh = events.filter((e) => e.seq > (stored.get(e.organisation_id) ?? 0));
+  if (fresh.length === 0) return;
+  const data = fresh.map((e) => EVENT_COLUMNS.map((column) => copyField(e[column])).join('\t')).join('\n') + '\n';
+  await session.copyFrom(`copy events (${EVENT_COLUMNS.join(', ')}) from '/dev/blob'`, data);
+  const heads = new Map<string, { seq: number; mac: string }>();
+  for (const e of fresh) {
+    const head = heads.get(e.organisation_id);
+    if (!head || e.seq > head.seq) heads.set(e.organisation_id, { seq: e.seq, mac: e.mac });
+  }
+  await session.query(
+    `update audit_heads as h set seq = a.seq, mac = a.mac
+       from json_to_recordset($1::json) as a(organisation_id uuid, seq bigint, mac text)
+      where h.organisation_id = a.organisation_id and h.seq < a.seq`,
+    [JSON.stringify([...heads].map(([organisation_id, h]) => ({ organisation_id, ...h })))],
+  );
 }

@@ -4,9 +4,11 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_events_without_foreign_key.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_events_without_foreign_key': m0002,
 };
 
 export const MIGRATION_TABLE = 'coffer_migrations';

@@ -24,7 +24,7 @@ describe('audit journal of the embedded store', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
     const store = await openStore({ dataDir });
     const keyring = masterKeyring({ active: randomBytes(32) });
-    const trail = new LocalAuditTrail(store.db, new EventChainer(keyring), path.join(dataDir, AUDIT_JOURNAL_FILE));
+    const trail = new LocalAuditTrail(store.db, new EventChainer(keyring), path.join(dataDir, AUDIT_JOURNAL_FILE), store.bulkTransaction);
     try {
       const org = randomUUID();
       await inTransaction(store.db, async ({ trx }) => {
@@ -82,7 +82,7 @@ describe('audit journal of the embedded store', () => {
 
       const store = await openStore({ dataDir });
       try {
-        const recovered = await LocalAuditTrail.recover(store.db, path.join(dataDir, AUDIT_JOURNAL_FILE));
+        const recovered = await LocalAuditTrail.recover(store, path.join(dataDir, AUDIT_JOURNAL_FILE));
         assert.ok(recovered > 0);
         const keyring = masterKeyring({ active: fromHex(key, 'master key', 32) });
         const report = await verifyAuditTrail(store.db, keyring, org);
