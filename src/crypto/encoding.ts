@@ -126,53 +126,74 @@ export function fromBase64Portable(value: unknown, what: string): Uint8Array {
   if (length % 4 !== 0) {
     throw new CryptoFormatError(`${what} is not padded standard base64 (length ${length} is not a multiple of 4)`);
   }
-  if (length === 0) return new Uint8Array(0);
+  const out = new Uint8Array(base64DecodedLength(value));
+  if (decodeBase64Into(value, out) < 0) throw base64Error(value, what);
+  return out;
+}
+
+/** Bytes that a padded base64 string of a valid length decodes to. */
+export function base64DecodedLength(value: string): number {
+  const length = value.length;
+  if (length === 0) return 0;
   const padding = value.charCodeAt(length - 1) !== 61 ? 0 : value.charCodeAt(length - 2) === 61 ? 2 : 1;
-  const out = new Uint8Array((length / 4) * 3 - padding);
+  return (length / 4) * 3 - padding;
+}
+
+/**
+ * Strict decoding (as fromBase64) into the caller's buffer, for the read path where one scratch buffer
+ * serves every field: returns the number of bytes written, or -1 if the input is not canonical padded
+ * standard base64 or `out` is too small. Says nothing about why; fromBase64Portable does.
+ */
+export function decodeBase64Into(value: string, out: Uint8Array): number {
+  const length = value.length;
+  if (length % 4 !== 0) return -1;
+  const size = base64DecodedLength(value);
+  if (size > out.length) return -1;
+  if (size === 0) return 0;
+  const padding = (length / 4) * 3 - size;
   const fullQuads = padding === 0 ? length : length - 4;
   let o = 0;
+  let invalid = 0;
   for (let i = 0; i < fullQuads; i += 4) {
     const a = b64Value(value.charCodeAt(i));
     const b = b64Value(value.charCodeAt(i + 1));
     const c = b64Value(value.charCodeAt(i + 2));
     const d = b64Value(value.charCodeAt(i + 3));
-    if ((a | b | c | d) > 63) throw invalidBase64(value, i, what);
+    invalid |= a | b | c | d;
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >> 16;
     out[o++] = (n >> 8) & 255;
     out[o++] = n & 255;
   }
-  if (padding === 0) return out;
-  const i = fullQuads;
-  const a = b64Value(value.charCodeAt(i));
-  const b = b64Value(value.charCodeAt(i + 1));
-  if (padding === 2) {
-    if ((a | b) > 63) throw invalidBase64(value, i, what);
-    if ((b & 15) !== 0) throw nonCanonical(what);
-    out[o] = (a << 2) | (b >> 4);
-    return out;
-  }
-  const c = b64Value(value.charCodeAt(i + 2));
-  if ((a | b | c) > 63) throw invalidBase64(value, i, what);
-  if ((c & 3) !== 0) throw nonCanonical(what);
+  if (invalid > 63) return -1;
+  if (padding === 0) return o;
+  const a = b64Value(value.charCodeAt(fullQuads));
+  const b = b64Value(value.charCodeAt(fullQuads + 1));
+  const c = padding === 1 ? b64Value(value.charCodeAt(fullQuads + 2)) : 0;
+  // Canonical: the bits after the last encoded byte are zero.
+  if ((a | b | c) > 63 || (padding === 2 ? b & 15 : c & 3) !== 0) return -1;
   out[o++] = (a << 2) | (b >> 4);
-  out[o] = ((b & 15) << 4) | (c >> 2);
-  return out;
+  if (padding === 1) out[o++] = ((b & 15) << 4) | (c >> 2);
+  return o;
+}
+
+/** Why decodeBase64Into refused a string whose length is a multiple of 4. */
+function base64Error(value: string, what: string): CryptoFormatError {
+  for (let i = 0; i < value.length; i += 4) {
+    const last = i + 4 === value.length;
+    const padding = last ? value.length / 4 * 3 - base64DecodedLength(value) : 0;
+    for (let j = i; j < i + 4 - padding; j++) {
+      if (b64Value(value.charCodeAt(j)) > 63) {
+        return new CryptoFormatError(`${what} is not standard base64 (unexpected character at offset ${j})`);
+      }
+    }
+  }
+  return new CryptoFormatError(`${what} is not canonical base64 (non-zero padding bits)`);
 }
 
 /** 6-bit value of a base64 character, or 255 (so an OR of four values exceeds 63 if any is invalid). */
 function b64Value(code: number): number {
   return code < 128 ? B64_VALUE[code]! : 255;
-}
-
-function invalidBase64(value: string, quadStart: number, what: string): CryptoFormatError {
-  let offset = quadStart;
-  while (offset < quadStart + 3 && b64Value(value.charCodeAt(offset)) <= 63) offset++;
-  return new CryptoFormatError(`${what} is not standard base64 (unexpected character at offset ${offset})`);
-}
-
-function nonCanonical(what: string): CryptoFormatError {
-  return new CryptoFormatError(`${what} is not canonical base64 (non-zero padding bits)`);
 }
 
 const UTF8_ENCODER = new TextEncoder();

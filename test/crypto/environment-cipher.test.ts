@@ -123,6 +123,7 @@ for (const b of BACKENDS) {
         `${field} `,
         field.slice(0, 75),
         `${field.slice(0, 71)}QQ==`,
+        `${field.slice(0, 71)}-${field.slice(72)}`, // URL-safe alphabet
       ];
       for (const bad of malformed) assert.throws(() => cipher.decryptField(bad), CryptoFormatError, bad);
       assert.equal(cipher.decryptOptionalField(''), '');
