@@ -8,7 +8,6 @@ import { createLogger } from './logger.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { SetupPreparation } from './domain/setup.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './domain/rate-limit.js';
-import { RedisRateLimitStore } from './domain/rate-limit-redis.js';
 import { publicV1Routes } from './http/routes/public-v1/index.js';
 import { clientProtocolRoutes } from './http/routes/client/index.js';
 import { e2eeRoutes } from './http/routes/e2ee/index.js';
@@ -146,9 +145,15 @@ function logSetupCode(logger: Logger, setup: SetupPreparation, url: string): voi
   }
 }
 
-/** In-process windows, or with REDIS_URL one shared window per principal across every node (rest-api §1.9). */
-function openRateLimitStore(config: Config, logger: Logger): Promise<RateLimitStore> {
-  if (!config.redisUrl) return Promise.resolve(new MemoryRateLimitStore());
+/**
+ * In-process windows, or with REDIS_URL one shared window per principal across every node (rest-api §1.9).
+ * The Redis client is loaded only when it is used: ioredis defines a subclass of String at load time,
+ * which turns off one of V8's fast paths for strings in the whole process (measured: the read path's
+ * per-field decryption runs 1.6 times slower once it is loaded).
+ */
+async function openRateLimitStore(config: Config, logger: Logger): Promise<RateLimitStore> {
+  if (!config.redisUrl) return new MemoryRateLimitStore();
+  const { RedisRateLimitStore } = await import('./domain/rate-limit-redis.js');
   return RedisRateLimitStore.connect({
     url: config.redisUrl,
     onError: (error) => logger.warn({ err: error }, 'rate limit store unavailable; request let through'),
