@@ -19,10 +19,27 @@ for (let i = 0; i < 16; i++) {
 
 /** Lower-case hex, as every Phase producer emits. */
 export function toHex(bytes: Uint8Array): string {
+  // Short inputs (digests, keys, token hashes) are written as ASCII and decoded natively: the result
+  // is one flat string, where concatenation would leave a chain of pieces to be flattened again each
+  // time the string is hashed as a map key or compared.
+  if (bytes.length <= HEX_SCRATCH_BYTES) {
+    for (let i = 0; i < bytes.length; i++) {
+      HEX_SCRATCH[2 * i] = HEX_ASCII[bytes[i]! >> 4]!;
+      HEX_SCRATCH[2 * i + 1] = HEX_ASCII[bytes[i]! & 15]!;
+    }
+    const hex = ASCII_DECODER.decode(HEX_SCRATCH.subarray(0, 2 * bytes.length));
+    HEX_SCRATCH.fill(0, 0, 2 * bytes.length); // it may have held a key's digits
+    return hex;
+  }
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += BYTE_TO_HEX[bytes[i]!];
   return out;
 }
+
+const HEX_ASCII = Uint8Array.from(HEX_DIGITS, (digit) => digit.charCodeAt(0));
+const HEX_SCRATCH_BYTES = 128;
+const HEX_SCRATCH = new Uint8Array(2 * HEX_SCRATCH_BYTES);
+const ASCII_DECODER = new TextDecoder('utf-8');
 
 /** True if `value` is hex of exactly `length` characters (either case). */
 export function isHex(value: unknown, length?: number): value is string {

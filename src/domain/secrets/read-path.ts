@@ -20,6 +20,7 @@ export interface ResolvedSecret {
 export class ResolvedEnvironment {
   /** Serialized forms, filled by the HTTP layer (it knows the wire shapes). */
   readonly rendered = new Map<string, Uint8Array>();
+  #byKeyDigest: Map<string, ResolvedSecret[]> | undefined;
 
   constructor(
     readonly environmentId: string,
@@ -28,6 +29,19 @@ export class ResolvedEnvironment {
     /** environment id -> revision, for every environment the values were read from */
     readonly dependencies: ReadonlyMap<string, number>,
   ) {}
+
+  /** The secrets with this key digest (one per path), from an index built on first use. */
+  withKeyDigest(digest: string): readonly ResolvedSecret[] {
+    if (!this.#byKeyDigest) {
+      this.#byKeyDigest = new Map();
+      for (const secret of this.secrets) {
+        const list = this.#byKeyDigest.get(secret.entry.keyDigest);
+        if (list) list.push(secret);
+        else this.#byKeyDigest.set(secret.entry.keyDigest, [secret]);
+      }
+    }
+    return this.#byKeyDigest.get(digest) ?? [];
+  }
 }
 
 export interface ResolutionJob {

@@ -54,16 +54,16 @@ export class Secrets {
     if (!environment) throw notFound('Environment not found');
     let secrets: readonly ResolvedSecret[] = environment.secrets;
     let selection = '';
+    if (filters.key) {
+      const cipher = await this.#cipher(target);
+      const digest = cipher.keyDigest(filters.key.toUpperCase());
+      secrets = environment.withKeyDigest(digest);
+      selection += `k:${digest}\u0000`;
+    }
     if (filters.path) {
       const path = normalisePath(filters.path);
       secrets = secrets.filter((s) => s.entry.path === path);
       selection += `p:${path}\u0000`;
-    }
-    if (filters.key) {
-      const cipher = await this.#cipher(target);
-      const digest = cipher.keyDigest(filters.key.toUpperCase());
-      secrets = secrets.filter((s) => s.entry.keyDigest === digest);
-      selection += `k:${digest}\u0000`;
     }
     if (filters.tags) {
       const wanted = new Set(filters.tags.split(','));
