@@ -7,7 +7,16 @@
 import fs from 'node:fs';
 import type { Db, Executor, Tx } from '../store/database.js';
 import type { Store } from '../store/connect.js';
-import { copyChainedEvents, findChainHeads, importChainedEvents, insertChainHead, type EventInsert } from '../store/events.js';
+import {
+  copyChainedEvents,
+  eventCopyLine,
+  findChainHeads,
+  importChainedEvents,
+  insertChainHead,
+  parseEventCopyLine,
+  type CopyLineEvent,
+  type EventInsert,
+} from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
 import { inTransaction, unitOf } from './transactions.js';
 
@@ -24,51 +33,87 @@ class ChainLock {
   }
 }
 
-/** Events written to a file (one JSON line each) and not yet in the database. */
+/** A journaled event: the row (for an import inside a write transaction) and its COPY line. */
+interface JournaledEvent extends CopyLineEvent {
+  row: EventInsert;
+}
+
+/**
+ * Events written to a file and not yet in the database. Each is one line of COPY text, the form
+ * the bulk import sends, so an event is serialized once.
+ */
 export class AuditJournal {
   readonly #fd: number | undefined;
-  #pending: EventInsert[] = [];
+  #pending: JournaledEvent[] = [];
 
   /** @param file the journal file, or undefined for an in-memory store (tests). */
   constructor(readonly file: string | undefined) {
     this.#fd = file ? fs.openSync(file, 'a', 0o600) : undefined;
   }
 
-  /** Events a previous process journaled and may not have imported (a torn last line is dropped). */
-  static recover(file: string): EventInsert[] {
+  /**
+   * Events a previous process journaled and may not have imported. A torn last line (the process
+   * died while writing it; its request was never answered) is dropped. Journals of earlier
+   * versions hold JSON lines, read as such.
+   */
+  static recover(file: string): CopyLineEvent[] {
     if (!fs.existsSync(file)) return [];
-    const events: EventInsert[] = [];
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        const parsed = JSON.parse(line) as EventInsert & { created_at: string };
-        events.push({ ...parsed, created_at: new Date(parsed.created_at) });
-      } catch {
-        // The process died in the middle of this line: its request was never answered.
-      }
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines.pop(); // what follows the last newline: nothing, or a torn line
+    const events: CopyLineEvent[] = [];
+    for (const text of lines) {
+      if (text.trim() === '') continue;
+      const event = text.startsWith('{') ? fromJsonLine(text) : parseEventCopyLine(`${text}\n`);
+      if (event) events.push(event);
     }
     return events;
   }
 
   get pending(): readonly EventInsert[] {
-    return this.#pending;
+    return this.#pending.map((event) => event.row);
+  }
+
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  /** The first `count` pending events as COPY lines. */
+  lines(count: number): CopyLineEvent[] {
+    return this.#pending.slice(0, count);
   }
 
   /** Durable on return (written to the file; survives the process). */
   write(events: EventInsert[]): void {
-    if (this.#fd !== undefined) fs.writeSync(this.#fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    for (const event of events) this.#pending.push(event);
+    let text = '';
+    for (const row of events) {
+      const line = eventCopyLine(row);
+      text += line;
+      this.#pending.push({ organisation_id: row.organisation_id, seq: row.seq, mac: row.mac, line, row });
+    }
+    if (this.#fd !== undefined) fs.writeSync(this.#fd, text);
   }
 
   /** After the first `count` pending events were committed to the database. */
   imported(count: number): void {
     this.#pending = this.#pending.slice(count);
-    if (this.#fd !== undefined && this.#pending.length === 0) fs.ftruncateSync(this.#fd, 0);
-    else if (this.#fd !== undefined) fs.writeFileSync(this.file!, this.#pending.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+    if (this.#fd === undefined) return;
+    if (this.#pending.length === 0) fs.ftruncateSync(this.#fd, 0);
+    else fs.writeFileSync(this.file!, this.#pending.map((e) => e.line).join(''), { mode: 0o600 });
   }
 
   close(): void {
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
+  }
+}
+
+/** A journal line of an earlier version (one JSON event). */
+function fromJsonLine(text: string): CopyLineEvent | undefined {
+  try {
+    const parsed = JSON.parse(text) as EventInsert & { created_at: string };
+    const row = { ...parsed, created_at: new Date(parsed.created_at) };
+    return { organisation_id: row.organisation_id, seq: row.seq, mac: row.mac, line: eventCopyLine(row) };
+  } catch {
+    return undefined;
   }
 }
 
@@ -107,8 +152,8 @@ export class LocalAuditTrail implements AuditTrail {
   static async recover(store: Store, journalFile: string): Promise<number> {
     const events = AuditJournal.recover(journalFile);
     if (events.length > 0) {
-      if (store.bulkTransaction) await store.bulkTransaction((session) => copyChainedEvents(session, events));
-      else await inTransaction(store.db, ({ trx }) => importChainedEvents(trx, events));
+      if (!store.bulkTransaction) throw new Error('an audit journal is imported by the embedded store only');
+      await store.bulkTransaction((session) => copyChainedEvents(session, events));
     }
     fs.rmSync(journalFile, { force: true });
     return events.length;
@@ -150,8 +195,8 @@ export class LocalAuditTrail implements AuditTrail {
     };
     unit.afterRollback(done);
     try {
-      const journaled = this.#journal.pending.length;
-      await importChainedEvents(trx, [...this.#journal.pending]);
+      const journaled = this.#journal.size;
+      await importChainedEvents(trx, this.#journal.pending);
       unit.afterCommit(() => {
         this.#journal.imported(journaled);
         for (const [organisationId, head] of state.heads) this.#heads.set(organisationId, head);
@@ -177,12 +222,12 @@ export class LocalAuditTrail implements AuditTrail {
     } finally {
       release();
     }
-    if (this.#journal.pending.length >= IMPORT_THRESHOLD) void this.sync().catch(() => {});
+    if (this.#journal.size >= IMPORT_THRESHOLD) void this.sync().catch(() => {});
   }
 
   /** Moves journaled events into the database. */
   sync(): Promise<void> {
-    if (this.#journal.pending.length === 0) return this.#importing ?? Promise.resolve();
+    if (this.#journal.size === 0) return this.#importing ?? Promise.resolve();
     this.#importing ??= this.#import().finally(() => (this.#importing = undefined));
     return this.#importing;
   }
@@ -196,20 +241,20 @@ export class LocalAuditTrail implements AuditTrail {
     try {
       const take = async () => {
         release = await this.#lock.acquire();
-        return [...this.#journal.pending];
+        return this.#journal.size;
       };
-      const events = this.bulk
+      const count = this.bulk
         ? await this.bulk(async (session) => {
-            const pending = await take();
-            await copyChainedEvents(session, pending);
-            return pending;
+            const count = await take();
+            await copyChainedEvents(session, this.#journal.lines(count));
+            return count;
           })
         : await inTransaction(this.db, async ({ trx }) => {
-            const pending = await take();
-            await importChainedEvents(trx, pending);
-            return pending;
+            const count = await take();
+            await importChainedEvents(trx, this.#journal.pending.slice(0, count));
+            return count;
           });
-      this.#journal.imported(events.length);
+      this.#journal.imported(count);
     } finally {
       release?.();
     }

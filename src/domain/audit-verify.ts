@@ -21,7 +21,7 @@ export interface ChainReport {
 const PAGE = 5_000;
 
 function macOf(key: Uint8Array, row: EventRow): string {
-  return auditMac(key, macMessage({ ...row, snapshot: row.snapshot ?? null }));
+  return auditMac(key, macMessage(row, row.snapshot ?? null));
 }
 
 /** Checks every organisation's chain (or one) and reports the first problem found. */

@@ -46,7 +46,7 @@ export function stableStringify(value: unknown): string {
 }
 
 /** The exact bytes an event's MAC covers (also used by `coffer admin verify-audit`). */
-export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'> & { snapshot: unknown }): string {
+export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapshot: unknown): string {
   return stableStringify([
     'coffer-audit-v1',
     event.organisation_id,
@@ -60,7 +60,7 @@ export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'> & { snap
     event.secret_id,
     event.secret_ids,
     event.resource_id,
-    event.snapshot,
+    snapshot,
     event.description,
     event.actor_member_id,
     event.actor_service_account_id,
@@ -175,7 +175,7 @@ export class EventChainer {
       prev_mac: head.mac,
       mac: '',
     };
-    row.mac = auditMac(this.#keys.get(organisationId)!, macMessage({ ...row, snapshot: event.snapshot ?? null }));
+    row.mac = auditMac(this.#keys.get(organisationId)!, macMessage(row, event.snapshot ?? null));
     return row;
   }
 }

@@ -93,7 +93,7 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
  * (never backwards). Idempotent: events already present (same organisation and sequence number)
  * are skipped, so a journal can be imported again after a crash.
  */
-export async function importChainedEvents(db: Executor, events: EventInsert[]): Promise<void> {
+export async function importChainedEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
   const heads = new Map<string, { seq: number; mac: string }>();
@@ -135,7 +135,35 @@ const EVENT_COLUMNS = [
 function copyField(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   const text = value instanceof Date ? value.toISOString() : Array.isArray(value) ? `{${value.join(',')}}` : String(value);
-  return text.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+  return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r')) : text;
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+
+/** An event as one row of COPY text, newline included (the embedded store's journal keeps these). */
+export function eventCopyLine(event: EventInsert): string {
+  let line = copyField(event[EVENT_COLUMNS[0]]);
+  for (let i = 1; i < EVENT_COLUMNS.length; i++) line += `\t${copyField(event[EVENT_COLUMNS[i]!])}`;
+  return `${line}\n`;
+}
+
+/** An event already written as a COPY line, with the fields its import needs. */
+export interface CopyLineEvent {
+  organisation_id: string;
+  seq: number;
+  mac: string;
+  line: string;
+}
+
+/** The fields of a line written by eventCopyLine that its import needs, or undefined if it is not one. */
+export function parseEventCopyLine(line: string): CopyLineEvent | undefined {
+  if (!line.endsWith('\n')) return undefined;
+  const fields = line.slice(0, -1).split('\t');
+  if (fields.length !== EVENT_COLUMNS.length) return undefined;
+  const seq = Number(fields[1]);
+  if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+  return { organisation_id: fields[0]!, seq, mac: fields[EVENT_COLUMNS.length - 1]!, line };
 }
 
 /**
@@ -143,7 +171,7 @@ function copyField(value: unknown): string {
  * costs a fraction of an INSERT per row there. Events already stored (at or below the head) are
  * left out first, since COPY cannot skip conflicts.
  */
-export async function copyChainedEvents(session: BulkSession, events: EventInsert[]): Promise<void> {
+export async function copyChainedEvents(session: BulkSession, events: readonly CopyLineEvent[]): Promise<void> {
   if (events.length === 0) return;
   const organisations = [...new Set(events.map((e) => e.organisation_id))];
   const stored = new Map(
@@ -154,7 +182,8 @@ export async function copyChainedEvents(session: BulkSession, events: EventInser
   );
   const fresh = events.filter((e) => e.seq > (stored.get(e.organisation_id) ?? 0));
   if (fresh.length === 0) return;
-  const data = fresh.map((e) => EVENT_COLUMNS.map((column) => copyField(e[column])).join('\t')).join('\n') + '\n';
+  let data = '';
+  for (const e of fresh) data += e.line;
   await session.copyFrom(`copy events (${EVENT_COLUMNS.join(', ')}) from '/dev/blob'`, data);
   const heads = new Map<string, { seq: number; mac: string }>();
   for (const e of fresh) {

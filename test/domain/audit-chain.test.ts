@@ -11,13 +11,13 @@ describe('audit MAC message', () => {
     assert.equal(stableStringify(undefined), 'null');
   });
 
-  it('covers every column of the event in a fixed order', () => {
+  it('covers every column of the event in a fixed order, the snapshot as parsed JSON', () => {
     const message = macMessage({
       organisation_id: 'o', seq: 7, id: 'i', kind: 'secret', action: 'read', app_id: 'a', environment_id: 'e',
       environment_revision: 3, secret_id: null, secret_ids: ['s1', 's2'], resource_id: null,
-      snapshot: { selection: 'filtered', count: 2 }, description: null, actor_member_id: 'm', actor_service_account_id: null,
+      description: null, actor_member_id: 'm', actor_service_account_id: null,
       actor_token_id: 't', ip: '127.0.0.1', user_agent: 'ua', created_at: new Date('2026-01-02T03:04:05.678Z'), prev_mac: 'p',
-    });
+    }, { selection: 'filtered', count: 2 });
     assert.equal(
       message,
       '["coffer-audit-v1","o",7,"i","secret","read","a","e",3,null,["s1","s2"],null,{"count":2,"selection":"filtered"},null,"m",null,"t","127.0.0.1","ua","2026-01-02T03:04:05.678Z","p"]',

@@ -13,6 +13,7 @@ import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../src/domain/audit-loca
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import { inTransaction } from '../../src/domain/transactions.js';
 import { openStore } from '../../src/store/connect.js';
+import { eventCopyLine, insertChainHead } from '../../src/store/events.js';
 import { FIXTURES, spawnNode } from '../helpers/process.js';
 
 const actor = { principal: { kind: 'member' as const, organisationId: '', memberId: randomUUID(), userId: randomUUID(), tokenId: null }, ip: '127.0.0.1', userAgent: 'test' };
@@ -63,6 +64,36 @@ describe('audit journal of the embedded store', () => {
       assert.equal(fs.statSync(path.join(dataDir, AUDIT_JOURNAL_FILE)).size, 0, 'the journal is emptied once imported');
     } finally {
       await trail.close();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('recovers COPY lines with escaped characters and lines of the earlier JSON format, and drops a torn last line', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const store = await openStore({ dataDir });
+    try {
+      const keyring = masterKeyring({ active: randomBytes(32) });
+      const chainer = new EventChainer(keyring);
+      const org = randomUUID();
+      const head = chainer.newChain(org);
+      await store.db.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
+      await insertChainHead(store.db, head);
+      await chainer.loadKey(head);
+      const awkward = { ...actor, userAgent: 'tab\there, newline\nthere, back\\slash, cr\r, \\N' };
+      const entries = [0, 1, 2, 3].map((i) => ({ ...read(org, i), actor: awkward }));
+      const { rows } = chainer.chain(entries, new Map([[org, { seq: head.seq, mac: head.mac }]]));
+      const file = path.join(dataDir, AUDIT_JOURNAL_FILE);
+      const json = JSON.stringify(rows[1]);
+      fs.writeFileSync(file, eventCopyLine(rows[0]!) + `${json}\n` + eventCopyLine(rows[2]!) + eventCopyLine(rows[3]!).slice(0, 40));
+
+      assert.equal(await LocalAuditTrail.recover(store, file), 3);
+      const report = await verifyAuditTrail(store.db, keyring, org);
+      assert.equal(report.problem, undefined);
+      assert.equal(report.events, 3);
+      const stored = await store.db.selectFrom('events').select(['seq', 'user_agent']).where('organisation_id', '=', org).orderBy('seq').execute();
+      assert.deepEqual(stored, [1, 2, 3].map((seq) => ({ seq, user_agent: awkward.userAgent })));
+    } finally {
       await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
