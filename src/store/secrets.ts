@@ -77,15 +77,19 @@ export function findLiveSecretsByIds(db: Executor, environmentId: string, ids: r
 }
 
 /** Live secrets holding any of these digests (duplicate detection). */
-export function findLiveIdentities(db: Executor, environmentId: string, digests: readonly string[]): Promise<Array<{ id: string; path: string; key_digest: string }>> {
-  if (digests.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('secrets')
-    .select(['id', 'path', 'key_digest'])
-    .where('environment_id', '=', environmentId)
-    .where('deleted_at', 'is', null)
-    .where('key_digest', 'in', [...new Set(digests)])
-    .execute();
+/** The live secrets holding any of these identities (path and key digest), by the unique index. */
+export async function findLiveIdentities(
+  db: Executor,
+  environmentId: string,
+  identities: ReadonlyArray<{ path: string; digest: string }>,
+): Promise<Array<{ id: string; path: string; key_digest: string }>> {
+  if (identities.length === 0) return [];
+  // One index probe per identity; filtering the environment's rows by a list of digests scans them all.
+  const result = await sql<{ id: string; path: string; key_digest: string }>`
+    select s.id, s.path, s.key_digest
+      from unnest(${identities.map((i) => i.path)}::text[], ${identities.map((i) => i.digest)}::text[]) as c(path, key_digest)
+      join secrets as s on s.environment_id = ${environmentId} and s.path = c.path and s.key_digest = c.key_digest and s.deleted_at is null`.execute(db);
+  return result.rows;
 }
 
 export interface StoredOverride {

@@ -120,7 +120,7 @@ export async function assertNoDuplicates(batch: BatchContext, claims: ReadonlyAr
     if (owner !== undefined && owner !== claim.owner) throw conflict(DUPLICATE_SECRET);
     owners.set(key, claim.owner);
   }
-  const live = await findLiveIdentities(batch.trx, batch.target.environmentId, claims.map((c) => c.digest));
+  const live = await findLiveIdentities(batch.trx, batch.target.environmentId, claims);
   for (const row of live) {
     const owner = owners.get(identity(row.path, row.key_digest));
     if (owner !== undefined && owner !== row.id) throw conflict(DUPLICATE_SECRET);
