@@ -190,6 +190,7 @@ interface PendingRead {
 }
 
 export const AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was returned. Please retry.';
+export const WRITE_AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was changed. Please retry.';
 
 /**
  * Group commit for read events: requests that arrive while a batch is being written wait for the
@@ -224,8 +225,8 @@ export class ReadAuditWriter {
       try {
         await this.trail.appendReads(batch);
         for (const read of batch) read.resolve();
-      } catch {
-        for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
+      } catch (cause) {
+        for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE, {}, cause));
       }
       if (this.gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, this.gatherMs));
     }

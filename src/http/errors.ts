@@ -68,6 +68,7 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const response = toErrorResponse(error, request);
+  if (response?.status === 503) request.log.error({ err: (error as Error).cause ?? error }, 'service unavailable');
   if (response) return sendError(reply, response.status, response.message, response.headers);
   request.log.error({ err: error }, 'unhandled error');
   return sendError(reply, 500, 'Internal server error.');

@@ -14,8 +14,8 @@ import {
   replaceSecretTags,
   type StoredSecret,
 } from '../../store/secrets.js';
-import type { AppendEntry, AuditTrail, NewEvent } from '../audit.js';
-import { conflict, notFound } from '../errors.js';
+import { WRITE_AUDIT_UNAVAILABLE, type AppendEntry, type AuditTrail, type NewEvent } from '../audit.js';
+import { conflict, DomainError, notFound } from '../errors.js';
 import type { Actor } from '../principal.js';
 import { inTransaction, isUniqueViolation } from '../transactions.js';
 
@@ -99,7 +99,12 @@ export async function inLockedEnvironment<T>(
       if (changes.length === 0) return { result, revision: 0 };
       const revision = await bumpEnvironmentRevision(trx, target.environmentId, now);
       const events: AppendEntry[] = changes.map(({ action, row }) => ({ organisationId: target.organisationId, actor, event: secretEvent(action, target, revision, row), at: now }));
-      await audit.append(trx, events);
+      try {
+        await audit.append(trx, events);
+      } catch (cause) {
+        // No audit, no write: the transaction rolls back and the client is told to retry.
+        throw new DomainError('unavailable', WRITE_AUDIT_UNAVAILABLE, {}, cause);
+      }
       return { result, revision };
     });
   } catch (error) {
