@@ -73,22 +73,21 @@ for (const target of STORE_TARGETS.filter((t) => t.kind === 'postgres')) {
 
     /**
      * Polls `request` on the other node from the moment the revocation is acknowledged; every request
-     * sent more than REVOCATION_BOUND_MS after that must be refused.
+     * sent more than REVOCATION_BOUND_MS after that must be refused. (When the first refusal is seen
+     * depends on how densely a loaded machine can poll, so only the bound itself is asserted.)
      */
-    async function assertRefusedWithinBound(revoke: () => Promise<void>, request: () => Promise<number>, refused: number): Promise<number> {
+    async function assertRefusedWithinBound(revoke: () => Promise<void>, request: () => Promise<number>, refused: number): Promise<void> {
       assert.equal(await request(), 200, 'the token works on the other node (and is cached there)');
       await revoke();
       const acknowledged = Date.now();
       const samples: Array<{ sentAfter: number; status: number }> = [];
-      while (Date.now() - acknowledged < REVOCATION_BOUND_MS + 600) {
+      const late = () => samples.filter((s) => s.sentAfter > REVOCATION_BOUND_MS);
+      while (Date.now() - acknowledged < REVOCATION_BOUND_MS + 600 || late().length < 3) {
         const sentAfter = Date.now() - acknowledged;
         samples.push({ sentAfter, status: await request() });
         await sleep(25);
       }
-      const late = samples.filter((s) => s.sentAfter > REVOCATION_BOUND_MS);
-      assert.ok(late.length > 0, 'the poll ran past the bound');
-      for (const sample of late) assert.equal(sample.status, refused, `a request sent ${sample.sentAfter} ms after the revocation was accepted: ${JSON.stringify(samples)}`);
-      return samples.find((s) => s.status === refused)!.sentAfter;
+      for (const sample of late()) assert.equal(sample.status, refused, `a request sent ${sample.sentAfter} ms after the revocation was accepted: ${JSON.stringify(samples)}`);
     }
 
     it('refuses a service-account token revoked on the other node within one second', async () => {
@@ -97,12 +96,11 @@ for (const target of STORE_TARGETS.filter((t) => t.kind === 'postgres')) {
       assert.equal(sa.status, 201, sa.text);
       assert.equal((await onA.put(`/v1/service-accounts/${sa.body.id}/access/`, { apps: [{ id: app.id, environments: [app.env.development!.id] }] })).status, 200);
       const bot = apiClient(b.url, `Bearer ${sa.body.initialToken.bearerToken}`);
-      const firstRefusal = await assertRefusedWithinBound(
+      await assertRefusedWithinBound(
         async () => assert.equal((await onA.delete(`/v1/service-accounts/${sa.body.id}/tokens/${sa.body.initialToken.id}/`)).status, 204),
         async () => (await bot.get(secretsUrl(app.id, 'development'))).status,
         401,
       );
-      assert.ok(firstRefusal <= REVOCATION_BOUND_MS);
     });
 
     it('refuses a personal access token revoked on the other node within one second', async () => {
@@ -110,12 +108,11 @@ for (const target of STORE_TARGETS.filter((t) => t.kind === 'postgres')) {
       const registered = await onA.post('/coffer/v1/tokens/', pat.body);
       assert.equal(registered.status, 201, registered.text);
       const holder = apiClient(b.url, pat.authorization);
-      const firstRefusal = await assertRefusedWithinBound(
+      await assertRefusedWithinBound(
         async () => assert.equal((await onA.delete(`/coffer/v1/tokens/${registered.body.id}/`)).status, 204),
         async () => (await holder.get('/v1/apps/')).status,
         401,
       );
-      assert.ok(firstRefusal <= REVOCATION_BOUND_MS);
     });
   });
 }
