@@ -3,6 +3,7 @@
 import fastJson from 'fast-json-stringify';
 import type { App, Environment } from '../store/apps.table.js';
 import type { ResolvedSecret } from '../domain/secrets/read-path.js';
+import type { OverrideEntry, SecretEntry } from '../domain/secrets/snapshot.js';
 
 /** `2024-06-01T12:00:00.123000Z` */
 export function timestamp(date: Date): string {
@@ -32,17 +33,23 @@ export function environmentView(env: Environment) {
   };
 }
 
-export function secretView(secret: ResolvedSecret) {
-  const entry = secret.entry;
-  const override = secret.override;
+/**
+ * A secret in Phase's camelCase shape, with the key, value, comment and override value given: the
+ * plaintext (REST) or the stored ciphertext (client protocol).
+ */
+export function camelSecretShape(
+  entry: SecretEntry,
+  text: { key: string; value: string; comment: string },
+  override: { entry: OverrideEntry; value: string } | null,
+) {
   return {
     id: entry.id,
-    key: entry.key!,
-    value: secret.value,
-    comment: entry.comment ?? '',
+    key: text.key,
+    value: text.value,
+    comment: text.comment,
     tags: entry.tags,
     override: override
-      ? { id: override.id, value: override.resolvedValue, isActive: override.isActive, createdAt: timestamp(override.createdAt), updatedAt: timestamp(override.updatedAt) }
+      ? { id: override.entry.id, value: override.value, isActive: override.entry.isActive, createdAt: timestamp(override.entry.createdAt), updatedAt: timestamp(override.entry.updatedAt) }
       : null,
     type: entry.type,
     lifecycle: 'static',
@@ -54,6 +61,10 @@ export function secretView(secret: ResolvedSecret) {
     environment: entry.environmentId,
     folder: entry.folderId,
   };
+}
+
+export function secretView({ entry, value, override }: ResolvedSecret) {
+  return camelSecretShape(entry, { key: entry.key!, value, comment: entry.comment ?? '' }, override && { entry: override, value: override.resolvedValue });
 }
 
 export const overrideSchema = {

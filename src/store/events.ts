@@ -52,15 +52,33 @@ export interface HeadAdvance {
 }
 
 /**
+ * `insert into events ... select ... from` the events as one JSON parameter: serialized by
+ * JSON.stringify and parsed by PostgreSQL in C, much cheaper per statement than binding an array
+ * per column. The caller adds its conflict handling and RETURNING.
+ */
+function insertEvents(events: readonly EventInsert[]) {
+  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
+  return sql`
+      insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
+                          secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
+                          actor_token_id, ip, user_agent, created_at, prev_mac, mac)
+      select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
+             e.secret_ids, e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
+             e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
+        from json_to_recordset(${JSON.stringify(rows)}::json)
+             as e(organisation_id uuid, seq bigint, id uuid, kind text, action text, app_id uuid, environment_id uuid,
+                  environment_revision bigint, secret_id uuid, secret_ids uuid[], resource_id uuid, snapshot text,
+                  description text, actor_member_id uuid, actor_service_account_id uuid, actor_token_id uuid, ip text,
+                  user_agent text, created_at timestamptz, prev_mac text, mac text)`;
+}
+
+/**
  * Appends chained events in ONE statement: each organisation's head moves from `from_seq` to
  * `to_seq` only if it is still at `from_seq` (another writer may have appended meanwhile, e.g.
  * another node), and only the events of organisations whose head moved are inserted. Returns those
  * organisations; the caller re-reads the others' heads and tries again.
  */
 export async function appendChained(db: Executor, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
-  // Two JSON parameters rather than an array per column: serialized by JSON.stringify and parsed by
-  // PostgreSQL in C, which is much cheaper per statement than binding two dozen arrays.
-  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
   const result = await sql<{ organisation_id: string }>`
     with moved as (
       update audit_heads as h
@@ -70,22 +88,22 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
        where h.organisation_id = a.organisation_id and h.seq = a.from_seq
       returning h.organisation_id
     ), inserted as (
-      insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
-                          secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
-                          actor_token_id, ip, user_agent, created_at, prev_mac, mac)
-      select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
-             e.secret_ids, e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
-             e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
-        from json_to_recordset(${JSON.stringify(rows)}::json)
-             as e(organisation_id uuid, seq bigint, id uuid, kind text, action text, app_id uuid, environment_id uuid,
-                  environment_revision bigint, secret_id uuid, secret_ids uuid[], resource_id uuid, snapshot text,
-                  description text, actor_member_id uuid, actor_service_account_id uuid, actor_token_id uuid, ip text,
-                  user_agent text, created_at timestamptz, prev_mac text, mac text)
+      ${insertEvents(events)}
        where e.organisation_id in (select organisation_id from moved)
       returning 1
     )
     select organisation_id from moved`.execute(db);
   return new Set(result.rows.map((r) => r.organisation_id));
+}
+
+/** Each organisation's newest event (sequence number and MAC) as a JSON array, for moving heads. */
+function newestHeadsJson(events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): string {
+  const heads = new Map<string, { organisation_id: string; seq: number; mac: string }>();
+  for (const { organisation_id, seq, mac } of events) {
+    const head = heads.get(organisation_id);
+    if (!head || seq > head.seq) heads.set(organisation_id, { organisation_id, seq, mac });
+  }
+  return JSON.stringify([...heads.values()]);
 }
 
 /**
@@ -95,31 +113,15 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
  */
 export async function importChainedEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
-  const heads = new Map<string, { seq: number; mac: string }>();
-  for (const e of events) {
-    const head = heads.get(e.organisation_id);
-    if (!head || e.seq > head.seq) heads.set(e.organisation_id, { seq: e.seq, mac: e.mac });
-  }
   await sql`
     with inserted as (
-      insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
-                          secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
-                          actor_token_id, ip, user_agent, created_at, prev_mac, mac)
-      select e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision, e.secret_id,
-             e.secret_ids, e.resource_id, e.snapshot::jsonb, e.description, e.actor_member_id, e.actor_service_account_id,
-             e.actor_token_id, e.ip, e.user_agent, e.created_at, e.prev_mac, e.mac
-        from json_to_recordset(${JSON.stringify(rows)}::json)
-             as e(organisation_id uuid, seq bigint, id uuid, kind text, action text, app_id uuid, environment_id uuid,
-                  environment_revision bigint, secret_id uuid, secret_ids uuid[], resource_id uuid, snapshot text,
-                  description text, actor_member_id uuid, actor_service_account_id uuid, actor_token_id uuid, ip text,
-                  user_agent text, created_at timestamptz, prev_mac text, mac text)
+      ${insertEvents(events)}
       on conflict (organisation_id, seq) do nothing
       returning 1
     )
     update audit_heads as h
        set seq = a.seq, mac = a.mac
-      from json_to_recordset(${JSON.stringify([...heads].map(([organisation_id, h]) => ({ organisation_id, ...h })))}::json)
+      from json_to_recordset(${newestHeadsJson(events)}::json)
            as a(organisation_id uuid, seq bigint, mac text)
      where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
 }
@@ -185,15 +187,10 @@ export async function copyChainedEvents(session: BulkSession, events: readonly C
   let data = '';
   for (const e of fresh) data += e.line;
   await session.copyFrom(`copy events (${EVENT_COLUMNS.join(', ')}) from '/dev/blob'`, data);
-  const heads = new Map<string, { seq: number; mac: string }>();
-  for (const e of fresh) {
-    const head = heads.get(e.organisation_id);
-    if (!head || e.seq > head.seq) heads.set(e.organisation_id, { seq: e.seq, mac: e.mac });
-  }
   await session.query(
     `update audit_heads as h set seq = a.seq, mac = a.mac
        from json_to_recordset($1::json) as a(organisation_id uuid, seq bigint, mac text)
       where h.organisation_id = a.organisation_id and h.seq < a.seq`,
-    [JSON.stringify([...heads].map(([organisation_id, h]) => ({ organisation_id, ...h })))],
+    [newestHeadsJson(fresh)],
   );
 }

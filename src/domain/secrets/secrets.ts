@@ -8,7 +8,7 @@ import { forbidden, invalid, notFound } from '../errors.js';
 import type { Action } from '../role-definitions.js';
 import { normalisePath } from './paths.js';
 import type { ReadPath, ResolvedEnvironment, ResolvedSecret } from './read-path.js';
-import type { SecretEntry } from './snapshot.js';
+import { secretEntryOf } from './snapshot.js';
 import { validateCreateBatch, validateDeleteBatch, validateUpdateBatch } from './validate.js';
 import type { SecretWriter, WriteTarget, WrittenSecret } from './write-path.js';
 
@@ -134,22 +134,7 @@ export class Secrets {
   /** Response values of a write: each entry's state, resolved with the caller's access (D-9). */
   async #resolveWritten(call: Call, target: WriteTarget, written: WrittenSecret[]): Promise<ResolvedSecret[]> {
     const jobs = written.map(({ row, key, value, comment, override }) => ({
-      entry: {
-        id: row.id,
-        environmentId: row.environment_id,
-        folderId: row.folder_id,
-        path: row.path,
-        keyDigest: row.key_digest,
-        type: row.type,
-        version: row.version,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-        tags: row.tags,
-        ciphertext: { key: row.key, value: row.value, comment: row.comment },
-        key,
-        value,
-        comment,
-      } satisfies SecretEntry,
+      entry: secretEntryOf(row, { key, value, comment }),
       override: override
         ? { id: override.row.id, secretId: row.id, memberId: override.row.memberId, isActive: override.row.isActive, createdAt: override.row.createdAt, updatedAt: override.row.updatedAt, valueCiphertext: override.row.value, value: override.value }
         : null,

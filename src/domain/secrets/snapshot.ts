@@ -3,7 +3,7 @@
 import type { EnvironmentCipher } from '../../crypto/index.js';
 import type { Db } from '../../store/database.js';
 import type { Ciphertext, SecretType } from '../../store/secrets.table.js';
-import { loadLiveSecrets, loadOverrides } from '../../store/secrets.js';
+import { loadLiveSecrets, loadOverrides, type StoredSecret } from '../../store/secrets.js';
 import { SingleFlight } from '../ttl-cache.js';
 import type { RevisionSource } from './revisions.js';
 
@@ -24,6 +24,26 @@ export interface SecretEntry {
   readonly key: string | undefined;
   readonly value: string | undefined;
   readonly comment: string | undefined;
+}
+
+/** A stored secret with its plaintext (undefined where the server cannot decrypt). */
+export function secretEntryOf(row: StoredSecret, plaintext: Pick<SecretEntry, 'key' | 'value' | 'comment'>): SecretEntry {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    folderId: row.folder_id,
+    path: row.path,
+    keyDigest: row.key_digest,
+    type: row.type,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    tags: row.tags,
+    ciphertext: { key: row.key, value: row.value, comment: row.comment },
+    key: plaintext.key,
+    value: plaintext.value,
+    comment: plaintext.comment,
+  };
 }
 
 export interface OverrideEntry {
@@ -102,22 +122,13 @@ export async function loadSnapshot(db: Db, environmentId: string, cipher: Enviro
       return { revision: env.revision, rows, overrides };
     });
   if (!loaded) return undefined;
-  const secrets: SecretEntry[] = loaded.rows.map((row) => ({
-    id: row.id,
-    environmentId: row.environment_id,
-    folderId: row.folder_id,
-    path: row.path,
-    keyDigest: row.key_digest,
-    type: row.type,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    tags: row.tags,
-    ciphertext: { key: row.key, value: row.value, comment: row.comment },
-    key: decryptOrUndefined(cipher, row.key),
-    value: decryptOrUndefined(cipher, row.value),
-    comment: decryptOrUndefined(cipher, row.comment, true),
-  }));
+  const secrets = loaded.rows.map((row) =>
+    secretEntryOf(row, {
+      key: decryptOrUndefined(cipher, row.key),
+      value: decryptOrUndefined(cipher, row.value),
+      comment: decryptOrUndefined(cipher, row.comment, true),
+    }),
+  );
   const overrides: OverrideEntry[] = loaded.overrides.map((row) => ({
     id: row.id,
     secretId: row.secret_id,

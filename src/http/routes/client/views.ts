@@ -3,28 +3,10 @@
 // Keys, values, comments and override values go out exactly as stored: ciphertext.
 import fastJson from 'fast-json-stringify';
 import type { ClientSecretItem, ClientSession } from '../../../domain/client-protocol/index.js';
-import { timestamp } from '../../views.js';
+import { camelSecretShape, timestamp } from '../../views.js';
 
 export function camelSecretView({ entry, override }: ClientSecretItem) {
-  return {
-    id: entry.id,
-    key: entry.ciphertext.key,
-    value: entry.ciphertext.value,
-    comment: entry.ciphertext.comment,
-    tags: entry.tags,
-    override: override
-      ? { id: override.id, value: override.valueCiphertext, isActive: override.isActive, createdAt: timestamp(override.createdAt), updatedAt: timestamp(override.updatedAt) }
-      : null,
-    type: entry.type,
-    lifecycle: 'static',
-    path: entry.path,
-    keyDigest: entry.keyDigest,
-    version: entry.version,
-    createdAt: timestamp(entry.createdAt),
-    updatedAt: timestamp(entry.updatedAt),
-    environment: entry.environmentId,
-    folder: entry.folderId,
-  };
+  return camelSecretShape(entry, entry.ciphertext, override && { entry: override, value: override.valueCiphertext });
 }
 
 export function snakeSecretView({ entry, override }: ClientSecretItem) {
