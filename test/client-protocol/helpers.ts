@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { PhaseSession } from '../../src/client/index.js';
-import { kxKeyPairOfIdentity, mintUserToken } from '../../src/crypto/index.js';
 import type { Domain } from '../../src/domain/index.js';
-import { apiClient, clientKeyMaterial, type OwnerFixture } from '../helpers/fixtures.js';
+import { apiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { joinMember, roleId } from '../helpers/principals.js';
 import type { TestServer } from '../helpers/server.js';
 
 // The SDK is a CommonJS bundle whose module.exports is the Phase class.
@@ -109,32 +109,6 @@ export function byKey<T extends { key: string }>(items: readonly T[]): T[] {
 
 /** A member with a default role and a PAT, written as invite acceptance does; unlike addMember it returns the full token. */
 export async function addMemberWithToken(domain: Domain, organisationId: string, role: 'Admin' | 'Manager' | 'Developer'): Promise<{ memberId: string; token: string; authorization: string }> {
-  const db = domain.deps.db;
-  const email = `member-${randomUUID().slice(0, 8)}@example.com`;
-  const { keyring, material } = await clientKeyMaterial(organisationId, email);
-  const now = new Date();
-  const userId = randomUUID();
-  const memberId = randomUUID();
-  const roleRow = await db.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('name', '=', role).executeTakeFirstOrThrow();
-  await db.insertInto('users').values({ id: userId, email, full_name: '', login_hash: null, created_at: now, updated_at: now }).execute();
-  await db
-    .insertInto('members')
-    .values({
-      id: memberId,
-      organisation_id: organisationId,
-      user_id: userId,
-      role_id: roleRow.id,
-      identity_key: material.identityKey,
-      wrapped_keyring: material.wrappedKeyring,
-      wrapped_recovery: material.wrappedRecovery,
-      kdf_params: JSON.stringify(material.kdfParams),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null,
-    })
-    .execute();
-  const minted = mintUserToken(kxKeyPairOfIdentity(keyring));
-  await domain.personalTokens.register(organisationId, memberId, { name: 'member token', identityKey: minted.identityKey, bearerHash: minted.bearerHash, wrappedKeyShare: minted.wrappedKeyShare });
-  domain.deps.invalidateDirectory();
-  return { memberId, token: minted.token, authorization: `Bearer User ${minted.bearer}` };
+  const { memberId, token, authorization } = await joinMember(domain, organisationId, { roleId: await roleId(domain, organisationId, role) });
+  return { memberId, token, authorization };
 }

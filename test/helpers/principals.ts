@@ -10,6 +10,7 @@ import {
   mintUserToken,
   serializeIdentityKeyring,
   toHex,
+  type UserKeyring,
 } from '../../src/crypto/index.js';
 import type { Domain } from '../../src/domain/index.js';
 import type { Grantee } from '../../src/domain/environment-keys.js';
@@ -79,22 +80,44 @@ export async function createCustomRole(
   return id;
 }
 
-/** A second member of an organisation (its own user, keyring and PAT), with a default or custom role. */
-export async function addMember(domain: Domain, organisationId: string, role: DefaultRoleName | { id: string }): Promise<MemberFixture> {
+/** What joinMember made: the membership, the member's keyring and a PAT (full token and header). */
+export interface JoinedMember {
+  memberId: string;
+  userId: string;
+  email: string;
+  keyring: UserKeyring;
+  identityKey: string;
+  token: string;
+  /** `Bearer User <bearer>` */
+  authorization: string;
+}
+
+/**
+ * A membership written as an accepted invite writes it: a user (reused when the email has one), a
+ * member with client-made key material, and a PAT minted from the member's own keyring.
+ */
+export async function joinMember(
+  domain: Domain,
+  organisationId: string,
+  options: { roleId: string; email?: string; fullName?: string; tokenName?: string },
+): Promise<JoinedMember> {
   const db = domain.deps.db;
-  const email = `member-${randomUUID().slice(0, 8)}@example.com`;
+  const email = options.email ?? `member-${randomUUID().slice(0, 8)}@example.com`;
   const { keyring, material } = await clientKeyMaterial(organisationId, email);
   const now = new Date();
-  const userId = randomUUID();
+  const existing = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+  const userId = existing?.id ?? randomUUID();
+  if (!existing) {
+    await db.insertInto('users').values({ id: userId, email, full_name: options.fullName ?? '', login_hash: null, created_at: now, updated_at: now }).execute();
+  }
   const memberId = randomUUID();
-  await db.insertInto('users').values({ id: userId, email, full_name: 'Test Member', login_hash: null, created_at: now, updated_at: now }).execute();
   await db
     .insertInto('members')
     .values({
       id: memberId,
       organisation_id: organisationId,
       user_id: userId,
-      role_id: typeof role === 'string' ? await roleId(domain, organisationId, role) : role.id,
+      role_id: options.roleId,
       identity_key: material.identityKey,
       wrapped_keyring: material.wrappedKeyring,
       wrapped_recovery: material.wrappedRecovery,
@@ -106,13 +129,23 @@ export async function addMember(domain: Domain, organisationId: string, role: De
     .execute();
   const minted = mintUserToken(kxKeyPairOfIdentity(keyring));
   await domain.personalTokens.register(organisationId, memberId, {
-    name: 'member token',
+    name: options.tokenName ?? 'member token',
     identityKey: minted.identityKey,
     bearerHash: minted.bearerHash,
     wrappedKeyShare: minted.wrappedKeyShare,
   });
   domain.deps.invalidateDirectory();
-  return { kind: 'member', organisationId, memberId, userId, email, identityKey: material.identityKey, authorization: `Bearer User ${minted.bearer}` };
+  return { memberId, userId, email, keyring, identityKey: material.identityKey, token: minted.token, authorization: `Bearer User ${minted.bearer}` };
+}
+
+/** A second member of an organisation (its own user, keyring and PAT), with a default or custom role. */
+export async function addMember(domain: Domain, organisationId: string, role: DefaultRoleName | { id: string }): Promise<MemberFixture> {
+  const joined = await joinMember(domain, organisationId, {
+    roleId: typeof role === 'string' ? await roleId(domain, organisationId, role) : role.id,
+    fullName: 'Test Member',
+  });
+  const { memberId, userId, email, identityKey, authorization } = joined;
+  return { kind: 'member', organisationId, memberId, userId, email, identityKey, authorization };
 }
 
 /**

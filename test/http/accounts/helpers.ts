@@ -2,8 +2,9 @@
 // accepted invite adds one (a user row, a membership with client-made key material, a PAT minted
 // from the member's own keyring); service accounts are made through the public API.
 import { randomUUID } from 'node:crypto';
-import { kxKeyPairOfIdentity, mintUserToken, type UserKeyring } from '../../../src/crypto/index.js';
-import { apiClient, clientKeyMaterial, type ApiClient } from '../../helpers/fixtures.js';
+import type { UserKeyring } from '../../../src/crypto/index.js';
+import { apiClient, type ApiClient } from '../../helpers/fixtures.js';
+import { joinMember } from '../../helpers/principals.js';
 import type { TestServer } from '../../helpers/server.js';
 
 export interface MemberFixture {
@@ -21,41 +22,12 @@ export async function roleId(server: TestServer, organisationId: string, name: s
 
 /** A member of `organisationId` holding the role named `roleName`, with a PAT. */
 export async function addMember(server: TestServer, organisationId: string, roleName: string, options: { email?: string; fullName?: string } = {}): Promise<MemberFixture> {
-  const db = server.store.db;
-  const email = options.email ?? `${roleName.toLowerCase()}-${randomUUID().slice(0, 8)}@example.com`;
-  const { keyring, material } = await clientKeyMaterial(organisationId, email);
-  const now = new Date();
-  const existing = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
-  const userId = existing?.id ?? randomUUID();
-  if (!existing) {
-    await db.insertInto('users').values({ id: userId, email, full_name: options.fullName ?? '', login_hash: null, created_at: now, updated_at: now }).execute();
-  }
-  const memberId = randomUUID();
-  await db
-    .insertInto('members')
-    .values({
-      id: memberId,
-      organisation_id: organisationId,
-      user_id: userId,
-      role_id: await roleId(server, organisationId, roleName),
-      identity_key: material.identityKey,
-      wrapped_keyring: material.wrappedKeyring,
-      wrapped_recovery: material.wrappedRecovery,
-      kdf_params: JSON.stringify(material.kdfParams),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null,
-    })
-    .execute();
-  const minted = mintUserToken(kxKeyPairOfIdentity(keyring));
-  await server.domain.personalTokens.register(organisationId, memberId, {
-    name: 'test token',
-    identityKey: minted.identityKey,
-    bearerHash: minted.bearerHash,
-    wrappedKeyShare: minted.wrappedKeyShare,
+  const { memberId, email, keyring, authorization } = await joinMember(server.domain, organisationId, {
+    roleId: await roleId(server, organisationId, roleName),
+    email: options.email ?? `${roleName.toLowerCase()}-${randomUUID().slice(0, 8)}@example.com`,
+    fullName: options.fullName,
+    tokenName: 'test token',
   });
-  server.domain.deps.invalidateDirectory();
-  const authorization = `Bearer User ${minted.bearer}`;
   return { memberId, email, keyring, authorization, api: apiClient(server.url, authorization) };
 }
 
