@@ -2,11 +2,10 @@
 // public and wrapped material with the one-time setup code, and shows the token and the recovery
 // phrase once.
 import { CofferApi, type NewMembershipResponse } from '../api.js';
-import { writeCredentials } from '../credentials.js';
 import { UserError } from '../errors.js';
 import { checkNewPassword, newMembershipMaterial, normaliseEmail } from '../keys.js';
 import { createUi, obtainPassword, optionOrAsk } from '../ui.js';
-import { reportNewMembership, tokenNameForThisMachine, type NewMembershipOutput } from './shared.js';
+import { completeNewMembership, tokenNameForThisMachine } from './shared.js';
 
 export interface SetupOptions {
   url?: string;
@@ -43,29 +42,9 @@ export async function setup(options: SetupOptions): Promise<void> {
     keyring: material.keyring,
     token: material.tokenBody,
   });
-  const output: NewMembershipOutput = {
-    url: api.baseUrl,
-    organisationId: created.organisationId,
-    organisationName: created.organisationName,
-    userId: created.userId,
-    memberId: created.memberId,
-    email,
-    role: 'Owner',
-    tokenId: created.tokenId,
-    token: material.token,
-    recoveryPhrase: material.recoveryPhrase,
-  };
-  const saved =
-    options.save === false
-      ? undefined
-      : await writeCredentials({
-          url: api.baseUrl,
-          token: material.token,
-          tokenId: created.tokenId,
-          email,
-          userId: created.userId,
-          organisationId: created.organisationId,
-          organisationName: created.organisationName,
-        });
-  reportNewMembership(ui, output, { saved, headline: `Organisation ${created.organisationName} is ready, and you are its owner.` });
+  await completeNewMembership(
+    ui,
+    { ...created, url: api.baseUrl, email, role: 'Owner', token: material.token, recoveryPhrase: material.recoveryPhrase },
+    { store: options.save !== false, headline: `Organisation ${created.organisationName} is ready, and you are its owner.`, notStored: 'The token was not stored (--no-save).' },
+  );
 }

@@ -1,7 +1,8 @@
 // Pieces several account commands share: the output of a new membership (setup, orgs create,
 // invites accept) and the default token name.
 import os from 'node:os';
-import { displayPath } from '../credentials.js';
+import type { NewMembershipResponse } from '../api.js';
+import { displayPath, writeCredentials } from '../credentials.js';
 import type { Ui } from '../ui.js';
 
 export interface NewMembershipOutput {
@@ -23,8 +24,43 @@ export function tokenNameForThisMachine(): string {
   return `coffer CLI on ${os.hostname().slice(0, 40) || 'this machine'}`;
 }
 
+/**
+ * The end of setup, orgs create and invites accept: the membership the server made, stored as the
+ * CLI login when `store` says so, then reported.
+ */
+export async function completeNewMembership(
+  ui: Ui,
+  created: NewMembershipResponse & { url: string; email: string; role: string | null; token: string; recoveryPhrase: string },
+  options: { store: boolean; headline: string; notStored: string },
+): Promise<void> {
+  const output: NewMembershipOutput = {
+    url: created.url,
+    organisationId: created.organisationId,
+    organisationName: created.organisationName,
+    userId: created.userId,
+    memberId: created.memberId,
+    email: created.email,
+    role: created.role,
+    tokenId: created.tokenId,
+    token: created.token,
+    recoveryPhrase: created.recoveryPhrase,
+  };
+  const saved = options.store
+    ? await writeCredentials({
+        url: output.url,
+        token: output.token,
+        tokenId: output.tokenId,
+        email: output.email,
+        userId: output.userId,
+        organisationId: output.organisationId,
+        organisationName: output.organisationName,
+      })
+    : undefined;
+  reportNewMembership(ui, output, { saved, headline: options.headline, notStored: options.notStored });
+}
+
 /** --json: exactly one document. Otherwise a calm summary with the two one-time secrets. */
-export function reportNewMembership(ui: Ui, output: NewMembershipOutput, options: { saved: string | undefined; headline: string }): void {
+function reportNewMembership(ui: Ui, output: NewMembershipOutput, options: { saved: string | undefined; headline: string; notStored: string }): void {
   if (ui.json) {
     ui.printJson(output);
     return;
@@ -46,7 +82,7 @@ export function reportNewMembership(ui: Ui, output: NewMembershipOutput, options
     'Write the recovery phrase down and keep it offline. With your password it is the only way back into your keys for this organisation; ' +
       'Coffer cannot recover it for you.',
   );
-  ui.outro(options.saved ? `Signed in: the token is stored in ${displayPath(options.saved)}. Try \`coffer whoami\`.` : 'Done. The token was not stored (--no-save).');
+  ui.outro(options.saved ? `Signed in: the token is stored in ${displayPath(options.saved)}. Try \`coffer whoami\`.` : `Done. ${options.notStored}`);
 }
 
 function wrapWords(phrase: string): string {

@@ -2,11 +2,10 @@
 // organisation is made here; a new account gets the password chosen now, an existing account
 // proves itself with its password.
 import { CofferApi, type InviteResponse, type NewMembershipResponse, type RoleRef } from '../../api.js';
-import { writeCredentials } from '../../credentials.js';
 import { UserError } from '../../errors.js';
 import { checkNewPassword, newMembershipMaterial, normaliseEmail } from '../../keys.js';
 import { createUi, obtainPassword } from '../../ui.js';
-import { reportNewMembership, tokenNameForThisMachine } from '../shared.js';
+import { completeNewMembership, tokenNameForThisMachine } from '../shared.js';
 
 export interface InvitesAcceptOptions {
   url?: string;
@@ -69,32 +68,9 @@ export async function invitesAccept(link: string, options: InvitesAcceptOptions)
     keyring: material.keyring,
     token: material.tokenBody,
   });
-  const saved =
-    options.save === false
-      ? undefined
-      : await writeCredentials({
-          url: api.baseUrl,
-          token: material.token,
-          tokenId: accepted.tokenId,
-          email,
-          userId: accepted.userId,
-          organisationId: accepted.organisationId,
-          organisationName: accepted.organisationName,
-        });
-  reportNewMembership(
+  await completeNewMembership(
     ui,
-    {
-      url: api.baseUrl,
-      organisationId: accepted.organisationId,
-      organisationName: accepted.organisationName,
-      userId: accepted.userId,
-      memberId: accepted.memberId,
-      email,
-      role: accepted.role?.name ?? null,
-      tokenId: accepted.tokenId,
-      token: material.token,
-      recoveryPhrase: material.recoveryPhrase,
-    },
-    { saved, headline: `You joined ${accepted.organisationName}.` },
+    { ...accepted, url: api.baseUrl, email, role: accepted.role?.name ?? null, token: material.token, recoveryPhrase: material.recoveryPhrase },
+    { store: options.save !== false, headline: `You joined ${accepted.organisationName}.`, notStored: 'The token was not stored (--no-save).' },
   );
 }

@@ -6,7 +6,7 @@ import { CofferApi, type MeResponse, type NewMembershipResponse } from '../../ap
 import { resolveAccount } from '../../credentials.js';
 import { newMembershipMaterial, unlockKeyring, type WrappedKeyringView } from '../../keys.js';
 import { createUi, obtainPassword, optionOrAsk } from '../../ui.js';
-import { reportNewMembership, tokenNameForThisMachine } from '../shared.js';
+import { completeNewMembership, tokenNameForThisMachine } from '../shared.js';
 
 export interface OrgsCreateOptions {
   name?: string;
@@ -34,23 +34,13 @@ export async function orgsCreate(options: OrgsCreateOptions): Promise<void> {
     keyring: material.keyring,
     token: material.tokenBody,
   });
-  reportNewMembership(
+  await completeNewMembership(
     ui,
+    { ...created, url: account.url, email, role: 'Owner', token: material.token, recoveryPhrase: material.recoveryPhrase },
     {
-      url: account.url,
-      organisationId: created.organisationId,
-      organisationName: created.organisationName,
-      userId: created.userId,
-      memberId: created.memberId,
-      email,
-      role: 'Owner',
-      tokenId: created.tokenId,
-      token: material.token,
-      recoveryPhrase: material.recoveryPhrase,
-    },
-    {
-      saved: undefined,
+      store: false,
       headline: `Organisation ${created.organisationName} is ready, and you are its owner.`,
+      notStored: 'Your login is unchanged; use this token (COFFER_TOKEN or `coffer login`) to work in the new organisation.',
     },
   );
 }
