@@ -47,7 +47,9 @@ export function stableStringify(value: unknown): string {
 
 /** The exact bytes an event's MAC covers (also used by `coffer admin verify-audit`). */
 export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapshot: unknown): string {
-  return stableStringify([
+  // As stableStringify of the whole array: every member but the snapshot is a scalar or a list of
+  // strings, which sorting leaves as they are.
+  return JSON.stringify([
     'coffer-audit-v1',
     event.organisation_id,
     event.seq,
@@ -60,7 +62,7 @@ export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapsho
     event.secret_id,
     event.secret_ids,
     event.resource_id,
-    snapshot,
+    withSortedKeys(snapshot),
     event.description,
     event.actor_member_id,
     event.actor_service_account_id,
@@ -201,11 +203,7 @@ export class ReadAuditWriter {
   #flushing = false;
   #closed = false;
 
-  /**
-   * @param gatherMs under load, a pause after each batch so the clients just answered can send
-   *   their next request in time to join the next batch (worth it when a batch costs a round trip).
-   */
-  constructor(private readonly trail: AuditTrail, private readonly gatherMs = 0) {}
+  constructor(private readonly trail: AuditTrail) {}
 
   record(organisationId: string, actor: Actor, event: NewEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
@@ -228,7 +226,6 @@ export class ReadAuditWriter {
       } catch (cause) {
         for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE, {}, cause));
       }
-      if (this.gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, this.gatherMs));
     }
     this.#flushing = false;
   }

@@ -21,6 +21,7 @@ export class ResolvedEnvironment {
   /** Serialized forms, filled by the HTTP layer (it knows the wire shapes). */
   readonly rendered = new Map<string, Uint8Array>();
   #byKeyDigest: Map<string, ResolvedSecret[]> | undefined;
+  readonly #byKey = new Map<string, KeyMatch>();
 
   constructor(
     readonly environmentId: string,
@@ -30,8 +31,15 @@ export class ResolvedEnvironment {
     readonly dependencies: ReadonlyMap<string, number>,
   ) {}
 
-  /** The secrets with this key digest (one per path), from an index built on first use. */
-  withKeyDigest(digest: string): readonly ResolvedSecret[] {
+  /**
+   * `?key=` results by the key as the caller wrote it, so a repeated lookup costs no digest. The
+   * digest (of the upper-cased key, under the environment key) decides the match, as it does for
+   * stored secrets whose plaintext the server may not hold.
+   */
+  async withKey(key: string, digestOf: (upperCaseKey: string) => Promise<string>): Promise<KeyMatch> {
+    const known = this.#byKey.get(key);
+    if (known) return known;
+    const digest = await digestOf(key.toUpperCase());
     if (!this.#byKeyDigest) {
       this.#byKeyDigest = new Map();
       for (const secret of this.secrets) {
@@ -40,9 +48,21 @@ export class ResolvedEnvironment {
         else this.#byKeyDigest.set(secret.entry.keyDigest, [secret]);
       }
     }
-    return this.#byKeyDigest.get(digest) ?? [];
+    const match = { digest, secrets: this.#byKeyDigest.get(digest) ?? [] };
+    if (this.#byKey.size >= MAX_REMEMBERED_KEYS) this.#byKey.clear();
+    this.#byKey.set(key, match);
+    return match;
   }
 }
+
+/** The secrets a `?key=` filter selects (one per path), and the digest that selected them. */
+export interface KeyMatch {
+  readonly digest: string;
+  readonly secrets: readonly ResolvedSecret[];
+}
+
+/** Distinct `?key=` spellings remembered per resolved environment (cleared when exceeded). */
+const MAX_REMEMBERED_KEYS = 256;
 
 export interface ResolutionJob {
   readonly entry: SecretEntry;

@@ -55,10 +55,9 @@ export class Secrets {
     let secrets: readonly ResolvedSecret[] = environment.secrets;
     let selection = '';
     if (filters.key) {
-      const cipher = await this.#cipher(target);
-      const digest = cipher.keyDigest(filters.key.toUpperCase());
-      secrets = environment.withKeyDigest(digest);
-      selection += `k:${digest}\u0000`;
+      const match = await environment.withKey(filters.key, async (upperCaseKey) => (await this.#cipher(target)).keyDigest(upperCaseKey));
+      secrets = match.secrets;
+      selection += `k:${match.digest}\u0000`;
     }
     if (filters.path) {
       const path = normalisePath(filters.path);
