@@ -1,6 +1,7 @@
 // Secret rows and what hangs off them: folders, tags, personal overrides, environment revisions.
 import { sql } from 'kysely';
 import type { Db, Executor, Tx } from './database.js';
+import { preparedAs } from './prepared.js';
 import type { Ciphertext, SecretType } from './secrets.table.js';
 
 /** Locks an environment for writing and returns its current revision (writes to one environment are serialized). */
@@ -28,8 +29,9 @@ export async function bumpEnvironmentRevision(trx: Tx, environmentId: string, at
 
 export async function findRevisions(db: Executor, environmentIds: readonly string[]): Promise<Map<string, number>> {
   if (environmentIds.length === 0) return new Map();
-  const rows = await db.selectFrom('environments').select(['id', 'revision']).where('id', 'in', [...environmentIds]).execute();
-  return new Map(rows.map((r) => [r.id, r.revision]));
+  const { rows } = await sql<{ id: string; revision: number }>`${preparedAs('find-revisions')}
+    select id, revision from environments where id = any(${[...environmentIds]}::uuid[])`.execute(db);
+  return new Map(rows.map((r) => [r.id, Number(r.revision)]));
 }
 
 export interface StoredSecret {
@@ -90,6 +92,25 @@ export async function findLiveIdentities(
       from unnest(${identities.map((i) => i.path)}::text[], ${identities.map((i) => i.digest)}::text[]) as c(path, key_digest)
       join secrets as s on s.environment_id = ${environmentId} and s.path = c.path and s.key_digest = c.key_digest and s.deleted_at is null`.execute(db);
   return result.rows;
+}
+
+/**
+ * Inserts new secrets in one statement (a column array per field: one parameter each, not one per
+ * value). A secret whose identity (path, key digest) is held by a live secret is left out rather
+ * than failing the transaction; returns how many were inserted.
+ */
+export async function insertSecretRows(trx: Tx, organisationId: string, rows: readonly StoredSecret[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const column = <K extends keyof StoredSecret>(name: K) => rows.map((row) => row[name]);
+  const result = await sql`
+    insert into secrets (id, organisation_id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)
+    select r.id, ${organisationId}::uuid, r.environment_id, r.folder_id, r.path, r.key_digest, r.key, r.value, r.comment, r.type, r.version, r.created_at, r.updated_at
+      from unnest(${column('id')}::uuid[], ${column('environment_id')}::uuid[], ${column('folder_id')}::uuid[], ${column('path')}::text[],
+                  ${column('key_digest')}::text[], ${column('key')}::text[], ${column('value')}::text[], ${column('comment')}::text[],
+                  ${column('type')}::text[], ${column('version')}::int[], ${column('created_at')}::timestamptz[], ${column('updated_at')}::timestamptz[])
+           as r(id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)
+    on conflict (environment_id, path, key_digest) where deleted_at is null do nothing`.execute(trx);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 export interface StoredOverride {

@@ -13,7 +13,7 @@ import {
   assertNoDuplicates,
   foldersFor,
   inLockedEnvironment,
-  insertSecrets,
+  insertNewSecrets,
   saveSecrets,
   softDeleteSecrets,
   upsertOverrides,
@@ -36,10 +36,6 @@ export class CiphertextWriter {
   create(actor: Actor, target: WriteTarget, entries: CiphertextCreateEntry[]): Promise<WriteResult<StoredSecret[]>> {
     const memberId = actor.principal.kind === 'member' ? actor.principal.memberId : null;
     return inLockedEnvironment(this.db, this.audit, actor, target, async (batch) => {
-      // Phase misses duplicates inside one batch; Coffer refuses them too (spec §4.5).
-      await assertNoDuplicates(batch, entries.map((entry, index) => ({ owner: `new-${index}`, path: entry.path, digest: entry.keyDigest })));
-      const tooLong = entries.find((entry) => entry.tooLongTag);
-      if (tooLong) throw invalid(tooLong.tooLongTag!);
       const folders = await foldersFor(batch, entries.map((e) => e.path));
       const written: StoredSecret[] = entries.map((entry) => ({
         id: randomUUID(),
@@ -56,7 +52,8 @@ export class CiphertextWriter {
         updated_at: batch.now,
         tags: entry.tags,
       }));
-      await insertSecrets(batch, written);
+      // Phase misses duplicates inside one batch; Coffer refuses them too (spec §4.5).
+      await insertNewSecrets(batch, written, entries.find((entry) => entry.tooLongTag)?.tooLongTag);
       if (memberId) {
         await upsertOverrides(batch, entries.flatMap((entry, index) => (entry.override ? [overrideRow(written[index]!.id, memberId, entry.override, batch.now)] : [])));
       }

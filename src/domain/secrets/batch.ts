@@ -10,12 +10,13 @@ import {
   ensureFolders,
   ensureTags,
   findLiveIdentities,
+  insertSecretRows,
   lockEnvironment,
   replaceSecretTags,
   type StoredSecret,
 } from '../../store/secrets.js';
 import { WRITE_AUDIT_UNAVAILABLE, type AppendEntry, type AuditTrail, type NewEvent } from '../audit.js';
-import { conflict, DomainError, notFound } from '../errors.js';
+import { conflict, DomainError, invalid, notFound } from '../errors.js';
 import type { Actor } from '../principal.js';
 import { inTransaction, isUniqueViolation } from '../transactions.js';
 
@@ -118,13 +119,7 @@ export async function inLockedEnvironment<T>(
  * must be distinct, and must not belong to any other live secret of the environment.
  */
 export async function assertNoDuplicates(batch: BatchContext, claims: ReadonlyArray<{ owner: string; path: string; digest: string }>): Promise<void> {
-  const owners = new Map<string, string>();
-  for (const claim of claims) {
-    const key = identity(claim.path, claim.digest);
-    const owner = owners.get(key);
-    if (owner !== undefined && owner !== claim.owner) throw conflict(DUPLICATE_SECRET);
-    owners.set(key, claim.owner);
-  }
+  const owners = assertDistinct(claims);
   const live = await findLiveIdentities(batch.trx, batch.target.environmentId, claims);
   for (const row of live) {
     const owner = owners.get(identity(row.path, row.key_digest));
@@ -132,20 +127,33 @@ export async function assertNoDuplicates(batch: BatchContext, claims: ReadonlyAr
   }
 }
 
+/** The identities of a batch must be distinct; returns identity -> owner. */
+function assertDistinct(claims: ReadonlyArray<{ owner: string; path: string; digest: string }>): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const claim of claims) {
+    const key = identity(claim.path, claim.digest);
+    const owner = owners.get(key);
+    if (owner !== undefined && owner !== claim.owner) throw conflict(DUPLICATE_SECRET);
+    owners.set(key, claim.owner);
+  }
+  return owners;
+}
+
 /** Folder ids for paths (created when missing). */
 export function foldersFor(batch: BatchContext, paths: Iterable<string>): Promise<Map<string, string | null>> {
   return ensureFolders(batch.trx, batch.target.organisationId, batch.target.environmentId, paths, randomUUID);
 }
 
-function columns(batch: BatchContext, row: StoredSecret) {
-  const { tags: _tags, ...columns } = row;
-  return { ...columns, organisation_id: batch.target.organisationId, deleted_at: null };
-}
-
-/** Inserts new secrets with their tags (unknown tag names are created for the organisation). */
-export async function insertSecrets(batch: BatchContext, rows: StoredSecret[]): Promise<void> {
-  if (rows.length === 0) return;
-  await batch.trx.insertInto('secrets').values(rows.map((row) => columns(batch, row))).execute();
+/**
+ * Creates secrets, in the check order of rest-api §4.3: duplicates (inside the request, then against
+ * the environment's live secrets), then tag lengths, then the tags themselves (unknown names are
+ * created for the organisation). A duplicate of a live secret is found by the unique index while
+ * the rows are inserted, so a create makes no separate lookup; any error rolls the batch back.
+ */
+export async function insertNewSecrets(batch: BatchContext, rows: StoredSecret[], tooLongTag: string | undefined): Promise<void> {
+  assertDistinct(rows.map((row) => ({ owner: row.id, path: row.path, digest: row.key_digest })));
+  if ((await insertSecretRows(batch.trx, batch.target.organisationId, rows)) !== rows.length) throw conflict(DUPLICATE_SECRET);
+  if (tooLongTag) throw invalid(tooLongTag);
   const tagIds = await ensureTags(batch.trx, batch.target.organisationId, rows.flatMap((row) => row.tags), randomUUID);
   const tagRows = rows.flatMap((row) => row.tags.map((name, position) => ({ secret_id: row.id, tag_id: tagIds.get(name)!, position })));
   if (tagRows.length > 0) await batch.trx.insertInto('secret_tags').values(tagRows).execute();

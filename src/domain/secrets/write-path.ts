@@ -14,7 +14,7 @@ import {
   findOverrides,
   foldersFor,
   inLockedEnvironment,
-  insertSecrets,
+  insertNewSecrets,
   saveSecrets,
   softDeleteSecrets,
   upsertOverrides,
@@ -54,10 +54,6 @@ export class SecretWriter {
     const memberId = actor.principal.kind === 'member' ? actor.principal.memberId : null;
     const digests = entries.map((entry) => cipher.keyDigest(entry.key));
     return inLockedEnvironment(this.db, this.audit, actor, target, async (batch) => {
-      // Duplicates against the environment and inside the request (DEVIATION D-12), then tags (step 5).
-      await assertNoDuplicates(batch, entries.map((entry, index) => ({ owner: `new-${index}`, path: entry.path, digest: digests[index]! })));
-      const tooLong = entries.find((entry) => entry.tooLongTag);
-      if (tooLong) throw invalid(tooLong.tooLongTag!);
       const folders = await foldersFor(batch, entries.map((e) => e.path));
       const written: WrittenSecret[] = entries.map((entry, index) => {
         const id = randomUUID();
@@ -83,7 +79,8 @@ export class SecretWriter {
           override: memberId && entry.override ? newOverride(cipher, id, memberId, entry.override, batch.now) : null,
         };
       });
-      await insertSecrets(batch, written.map((s) => s.row));
+      // Duplicates inside the request and against the environment (DEVIATION D-12), then tags (step 5).
+      await insertNewSecrets(batch, written.map((s) => s.row), entries.find((entry) => entry.tooLongTag)?.tooLongTag);
       await upsertOverrides(batch, written.flatMap((s) => (s.override ? [s.override.row] : [])));
       return { result: written, changes: written.map((s) => ({ action: 'create' as const, row: s.row })) };
     });
