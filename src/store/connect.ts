@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
+import { runMarkedStatementsPrepared } from './prepared.js';
 
 export type StoreKind = 'pglite' | 'postgres';
 
@@ -85,6 +86,7 @@ function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEv
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => {});
+  pool.on('connect', runMarkedStatementsPrepared);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }

@@ -1,6 +1,7 @@
 // The audit trail rows: events and each organisation's chain head.
 import { sql } from 'kysely';
 import type { BulkSession } from './connect.js';
+import { preparedAs } from './prepared.js';
 import type { Executor } from './database.js';
 import type { EventKind } from './events.table.js';
 
@@ -79,11 +80,11 @@ function insertEvents(events: readonly EventInsert[]) {
  * organisations; the caller re-reads the others' heads and tries again.
  */
 export async function appendChained(db: Executor, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
-  const result = await sql<{ organisation_id: string }>`
+  const result = await sql<{ organisation_id: string }>`${preparedAs('append-chained-events')}
     with moved as (
       update audit_heads as h
          set seq = a.to_seq, mac = a.to_mac
-        from json_to_recordset(${JSON.stringify(advances)}::json)
+        from json_to_recordset(${JSON.stringify(inLockOrder(advances))}::json)
              as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
        where h.organisation_id = a.organisation_id and h.seq = a.from_seq
       returning h.organisation_id
@@ -94,6 +95,11 @@ export async function appendChained(db: Executor, advances: HeadAdvance[], event
     )
     select organisation_id from moved`.execute(db);
   return new Set(result.rows.map((r) => r.organisation_id));
+}
+
+/** Heads are locked in one order (by organisation) by every statement, so two appends cannot deadlock. */
+function inLockOrder(advances: HeadAdvance[]): HeadAdvance[] {
+  return advances.length < 2 ? advances : [...advances].sort((a, b) => (a.organisation_id < b.organisation_id ? -1 : a.organisation_id > b.organisation_id ? 1 : 0));
 }
 
 /** Each organisation's newest event (sequence number and MAC) as a JSON array, for moving heads. */

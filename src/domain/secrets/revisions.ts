@@ -2,8 +2,9 @@
 // - Embedded store: this process is the only writer, so the revisions it has seen or written are
 //   authoritative; a cached read makes no query at all.
 // - PostgreSQL (maybe several nodes): every read confirms the revision against the database, but
-//   reads waiting at the same moment share one query, and a read only joins a query that starts
-//   after it arrived, so it can never miss a write acknowledged before the read began.
+//   reads waiting at the same moment share one query (a few may be in flight at once), and a read
+//   only joins a query that starts after it arrived, so it can never miss a write acknowledged
+//   before the read began.
 import type { Db } from '../../store/database.js';
 import { findRevisions } from '../../store/secrets.js';
 
@@ -59,14 +60,15 @@ interface Waiter {
 
 export class SharedRevisions implements RevisionSource {
   #waiting: Waiter[] = [];
-  #querying = false;
+  #inFlight = 0;
 
-  constructor(private readonly db: Db) {}
+  /** @param maxInFlight queries at once; a read arriving while they are all busy waits for the next. */
+  constructor(private readonly db: Db, private readonly maxInFlight = 2) {}
 
   current(environmentIds: readonly string[]): Promise<ReadonlyMap<string, number>> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ ids: environmentIds, resolve, reject });
-      if (!this.#querying) void this.#drain();
+      if (this.#inFlight < this.maxInFlight) void this.#query();
     });
   }
 
@@ -74,23 +76,21 @@ export class SharedRevisions implements RevisionSource {
 
   forget(): void {}
 
-  async #drain(): Promise<void> {
-    this.#querying = true;
+  /** One query for every read waiting now (each of them arrived before it starts). */
+  async #query(): Promise<void> {
+    const batch = this.#waiting;
+    this.#waiting = [];
+    this.#inFlight++;
+    const ids = new Set<string>();
+    for (const waiter of batch) for (const id of waiter.ids) ids.add(id);
     try {
-      while (this.#waiting.length > 0) {
-        const batch = this.#waiting;
-        this.#waiting = [];
-        const ids = new Set<string>();
-        for (const waiter of batch) for (const id of waiter.ids) ids.add(id);
-        try {
-          const revisions = await findRevisions(this.db, [...ids]);
-          for (const waiter of batch) waiter.resolve(revisions);
-        } catch (error) {
-          for (const waiter of batch) waiter.reject(error);
-        }
-      }
+      const revisions = await findRevisions(this.db, [...ids]);
+      for (const waiter of batch) waiter.resolve(revisions);
+    } catch (error) {
+      for (const waiter of batch) waiter.reject(error);
     } finally {
-      this.#querying = false;
+      this.#inFlight--;
+      if (this.#waiting.length > 0) void this.#query();
     }
   }
 }
