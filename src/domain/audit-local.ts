@@ -121,6 +121,7 @@ function fromJsonLine(text: string): CopyLineEvent | undefined {
 export const AUDIT_JOURNAL_FILE = 'audit.journal';
 
 const IMPORT_INTERVAL_MS = 1_000;
+const NONE_REFUSED: ReadonlySet<AppendEntry> = new Set();
 const IMPORT_THRESHOLD = 2_000;
 
 export class LocalAuditTrail implements AuditTrail {
@@ -209,8 +210,10 @@ export class LocalAuditTrail implements AuditTrail {
     return state;
   }
 
-  async appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    if (entries.length === 0) return;
+  /** Refuses nothing: this process knows every revision, so its reads are never served unconfirmed (no guards). */
+  async appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
+    if (entries.some((entry) => entry.guard)) throw new Error('the embedded store confirms revisions before a read; guarded reads are for PostgreSQL');
+    if (entries.length === 0) return NONE_REFUSED;
     // Load heads and keys before taking the lock: a write transaction holding the lock may be
     // waiting for the database connection, which this must then not need.
     await this.#loadHeads(this.db, [...new Set(entries.map((e) => e.organisationId))]);
@@ -223,6 +226,7 @@ export class LocalAuditTrail implements AuditTrail {
       release();
     }
     if (this.#journal.size >= IMPORT_THRESHOLD) void this.sync().catch(() => {});
+    return NONE_REFUSED;
   }
 
   /** Moves journaled events into the database. */

@@ -1,8 +1,10 @@
 // The audit trail on PostgreSQL, where several nodes append to the same chains: every append is
 // one statement that moves the organisation's head only if it is still where this node last saw it
-// (store/events.ts appendChained). A head moved by another node costs a re-read and a retry.
+// (store/events.ts appendChained). A head moved by another node costs a re-read and a retry. A read
+// served from cache carries a guard (the revisions it served), checked by the same statement: the
+// read's one round trip both confirms its data was current and stores its event.
 import type { Db, Executor, Tx } from '../store/database.js';
-import { appendChained, findChainHeads, insertChainHead } from '../store/events.js';
+import { appendChained, findChainHeads, insertChainHead, type RevisionGuard } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
 
 /** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
@@ -23,11 +25,11 @@ export class SharedAuditTrail implements AuditTrail {
     await insertChainHead(db, this.chainer.newChain(organisationId));
   }
 
-  append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    return this.#append(trx, entries);
+  async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
+    await this.#append(trx, entries);
   }
 
-  appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void> {
+  appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
     return this.#append(this.db, entries);
   }
 
@@ -35,23 +37,34 @@ export class SharedAuditTrail implements AuditTrail {
 
   async close(): Promise<void> {}
 
-  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    if (entries.length === 0) return;
+  /** Returns the guarded entries refused because an environment they served changed (none of them stored). */
+  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
+    const refused = new Set<AppendEntry>();
     let pending = entries;
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-      if (attempt > 1) await backoff(attempt);
+    let conflicts = 0;
+    while (pending.length > 0) {
+      if (conflicts >= MAX_APPEND_ATTEMPTS) throw new Error('could not append to the audit trail: its head kept moving');
+      if (conflicts > 1) await backoff(conflicts);
       const organisationIds = [...new Set(pending.map((e) => e.organisationId))];
-      const stale = organisationIds.filter((id) => attempt > 0 || !this.#heads.has(id) || !this.chainer.hasKey(id));
-      if (stale.length > 0) await this.#loadHeads(db, stale);
+      const reload = organisationIds.filter((id) => conflicts > 0 || !this.#heads.has(id) || !this.chainer.hasKey(id));
+      if (reload.length > 0) await this.#loadHeads(db, reload);
       const { advances, rows } = this.chainer.chain(pending, this.#heads);
-      const moved = await appendChained(db, advances, rows);
+      const { moved, stale } = await appendChained(db, advances, rows, guardsOf(pending));
+      if (stale.length > 0) {
+        // Nothing was stored: refuse the reads that served a revision no longer current, append the rest.
+        const before = refused.size;
+        for (const entry of pending) if (entry.guard && stale.some((g) => entry.guard!.get(g.environment_id) === g.revision)) refused.add(entry);
+        if (refused.size === before) throw new Error('the audit append reported a changed environment no read named');
+        pending = pending.filter((e) => !refused.has(e));
+        continue;
+      }
       for (const advance of advances) {
         if (moved.has(advance.organisation_id)) this.#heads.set(advance.organisation_id, { seq: advance.to_seq, mac: advance.to_mac });
       }
       pending = pending.filter((e) => !moved.has(e.organisationId));
-      if (pending.length === 0) return;
+      if (pending.length > 0) conflicts++;
     }
-    throw new Error('could not append to the audit trail: its head kept moving');
+    return refused;
   }
 
   async #loadHeads(db: Executor, organisationIds: string[]): Promise<void> {
@@ -62,4 +75,20 @@ export class SharedAuditTrail implements AuditTrail {
     }
     for (const id of organisationIds) if (!heads.some((h) => h.organisation_id === id)) throw new Error(`organisation ${id} has no audit chain`);
   }
+}
+
+/** Every (environment, revision) the entries' guards name, once. */
+function guardsOf(entries: ReadonlyArray<AppendEntry>): RevisionGuard[] {
+  const seen = new Set<string>();
+  const guards: RevisionGuard[] = [];
+  for (const entry of entries) {
+    if (!entry.guard) continue;
+    for (const [environment_id, revision] of entry.guard) {
+      const key = `${environment_id}@${revision}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      guards.push({ environment_id, revision });
+    }
+  }
+  return guards;
 }

@@ -83,6 +83,12 @@ export interface AppendEntry {
   actor: Actor | null;
   event: NewEvent;
   at?: Date;
+  /**
+   * A read served from a cache without confirming its revisions first (PostgreSQL): environment id
+   * -> the revision it served. The event is stored only if these are still current; otherwise the
+   * read is refused (ReadIsStale) and must reload.
+   */
+  guard?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -97,8 +103,11 @@ export interface AuditTrail {
   startChain(db: Executor, organisationId: string): Promise<void>;
   /** Appends events inside a write transaction opened with inTransaction; call it last. */
   append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void>;
-  /** Appends read events durably (group commit); resolves once they cannot be lost. */
-  appendReads(entries: ReadonlyArray<AppendEntry>): Promise<void>;
+  /**
+   * Appends read events durably (group commit); resolves once they cannot be lost, with the
+   * guarded entries that were refused (nothing of them stored) because a revision they name moved.
+   */
+  appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>>;
   /** Makes every appended event visible in the database (before reading the trail). */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -182,13 +191,17 @@ export class EventChainer {
   }
 }
 
-interface PendingRead {
-  organisationId: string;
-  actor: Actor;
-  event: NewEvent;
-  at: Date;
+interface PendingRead extends AppendEntry {
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/** A guarded read whose environment changed before its event was stored: reload and read again. */
+export class ReadIsStale extends Error {
+  constructor() {
+    super('the revision this read served is no longer current');
+    this.name = 'ReadIsStale';
+  }
 }
 
 export const AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was returned. Please retry.';
@@ -205,10 +218,11 @@ export class ReadAuditWriter {
 
   constructor(private readonly trail: AuditTrail) {}
 
-  record(organisationId: string, actor: Actor, event: NewEvent): Promise<void> {
+  /** Rejects with ReadIsStale when `guard` is given and one of its revisions moved. */
+  record(organisationId: string, actor: Actor, event: NewEvent, guard?: ReadonlyMap<string, number>): Promise<void> {
     if (this.#closed) return Promise.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ organisationId, actor, event, at: new Date(), resolve, reject });
+      this.#pending.push({ organisationId, actor, event, at: new Date(), resolve, reject, ...(guard ? { guard } : {}) });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -221,8 +235,11 @@ export class ReadAuditWriter {
       const batch = this.#pending;
       this.#pending = [];
       try {
-        await this.trail.appendReads(batch);
-        for (const read of batch) read.resolve();
+        const refused = await this.trail.appendReads(batch);
+        for (const read of batch) {
+          if (refused.has(read)) read.reject(new ReadIsStale());
+          else read.resolve();
+        }
       } catch (cause) {
         for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE, {}, cause));
       }

@@ -73,28 +73,54 @@ function insertEvents(events: readonly EventInsert[]) {
                   user_agent text, created_at timestamptz, prev_mac text, mac text)`;
 }
 
+/** A read served an environment at this revision; its event may be stored only while that is still current. */
+export interface RevisionGuard {
+  environment_id: string;
+  revision: number;
+}
+
 /**
  * Appends chained events in ONE statement: each organisation's head moves from `from_seq` to
  * `to_seq` only if it is still at `from_seq` (another writer may have appended meanwhile, e.g.
- * another node), and only the events of organisations whose head moved are inserted. Returns those
- * organisations; the caller re-reads the others' heads and tries again.
+ * another node), and only the events of organisations whose head moved are inserted. With
+ * `guards`, nothing at all is stored unless every guarded environment is still at its revision.
+ * Returns the organisations whose head moved (the caller re-reads the others' heads and tries
+ * again) and the guards that no longer hold.
  */
-export async function appendChained(db: Executor, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
-  const result = await sql<{ organisation_id: string }>`${preparedAs('append-chained-events')}
-    with moved as (
+export async function appendChained(
+  db: Executor,
+  advances: HeadAdvance[],
+  events: EventInsert[],
+  guards: readonly RevisionGuard[] = [],
+): Promise<{ moved: Set<string>; stale: RevisionGuard[] }> {
+  const result = await sql<{ id: string; revision: number | null; stale: boolean }>`${preparedAs('append-chained-events')}
+    with stale as (
+      select g.environment_id, g.revision
+        from json_to_recordset(${JSON.stringify(guards)}::json) as g(environment_id uuid, revision bigint)
+        left join environments as env on env.id = g.environment_id
+       where env.revision is distinct from g.revision
+    ), moved as (
       update audit_heads as h
          set seq = a.to_seq, mac = a.to_mac
         from json_to_recordset(${JSON.stringify(inLockOrder(advances))}::json)
              as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
-       where h.organisation_id = a.organisation_id and h.seq = a.from_seq
+       where h.organisation_id = a.organisation_id and h.seq = a.from_seq and not exists (select 1 from stale)
       returning h.organisation_id
     ), inserted as (
       ${insertEvents(events)}
        where e.organisation_id in (select organisation_id from moved)
       returning 1
     )
-    select organisation_id from moved`.execute(db);
-  return new Set(result.rows.map((r) => r.organisation_id));
+    select organisation_id as id, null::bigint as revision, false as stale from moved
+    union all
+    select environment_id, revision, true from stale`.execute(db);
+  const moved = new Set<string>();
+  const stale: RevisionGuard[] = [];
+  for (const row of result.rows) {
+    if (row.stale) stale.push({ environment_id: row.id, revision: Number(row.revision) });
+    else moved.add(row.id);
+  }
+  return { moved, stale };
 }
 
 /** Heads are locked in one order (by organisation) by every statement, so two appends cannot deadlock. */

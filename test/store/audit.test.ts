@@ -46,6 +46,36 @@ for (const target of STORE_TARGETS) {
       assert.equal(report.events, 60);
     });
 
+    it('stores a guarded read only while the revisions it served are current; the rest of its batch is stored', async () => {
+      const trail = new SharedAuditTrail(store.db, new EventChainer(keyring));
+      const org = await newOrganisation(store, trail);
+      const app = randomUUID();
+      const environment = randomUUID();
+      await sql`insert into apps (id, organisation_id, name, sse_enabled, created_at, updated_at) values (${app}, ${org}, 'a', true, now(), now())`.execute(store.db);
+      await sql`insert into environments (id, organisation_id, app_id, name, env_type, index, identity_key, revision, created_at, updated_at)
+                values (${environment}, ${org}, ${app}, 'dev', 'dev', 0, 'k', 7, now(), now())`.execute(store.db);
+      const read = (revision: number, guarded: boolean) => ({
+        organisationId: org,
+        actor,
+        event: { kind: 'secret' as const, action: 'read', environmentId: environment, environmentRevision: revision },
+        ...(guarded ? { guard: new Map([[environment, revision]]) } : {}),
+      });
+      const current = read(7, true);
+      assert.equal((await trail.appendReads([current])).size, 0);
+
+      const stale = read(6, true);
+      const gone = { ...read(7, true), guard: new Map([[environment, 7], [randomUUID(), 1]]) };
+      const plain = read(7, false);
+      const refused = await trail.appendReads([stale, plain, gone, read(7, true)]);
+      assert.deepEqual(new Set(refused), new Set([stale, gone]), 'the read of an old revision and the read of a deleted environment are refused');
+
+      const stored = await store.db.selectFrom('events').select(['seq', 'environment_revision']).where('organisation_id', '=', org).orderBy('seq').execute();
+      assert.deepEqual(stored.map((e) => Number(e.environment_revision)), [7, 7, 7], 'the first read, then the unguarded and the current guarded one');
+      const report = await verifyAuditTrail(store.db, keyring, org);
+      assert.equal(report.problem, undefined);
+      assert.equal(report.events, 3);
+    });
+
     it('reports the first altered, inserted or deleted event', async () => {
       const trail = new SharedAuditTrail(store.db, new EventChainer(keyring));
       const org = await newOrganisation(store, trail);

@@ -2,6 +2,7 @@
 // endpoint the Phase SDKs and CLIs use, for SSE and E2EE apps alike. Reads come from the cached
 // environment snapshot (DESIGN §5) and never decrypt anything; writes store the client's strings.
 import { allowsInApp } from '../access.js';
+import { ReadIsStale } from '../audit.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
 import { forbidden, notFound } from '../errors.js';
@@ -55,23 +56,47 @@ export class ClientSecrets {
     this.#writer = new CiphertextWriter(deps.db, deps.audit);
   }
 
-  /** GET: the environment's live secrets as stored (ciphertext), one read event per request. */
+  /**
+   * GET: the environment's live secrets as stored (ciphertext), one read event per request. On
+   * PostgreSQL a cached snapshot is served first and its revision confirmed by the audit append (as
+   * GET /v1/secrets/ does).
+   */
   async list(call: Call, filters: ClientListFilters): Promise<ClientSecretSelection> {
     const target = this.#check(call, 'read');
+    const cached = this.deps.storeKind === 'postgres' ? this.readPath.cachedSnapshot(target.environmentId) : undefined;
+    if (cached) {
+      const selection = this.#select(call, cached, filters);
+      try {
+        await this.#recordRead(call, target, selection, new Map([[target.environmentId, cached.revision]]));
+        return selection;
+      } catch (error) {
+        if (!(error instanceof ReadIsStale)) throw error;
+      }
+    }
     const snapshot = await this.readPath.snapshot(target.environmentId);
     if (!snapshot) throw notFound('Environment not found');
     const selection = this.#select(call, snapshot, filters);
-    await this.deps.readAudit.record(target.organisationId, call, {
-      kind: 'secret',
-      action: 'read',
-      appId: target.appId,
-      environmentId: target.environmentId,
-      environmentRevision: snapshot.revision,
-      // As on the REST read: only a filtered read lists its ids (see secrets/secrets.ts).
-      secretIds: selection.filtered ? selection.secretIds : null,
-      snapshot: { selection: selection.filtered ? 'filtered' : 'all', count: selection.secretIds.length },
-    });
+    await this.#recordRead(call, target, selection);
     return selection;
+  }
+
+  /** The read's event; with `guard`, refused (ReadIsStale) if the revision it names moved. */
+  #recordRead(call: Call, target: WriteTarget, selection: ClientSecretSelection, guard?: ReadonlyMap<string, number>): Promise<void> {
+    return this.deps.readAudit.record(
+      target.organisationId,
+      call,
+      {
+        kind: 'secret',
+        action: 'read',
+        appId: target.appId,
+        environmentId: target.environmentId,
+        environmentRevision: selection.revision,
+        // As on the REST read: only a filtered read lists its ids (see secrets/secrets.ts).
+        secretIds: selection.filtered ? selection.secretIds : null,
+        snapshot: { selection: selection.filtered ? 'filtered' : 'all', count: selection.secretIds.length },
+      },
+      guard,
+    );
   }
 
   /** POST */

@@ -124,6 +124,20 @@ export class ReadPath {
     return resolved;
   }
 
+  /**
+   * The caller's cached view as it is, its revisions not confirmed: on PostgreSQL the read's audit
+   * append confirms them instead (AppendEntry.guard), which saves the read a round trip. Undefined
+   * when nothing is cached.
+   */
+  cachedResolved(caller: Caller, environmentId: string): ResolvedEnvironment | undefined {
+    return this.#resolved.get(caller.access)?.get(environmentId);
+  }
+
+  /** The newest cached snapshot of an environment, its revision not confirmed (as cachedResolved). */
+  cachedSnapshot(environmentId: string): EnvironmentSnapshot | undefined {
+    return this.snapshots.peek(environmentId);
+  }
+
   /** The current snapshot (ciphertext and plaintext) without reference resolution. */
   async snapshot(environmentId: string): Promise<EnvironmentSnapshot | undefined> {
     const revision = (await this.revisions.current([environmentId])).get(environmentId);

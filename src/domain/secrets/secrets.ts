@@ -4,6 +4,7 @@ import type { EnvironmentCipher } from '../../crypto/index.js';
 import { allowsInApp } from '../access.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
+import { ReadIsStale } from '../audit.js';
 import { forbidden, invalid, notFound } from '../errors.js';
 import type { Action } from '../role-definitions.js';
 import { normalisePath } from './paths.js';
@@ -44,14 +45,33 @@ export class Secrets {
     private readonly writer: SecretWriter,
   ) {}
 
-  /** GET /v1/secrets/ (§4.2) */
+  /**
+   * GET /v1/secrets/ (§4.2). On PostgreSQL a cached view is served first and its revisions are
+   * confirmed by the audit append; if one moved, the read reloads with a revision check.
+   */
   async list(call: Call, filters: ListFilters): Promise<SecretList> {
     const target = this.#check(call, 'read');
     if ((truthy(filters.dynamic) || truthy(filters.includeDynamic)) && filters.leaseTtl && !/^\s*[+-]?\d+\s*$/.test(filters.leaseTtl)) {
       throw invalid('lease_ttl must be a valid integer (seconds)');
     }
+    const cached = this.deps.storeKind === 'postgres' ? this.readPath.cachedResolved(call, target.environmentId) : undefined;
+    if (cached) {
+      const list = await this.#select(target, cached, filters);
+      try {
+        await this.#recordRead(call, target, list, cached.dependencies);
+        return list;
+      } catch (error) {
+        if (!(error instanceof ReadIsStale)) throw error;
+      }
+    }
     const environment = await this.readPath.resolved(call, target.organisationId, target.appId, target.environmentId);
     if (!environment) throw notFound('Environment not found');
+    const list = await this.#select(target, environment, filters);
+    await this.#recordRead(call, target, list);
+    return list;
+  }
+
+  async #select(target: WriteTarget, environment: ResolvedEnvironment, filters: ListFilters): Promise<SecretList> {
     let secrets: readonly ResolvedSecret[] = environment.secrets;
     let selection = '';
     if (filters.key) {
@@ -69,19 +89,28 @@ export class Secrets {
       secrets = secrets.filter((s) => s.entry.tags.some((tag) => wanted.has(tag)));
       selection += `t:${filters.tags}\u0000`;
     }
-    await this.deps.readAudit.record(target.organisationId, call, {
-      kind: 'secret',
-      action: 'read',
-      appId: target.appId,
-      environmentId: target.environmentId,
-      environmentRevision: environment.revision,
-      // A filtered read names the ids it returned. An unfiltered read returned exactly the secrets
-      // live at this revision, which the trail's creates and deletes determine (readSecretIds in
-      // audit-log.ts): listing them again would make every read event as large as the environment.
-      secretIds: selection === '' ? null : secrets.map((s) => s.entry.id),
-      snapshot: { selection: selection === '' ? 'all' : 'filtered', count: secrets.length },
-    });
     return { environment, selection, secrets };
+  }
+
+  /** The read's event; with `guard`, refused (ReadIsStale) if the revisions it names moved. */
+  #recordRead(call: Call, target: WriteTarget, list: SecretList, guard?: ReadonlyMap<string, number>): Promise<void> {
+    return this.deps.readAudit.record(
+      target.organisationId,
+      call,
+      {
+        kind: 'secret',
+        action: 'read',
+        appId: target.appId,
+        environmentId: target.environmentId,
+        environmentRevision: list.environment.revision,
+        // A filtered read names the ids it returned. An unfiltered read returned exactly the secrets
+        // live at this revision, which the trail's creates and deletes determine (readSecretIds in
+        // audit-log.ts): listing them again would make every read event as large as the environment.
+        secretIds: list.selection === '' ? null : list.secrets.map((s) => s.entry.id),
+        snapshot: { selection: list.selection === '' ? 'all' : 'filtered', count: list.secrets.length },
+      },
+      guard,
+    );
   }
 
   /** POST /v1/secrets/ (§4.3) */

@@ -166,6 +166,11 @@ export class SnapshotCache {
     return snapshot;
   }
 
+  /** The newest snapshot held for an environment, whatever its revision. */
+  peek(environmentId: string): EnvironmentSnapshot | undefined {
+    return this.#snapshots.get(environmentId);
+  }
+
   /** Drops an environment's snapshot (after a write or deletion). */
   forget(environmentId: string): void {
     this.#snapshots.delete(environmentId);
