@@ -121,8 +121,9 @@ function fromJsonLine(text: string): CopyLineEvent | undefined {
 export const AUDIT_JOURNAL_FILE = 'audit.journal';
 
 const IMPORT_INTERVAL_MS = 1_000;
-const NONE_REFUSED: ReadonlySet<AppendEntry> = new Set();
 const IMPORT_THRESHOLD = 2_000;
+/** What appendReads refuses here: nothing (reads are confirmed before they are served). */
+const NONE_REFUSED: ReadonlySet<AppendEntry> = new Set();
 
 export class LocalAuditTrail implements AuditTrail {
   /** The committed head of each chain (database and journal together): authoritative here. */

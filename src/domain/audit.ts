@@ -86,7 +86,7 @@ export interface AppendEntry {
   /**
    * A read served from a cache without confirming its revisions first (PostgreSQL): environment id
    * -> the revision it served. The event is stored only if these are still current; otherwise the
-   * read is refused (ReadIsStale) and must reload.
+   * read is refused (ReadAuditWriter.recordIfCurrent answers false) and must reload.
    */
   guard?: ReadonlyMap<string, number>;
 }
@@ -192,16 +192,9 @@ export class EventChainer {
 }
 
 interface PendingRead extends AppendEntry {
-  resolve: () => void;
+  /** `stored` is false only for a guarded read refused because a revision it served moved. */
+  resolve: (stored: boolean) => void;
   reject: (error: unknown) => void;
-}
-
-/** A guarded read whose environment changed before its event was stored: reload and read again. */
-export class ReadIsStale extends Error {
-  constructor() {
-    super('the revision this read served is no longer current');
-    this.name = 'ReadIsStale';
-  }
 }
 
 export const AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was returned. Please retry.';
@@ -218,8 +211,21 @@ export class ReadAuditWriter {
 
   constructor(private readonly trail: AuditTrail) {}
 
-  /** Rejects with ReadIsStale when `guard` is given and one of its revisions moved. */
-  record(organisationId: string, actor: Actor, event: NewEvent, guard?: ReadonlyMap<string, number>): Promise<void> {
+  /** Resolves once the read's event is durable. */
+  async record(organisationId: string, actor: Actor, event: NewEvent): Promise<void> {
+    await this.#enqueue(organisationId, actor, event, undefined);
+  }
+
+  /**
+   * For a read served without confirming its revisions first (`guard`: environment id -> the
+   * revision served): true once its event is durable, false when a revision had moved (nothing was
+   * stored; the caller reloads and reads again).
+   */
+  recordIfCurrent(organisationId: string, actor: Actor, event: NewEvent, guard: ReadonlyMap<string, number>): Promise<boolean> {
+    return this.#enqueue(organisationId, actor, event, guard);
+  }
+
+  #enqueue(organisationId: string, actor: Actor, event: NewEvent, guard: ReadonlyMap<string, number> | undefined): Promise<boolean> {
     if (this.#closed) return Promise.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE));
     return new Promise((resolve, reject) => {
       this.#pending.push({ organisationId, actor, event, at: new Date(), resolve, reject, ...(guard ? { guard } : {}) });
@@ -236,10 +242,7 @@ export class ReadAuditWriter {
       this.#pending = [];
       try {
         const refused = await this.trail.appendReads(batch);
-        for (const read of batch) {
-          if (refused.has(read)) read.reject(new ReadIsStale());
-          else read.resolve();
-        }
+        for (const read of batch) read.resolve(!refused.has(read));
       } catch (cause) {
         for (const read of batch) read.reject(new DomainError('unavailable', AUDIT_UNAVAILABLE, {}, cause));
       }

@@ -2,14 +2,14 @@
 // endpoint the Phase SDKs and CLIs use, for SSE and E2EE apps alike. Reads come from the cached
 // environment snapshot (DESIGN §5) and never decrypt anything; writes store the client's strings.
 import { allowsInApp } from '../access.js';
-import { ReadIsStale } from '../audit.js';
+import type { NewEvent } from '../audit.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
 import { forbidden, notFound } from '../errors.js';
 import type { Action } from '../role-definitions.js';
 import { normalisePath } from '../secrets/paths.js';
 import type { ReadPath } from '../secrets/read-path.js';
-import { ENVIRONMENT_CONTEXT_REQUIRED } from '../secrets/secrets.js';
+import { ENVIRONMENT_CONTEXT_REQUIRED, secretReadEvent } from '../secrets/secrets.js';
 import type { EnvironmentSnapshot, OverrideEntry, SecretEntry } from '../secrets/snapshot.js';
 import type { WriteTarget } from '../secrets/write-path.js';
 import { validateCiphertextCreateBatch, validateCiphertextDeleteBatch, validateCiphertextUpdateBatch } from './validate.js';
@@ -66,37 +66,14 @@ export class ClientSecrets {
     const cached = this.deps.storeKind === 'postgres' ? this.readPath.cachedSnapshot(target.environmentId) : undefined;
     if (cached) {
       const selection = this.#select(call, cached, filters);
-      try {
-        await this.#recordRead(call, target, selection, new Map([[target.environmentId, cached.revision]]));
-        return selection;
-      } catch (error) {
-        if (!(error instanceof ReadIsStale)) throw error;
-      }
+      const guard = new Map([[target.environmentId, cached.revision]]);
+      if (await this.deps.readAudit.recordIfCurrent(target.organisationId, call, readEventOf(target, selection), guard)) return selection;
     }
     const snapshot = await this.readPath.snapshot(target.environmentId);
     if (!snapshot) throw notFound('Environment not found');
     const selection = this.#select(call, snapshot, filters);
-    await this.#recordRead(call, target, selection);
+    await this.deps.readAudit.record(target.organisationId, call, readEventOf(target, selection));
     return selection;
-  }
-
-  /** The read's event; with `guard`, refused (ReadIsStale) if the revision it names moved. */
-  #recordRead(call: Call, target: WriteTarget, selection: ClientSecretSelection, guard?: ReadonlyMap<string, number>): Promise<void> {
-    return this.deps.readAudit.record(
-      target.organisationId,
-      call,
-      {
-        kind: 'secret',
-        action: 'read',
-        appId: target.appId,
-        environmentId: target.environmentId,
-        environmentRevision: selection.revision,
-        // As on the REST read: only a filtered read lists its ids (see secrets/secrets.ts).
-        secretIds: selection.filtered ? selection.secretIds : null,
-        snapshot: { selection: selection.filtered ? 'filtered' : 'all', count: selection.secretIds.length },
-      },
-      guard,
-    );
   }
 
   /** POST */
@@ -164,4 +141,9 @@ export class ClientSecrets {
     perSnapshot.set(key, selection);
     return selection;
   }
+}
+
+/** As on the REST read: only a filtered read lists its ids (secretReadEvent). */
+function readEventOf(target: WriteTarget, selection: ClientSecretSelection): NewEvent {
+  return secretReadEvent(target, selection.revision, selection.filtered ? selection.secretIds : null, selection.secretIds.length);
 }

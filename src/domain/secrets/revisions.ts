@@ -1,10 +1,11 @@
 // How a read learns an environment's current revision (DESIGN §5.3).
 // - Embedded store: this process is the only writer, so the revisions it has seen or written are
 //   authoritative; a cached read makes no query at all.
-// - PostgreSQL (maybe several nodes): every read confirms the revision against the database, but
-//   reads waiting at the same moment share one query (a few may be in flight at once), and a read
-//   only joins a query that starts after it arrived, so it can never miss a write acknowledged
-//   before the read began.
+// - PostgreSQL (maybe several nodes): a read with nothing cached (or whose cached view its audit
+//   append refused, see AppendEntry.guard) confirms the revision against the database. Reads
+//   waiting at the same moment share one query (a few may be in flight at once), and a read only
+//   joins a query that starts after it arrived, so it can never miss a write acknowledged before
+//   the read began.
 import type { Db } from '../../store/database.js';
 import { findRevisions } from '../../store/secrets.js';
 

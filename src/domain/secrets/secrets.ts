@@ -4,7 +4,7 @@ import type { EnvironmentCipher } from '../../crypto/index.js';
 import { allowsInApp } from '../access.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
-import { ReadIsStale } from '../audit.js';
+import type { NewEvent } from '../audit.js';
 import { forbidden, invalid, notFound } from '../errors.js';
 import type { Action } from '../role-definitions.js';
 import { normalisePath } from './paths.js';
@@ -33,6 +33,28 @@ export interface SecretList {
   readonly secrets: readonly ResolvedSecret[];
 }
 
+/**
+ * The audit event of a secrets read (REST and client protocol). A filtered read names the ids it
+ * returned (`filteredIds`). An unfiltered read returned exactly the secrets live at this revision,
+ * which the trail's creates and deletes determine (readSecretIds in audit-log.ts): listing them
+ * again would make every read event as large as the environment.
+ */
+export function secretReadEvent(target: WriteTarget, revision: number, filteredIds: string[] | null, count: number): NewEvent {
+  return {
+    kind: 'secret',
+    action: 'read',
+    appId: target.appId,
+    environmentId: target.environmentId,
+    environmentRevision: revision,
+    secretIds: filteredIds,
+    snapshot: { selection: filteredIds ? 'filtered' : 'all', count },
+  };
+}
+
+function readEventOf(target: WriteTarget, list: SecretList): NewEvent {
+  return secretReadEvent(target, list.environment.revision, list.selection === '' ? null : list.secrets.map((s) => s.entry.id), list.secrets.length);
+}
+
 /** `dynamic`-style flags: present with any value whose lower case is not `false`. */
 function truthy(value: string | undefined): boolean {
   return value !== undefined && value.toLowerCase() !== 'false';
@@ -57,17 +79,12 @@ export class Secrets {
     const cached = this.deps.storeKind === 'postgres' ? this.readPath.cachedResolved(call, target.environmentId) : undefined;
     if (cached) {
       const list = await this.#select(target, cached, filters);
-      try {
-        await this.#recordRead(call, target, list, cached.dependencies);
-        return list;
-      } catch (error) {
-        if (!(error instanceof ReadIsStale)) throw error;
-      }
+      if (await this.deps.readAudit.recordIfCurrent(target.organisationId, call, readEventOf(target, list), cached.dependencies)) return list;
     }
     const environment = await this.readPath.resolved(call, target.organisationId, target.appId, target.environmentId);
     if (!environment) throw notFound('Environment not found');
     const list = await this.#select(target, environment, filters);
-    await this.#recordRead(call, target, list);
+    await this.deps.readAudit.record(target.organisationId, call, readEventOf(target, list));
     return list;
   }
 
@@ -90,27 +107,6 @@ export class Secrets {
       selection += `t:${filters.tags}\u0000`;
     }
     return { environment, selection, secrets };
-  }
-
-  /** The read's event; with `guard`, refused (ReadIsStale) if the revisions it names moved. */
-  #recordRead(call: Call, target: WriteTarget, list: SecretList, guard?: ReadonlyMap<string, number>): Promise<void> {
-    return this.deps.readAudit.record(
-      target.organisationId,
-      call,
-      {
-        kind: 'secret',
-        action: 'read',
-        appId: target.appId,
-        environmentId: target.environmentId,
-        environmentRevision: list.environment.revision,
-        // A filtered read names the ids it returned. An unfiltered read returned exactly the secrets
-        // live at this revision, which the trail's creates and deletes determine (readSecretIds in
-        // audit-log.ts): listing them again would make every read event as large as the environment.
-        secretIds: list.selection === '' ? null : list.secrets.map((s) => s.entry.id),
-        snapshot: { selection: list.selection === '' ? 'all' : 'filtered', count: list.secrets.length },
-      },
-      guard,
-    );
   }
 
   /** POST /v1/secrets/ (§4.3) */
