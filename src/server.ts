@@ -62,7 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   }
   const auditJournal = store.kind === 'pglite' && !options.memoryStore ? path.join(config.dataDir, AUDIT_JOURNAL_FILE) : undefined;
-  if (auditJournal) await LocalAuditTrail.recover(store, auditJournal);
+  if (auditJournal) await LocalAuditTrail.recover(store.db, auditJournal);
   const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore, auditJournal });
   let app: FastifyInstance;
   let setup: SetupPreparation;

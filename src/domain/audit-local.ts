@@ -6,12 +6,11 @@
 // appends its own events, before the trail is read, and when the server stops or starts again.
 import fs from 'node:fs';
 import type { Db, Executor, Tx } from '../store/database.js';
-import type { Store } from '../store/connect.js';
 import {
-  copyChainedEvents,
+  copyJournaledEvents,
+  copyNewEvents,
   eventCopyLine,
   findChainHeads,
-  importChainedEvents,
   insertChainHead,
   parseEventCopyLine,
   type CopyLineEvent,
@@ -33,14 +32,15 @@ class ChainLock {
   }
 }
 
-/** A journaled event: the row (for an import inside a write transaction) and its COPY line. */
-interface JournaledEvent extends CopyLineEvent {
+/** A journaled event: its COPY line (as in the file) and the row (what is imported). */
+interface JournaledEvent {
+  line: string;
   row: EventInsert;
 }
 
 /**
- * Events written to a file and not yet in the database. Each is one line of COPY text, the form
- * the bulk import sends, so an event is serialized once.
+ * Events written to a file and not yet in the database. The file holds one line of COPY text per
+ * event (what a restarted process imports); this process imports the rows it kept, in binary.
  */
 export class AuditJournal {
   readonly #fd: number | undefined;
@@ -69,17 +69,13 @@ export class AuditJournal {
     return events;
   }
 
-  get pending(): readonly EventInsert[] {
-    return this.#pending.map((event) => event.row);
+  /** The first `count` pending events (all by default). */
+  pending(count = this.#pending.length): EventInsert[] {
+    return this.#pending.slice(0, count).map((event) => event.row);
   }
 
   get size(): number {
     return this.#pending.length;
-  }
-
-  /** The first `count` pending events as COPY lines. */
-  lines(count: number): CopyLineEvent[] {
-    return this.#pending.slice(0, count);
   }
 
   /** Durable on return (written to the file; survives the process). */
@@ -88,7 +84,7 @@ export class AuditJournal {
     for (const row of events) {
       const line = eventCopyLine(row);
       text += line;
-      this.#pending.push({ organisation_id: row.organisation_id, seq: row.seq, mac: row.mac, line, row });
+      this.#pending.push({ line, row });
     }
     if (this.#fd !== undefined) fs.writeSync(this.#fd, text);
   }
@@ -135,15 +131,11 @@ export class LocalAuditTrail implements AuditTrail {
   readonly #timer: NodeJS.Timeout;
   #importing: Promise<void> | undefined;
 
-  /**
-   * @param bulk the embedded store's plain transaction with COPY (Store.bulkTransaction); imports
-   *   use INSERT without it.
-   */
+  /** @param db the embedded store (events are stored with COPY). */
   constructor(
     private readonly db: Db,
     private readonly chainer: EventChainer,
     journalFile: string | undefined,
-    private readonly bulk?: Store['bulkTransaction'],
   ) {
     this.#journal = new AuditJournal(journalFile);
     this.#timer = setInterval(() => void this.sync().catch(() => {}), IMPORT_INTERVAL_MS);
@@ -151,12 +143,9 @@ export class LocalAuditTrail implements AuditTrail {
   }
 
   /** Imports what a previous process journaled (call once, before serving). */
-  static async recover(store: Store, journalFile: string): Promise<number> {
+  static async recover(db: Db, journalFile: string): Promise<number> {
     const events = AuditJournal.recover(journalFile);
-    if (events.length > 0) {
-      if (!store.bulkTransaction) throw new Error('an audit journal is imported by the embedded store only');
-      await store.bulkTransaction((session) => copyChainedEvents(session, events));
-    }
+    if (events.length > 0) await inTransaction(db, ({ trx }) => copyJournaledEvents(trx, events));
     fs.rmSync(journalFile, { force: true });
     return events.length;
   }
@@ -176,7 +165,7 @@ export class LocalAuditTrail implements AuditTrail {
     await this.#loadHeads(trx, [...new Set(entries.map((e) => e.organisationId))]);
     const heads = new Map([...this.#heads, ...state.heads]);
     const { rows, advances } = this.chainer.chain(entries, heads);
-    await importChainedEvents(trx, rows);
+    await copyNewEvents(trx, rows);
     for (const a of advances) state.heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
   }
 
@@ -198,7 +187,7 @@ export class LocalAuditTrail implements AuditTrail {
     unit.afterRollback(done);
     try {
       const journaled = this.#journal.size;
-      await importChainedEvents(trx, this.#journal.pending);
+      await copyNewEvents(trx, this.#journal.pending());
       unit.afterCommit(() => {
         this.#journal.imported(journaled);
         for (const [organisationId, head] of state.heads) this.#heads.set(organisationId, head);
@@ -244,21 +233,12 @@ export class LocalAuditTrail implements AuditTrail {
   async #import(): Promise<void> {
     let release: (() => void) | undefined;
     try {
-      const take = async () => {
+      const count = await inTransaction(this.db, async ({ trx }) => {
         release = await this.#lock.acquire();
-        return this.#journal.size;
-      };
-      const count = this.bulk
-        ? await this.bulk(async (session) => {
-            const count = await take();
-            await copyChainedEvents(session, this.#journal.lines(count));
-            return count;
-          })
-        : await inTransaction(this.db, async ({ trx }) => {
-            const count = await take();
-            await importChainedEvents(trx, this.#journal.pending.slice(0, count));
-            return count;
-          });
+        const count = this.#journal.size;
+        await copyNewEvents(trx, this.#journal.pending(count));
+        return count;
+      });
       this.#journal.imported(count);
     } finally {
       release?.();

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
+import { withCopyFromBlob } from './copy.js';
 import { runMarkedStatementsPrepared } from './prepared.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -15,20 +16,8 @@ export type StoreKind = 'pglite' | 'postgres';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly kind: StoreKind;
-  /**
-   * Embedded store only: a transaction of plain SQL outside Kysely, for bulk loads with
-   * `COPY ... FROM '/dev/blob'` (far cheaper than INSERTs there). Serialized with every other
-   * transaction of the store.
-   */
-  readonly bulkTransaction?: (<T>(work: (session: BulkSession) => Promise<T>) => Promise<T>) | undefined;
   /** Closes connections (and releases the data-directory lock of the embedded store). */
   close(): Promise<void>;
-}
-
-export interface BulkSession {
-  query<R = Record<string, unknown>>(statement: string, parameters?: unknown[]): Promise<R[]>;
-  /** COPY with `data` as the input of `FROM '/dev/blob'`. */
-  copyFrom(statement: string, data: string): Promise<void>;
 }
 
 export interface StoreOptions {
@@ -113,19 +102,10 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     releaseLock();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }), ...(log ? { log } : {}) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromBlob(pglite) }), ...(log ? { log } : {}) });
   return {
     db,
     kind: 'pglite',
-    bulkTransaction: (work) =>
-      pglite.transaction((tx) =>
-        work({
-          query: async <R>(statement: string, parameters: unknown[] = []) => (await tx.query<R>(statement, parameters)).rows,
-          copyFrom: async (statement, data) => {
-            await tx.query(statement, [], { blob: new Blob([data]) });
-          },
-        }),
-      ),
     close: async () => {
       try {
         await db.destroy();

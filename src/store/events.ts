@@ -1,6 +1,7 @@
 // The audit trail rows: events and each organisation's chain head.
 import { sql } from 'kysely';
-import type { BulkSession } from './connect.js';
+import { BinaryCopyWriter } from './copy-binary.js';
+import { copyFrom } from './copy.js';
 import { preparedAs } from './prepared.js';
 import type { Executor } from './database.js';
 import type { EventKind } from './events.table.js';
@@ -138,26 +139,6 @@ function newestHeadsJson(events: ReadonlyArray<{ organisation_id: string; seq: n
   return JSON.stringify([...heads.values()]);
 }
 
-/**
- * Inserts already-chained events and moves each organisation's head to the newest of them
- * (never backwards). Idempotent: events already present (same organisation and sequence number)
- * are skipped, so a journal can be imported again after a crash.
- */
-export async function importChainedEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
-  if (events.length === 0) return;
-  await sql`
-    with inserted as (
-      ${insertEvents(events)}
-      on conflict (organisation_id, seq) do nothing
-      returning 1
-    )
-    update audit_heads as h
-       set seq = a.seq, mac = a.mac
-      from json_to_recordset(${newestHeadsJson(events)}::json)
-           as a(organisation_id uuid, seq bigint, mac text)
-     where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
-}
-
 /** The columns of `events`, in the order COPY rows are written. */
 const EVENT_COLUMNS = [
   'organisation_id', 'seq', 'id', 'kind', 'action', 'app_id', 'environment_id', 'environment_revision', 'secret_id', 'secret_ids',
@@ -182,6 +163,49 @@ export function eventCopyLine(event: EventInsert): string {
   return `${line}\n`;
 }
 
+/** Events as binary COPY rows, columns in the order of EVENT_COLUMNS. */
+export function eventsCopyBinary(events: readonly EventInsert[]): Uint8Array {
+  const out = new BinaryCopyWriter(events.length * 512);
+  for (const e of events) {
+    out.row(EVENT_COLUMNS.length);
+    out.uuid(e.organisation_id);
+    out.int8(e.seq);
+    out.uuid(e.id);
+    out.text(e.kind);
+    out.text(e.action);
+    if (e.app_id === null) out.null();
+    else out.uuid(e.app_id);
+    if (e.environment_id === null) out.null();
+    else out.uuid(e.environment_id);
+    if (e.environment_revision === null) out.null();
+    else out.int8(e.environment_revision);
+    if (e.secret_id === null) out.null();
+    else out.uuid(e.secret_id);
+    if (e.secret_ids === null) out.null();
+    else out.uuidArray(e.secret_ids);
+    if (e.resource_id === null) out.null();
+    else out.uuid(e.resource_id);
+    if (e.snapshot === null) out.null();
+    else out.jsonb(e.snapshot);
+    if (e.description === null) out.null();
+    else out.text(e.description);
+    if (e.actor_member_id === null) out.null();
+    else out.uuid(e.actor_member_id);
+    if (e.actor_service_account_id === null) out.null();
+    else out.uuid(e.actor_service_account_id);
+    if (e.actor_token_id === null) out.null();
+    else out.uuid(e.actor_token_id);
+    if (e.ip === null) out.null();
+    else out.text(e.ip);
+    if (e.user_agent === null) out.null();
+    else out.text(e.user_agent);
+    out.timestamptz(e.created_at);
+    out.text(e.prev_mac);
+    out.text(e.mac);
+  }
+  return out.finish();
+}
+
 /** An event already written as a COPY line, with the fields its import needs. */
 export interface CopyLineEvent {
   organisation_id: string;
@@ -201,28 +225,38 @@ export function parseEventCopyLine(line: string): CopyLineEvent | undefined {
 }
 
 /**
- * As importChainedEvents, for large batches on the embedded store (Store.bulkTransaction): COPY
- * costs a fraction of an INSERT per row there. Events already stored (at or below the head) are
+ * Embedded store only (copy.ts): stores events just chained onto the current heads (under the
+ * chain lock, so none is stored yet) with binary COPY, and moves each organisation's head to the
+ * newest of them.
+ */
+export async function copyNewEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
+  if (events.length === 0) return;
+  await copyFrom(db, `events (${EVENT_COLUMNS.join(', ')})`, eventsCopyBinary(events), 'binary');
+  await moveHeadsForward(db, events);
+}
+
+/**
+ * Embedded store only: stores events journaled by an earlier process. Events already stored (at or
+ * below the head: the process stopped after importing them, before it emptied its journal) are
  * left out first, since COPY cannot skip conflicts.
  */
-export async function copyChainedEvents(session: BulkSession, events: readonly CopyLineEvent[]): Promise<void> {
+export async function copyJournaledEvents(db: Executor, events: readonly CopyLineEvent[]): Promise<void> {
   if (events.length === 0) return;
   const organisations = [...new Set(events.map((e) => e.organisation_id))];
-  const stored = new Map(
-    (await session.query<{ organisation_id: string; seq: number }>('select organisation_id, seq from audit_heads where organisation_id = any($1::uuid[])', [organisations])).map((h) => [
-      h.organisation_id,
-      Number(h.seq),
-    ]),
-  );
+  const stored = new Map((await findChainHeads(db, organisations)).map((h) => [h.organisation_id, Number(h.seq)]));
   const fresh = events.filter((e) => e.seq > (stored.get(e.organisation_id) ?? 0));
   if (fresh.length === 0) return;
   let data = '';
   for (const e of fresh) data += e.line;
-  await session.copyFrom(`copy events (${EVENT_COLUMNS.join(', ')}) from '/dev/blob'`, data);
-  await session.query(
-    `update audit_heads as h set seq = a.seq, mac = a.mac
-       from json_to_recordset($1::json) as a(organisation_id uuid, seq bigint, mac text)
-      where h.organisation_id = a.organisation_id and h.seq < a.seq`,
-    [newestHeadsJson(fresh)],
-  );
+  await copyFrom(db, `events (${EVENT_COLUMNS.join(', ')})`, data, 'text');
+  await moveHeadsForward(db, fresh);
+}
+
+/** Moves each organisation's head to the newest of these stored events (never backwards). */
+async function moveHeadsForward(db: Executor, events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): Promise<void> {
+  await sql`
+    update audit_heads as h
+       set seq = a.seq, mac = a.mac
+      from json_to_recordset(${newestHeadsJson(events)}::json) as a(organisation_id uuid, seq bigint, mac text)
+     where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
 }

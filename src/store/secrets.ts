@@ -1,5 +1,7 @@
 // Secret rows and what hangs off them: folders, tags, personal overrides, environment revisions.
 import { sql } from 'kysely';
+import { BinaryCopyWriter } from './copy-binary.js';
+import { canCopy, copyFrom } from './copy.js';
 import type { Db, Executor, Tx } from './database.js';
 import { preparedAs } from './prepared.js';
 import type { Ciphertext, SecretType } from './secrets.table.js';
@@ -94,13 +96,40 @@ export async function findLiveIdentities(
   return result.rows;
 }
 
+const SECRET_COPY_TARGET = 'secrets (id, organisation_id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)';
+
+function secretsCopyBinary(organisationId: string, rows: readonly StoredSecret[]): Uint8Array {
+  const out = new BinaryCopyWriter(rows.length * 512);
+  for (const row of rows) {
+    out.row(13);
+    out.uuid(row.id);
+    out.uuid(organisationId);
+    out.uuid(row.environment_id);
+    if (row.folder_id === null) out.null();
+    else out.uuid(row.folder_id);
+    out.text(row.path);
+    out.text(row.key_digest);
+    out.text(row.key);
+    out.text(row.value);
+    out.text(row.comment);
+    out.text(row.type);
+    out.int4(row.version);
+    out.timestamptz(row.created_at);
+    out.timestamptz(row.updated_at);
+  }
+  return out.finish();
+}
+
 /**
- * Inserts new secrets in one statement (a column array per field: one parameter each, not one per
- * value). A secret whose identity (path, key digest) is held by a live secret is left out rather
- * than failing the transaction; returns how many were inserted.
+ * Inserts new secrets in one statement and returns how many were inserted. A secret whose identity
+ * (path, key digest) is held by a live secret is not inserted: on PostgreSQL it is left out (a
+ * column array per field: one parameter each, not one per value); on the embedded store, where
+ * the rows go in with binary COPY, which cannot skip a row, the statement fails with the unique
+ * violation. Either way the caller refuses the batch and its transaction rolls back.
  */
 export async function insertSecretRows(trx: Tx, organisationId: string, rows: readonly StoredSecret[]): Promise<number> {
   if (rows.length === 0) return 0;
+  if (canCopy(trx)) return copyFrom(trx, SECRET_COPY_TARGET, secretsCopyBinary(organisationId, rows), 'binary');
   const column = <K extends keyof StoredSecret>(name: K) => rows.map((row) => row[name]);
   const result = await sql`
     insert into secrets (id, organisation_id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)

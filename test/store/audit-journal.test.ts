@@ -25,7 +25,7 @@ describe('audit journal of the embedded store', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
     const store = await openStore({ dataDir });
     const keyring = masterKeyring({ active: randomBytes(32) });
-    const trail = new LocalAuditTrail(store.db, new EventChainer(keyring), path.join(dataDir, AUDIT_JOURNAL_FILE), store.bulkTransaction);
+    const trail = new LocalAuditTrail(store.db, new EventChainer(keyring), path.join(dataDir, AUDIT_JOURNAL_FILE));
     try {
       const org = randomUUID();
       await inTransaction(store.db, async ({ trx }) => {
@@ -87,7 +87,7 @@ describe('audit journal of the embedded store', () => {
       const json = JSON.stringify(rows[1]);
       fs.writeFileSync(file, eventCopyLine(rows[0]!) + `${json}\n` + eventCopyLine(rows[2]!) + eventCopyLine(rows[3]!).slice(0, 40));
 
-      assert.equal(await LocalAuditTrail.recover(store, file), 3);
+      assert.equal(await LocalAuditTrail.recover(store.db, file), 3);
       const report = await verifyAuditTrail(store.db, keyring, org);
       assert.equal(report.problem, undefined);
       assert.equal(report.events, 3);
@@ -113,7 +113,7 @@ describe('audit journal of the embedded store', () => {
 
       const store = await openStore({ dataDir });
       try {
-        const recovered = await LocalAuditTrail.recover(store, path.join(dataDir, AUDIT_JOURNAL_FILE));
+        const recovered = await LocalAuditTrail.recover(store.db, path.join(dataDir, AUDIT_JOURNAL_FILE));
         assert.ok(recovered > 0);
         const keyring = masterKeyring({ active: fromHex(key, 'master key', 32) });
         const report = await verifyAuditTrail(store.db, keyring, org);
