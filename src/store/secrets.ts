@@ -6,14 +6,19 @@ import type { Db, Executor, Tx } from './database.js';
 import { preparedAs } from './prepared.js';
 import type { Ciphertext, SecretType } from './secrets.table.js';
 
-/** Locks an environment for writing and returns its current revision (writes to one environment are serialized). */
-export async function lockEnvironment(trx: Tx, organisationId: string, environmentId: string): Promise<number | undefined> {
+/**
+ * Takes an environment for a write: locks its row (writes to one environment are serialized),
+ * bumps its revision (the read path's cache key) and updatedAt, and returns the new revision, in
+ * one statement. Undefined if the environment is not in the organisation. A write that then
+ * changes nothing rolls its transaction back, bump included.
+ */
+export async function claimEnvironmentRevision(trx: Tx, organisationId: string, environmentId: string, at: Date): Promise<number | undefined> {
   const row = await trx
-    .selectFrom('environments')
-    .select('revision')
+    .updateTable('environments')
+    .set((eb) => ({ revision: eb('revision', '+', 1), updated_at: at }))
     .where('organisation_id', '=', organisationId)
     .where('id', '=', environmentId)
-    .forUpdate()
+    .returning('revision')
     .executeTakeFirst();
   return row?.revision;
 }

@@ -6,12 +6,11 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../../store/database.js';
 import type { Ciphertext } from '../../store/secrets.table.js';
 import {
-  bumpEnvironmentRevision,
   ensureFolders,
   ensureTags,
   findLiveIdentities,
   insertSecretRows,
-  lockEnvironment,
+  claimEnvironmentRevision,
   replaceSecretTags,
   type StoredSecret,
 } from '../../store/secrets.js';
@@ -80,9 +79,9 @@ export interface BatchContext {
 }
 
 /**
- * Runs `work` with the environment locked. `work` returns its result and the changed secrets
- * (state after each change) with the event action; the batch then bumps the revision once and
- * appends one event per change. A unique violation (a concurrent create of the same key) is the
+ * Runs `work` with the environment locked and its revision bumped (one statement). `work` returns
+ * its result and the changed secrets (state after each change) with the event action; the batch
+ * then appends one event per change, or rolls back if nothing changed. A unique violation (a concurrent create of the same key) is the
  * same 409 as a detected duplicate.
  */
 export async function inLockedEnvironment<T>(
@@ -94,11 +93,12 @@ export async function inLockedEnvironment<T>(
 ): Promise<WriteResult<T>> {
   try {
     return await inTransaction(db, async ({ trx }) => {
-      if ((await lockEnvironment(trx, target.organisationId, target.environmentId)) === undefined) throw notFound('Environment not found');
       const now = new Date();
+      const revision = await claimEnvironmentRevision(trx, target.organisationId, target.environmentId, now);
+      if (revision === undefined) throw notFound('Environment not found');
       const { result, changes } = await work({ trx, target, now });
-      if (changes.length === 0) return { result, revision: 0 };
-      const revision = await bumpEnvironmentRevision(trx, target.environmentId, now);
+      // Nothing written: roll the revision bump back too (caches stay valid).
+      if (changes.length === 0) throw new NothingChanged(result);
       const events: AppendEntry[] = changes.map(({ action, row }) => ({ organisationId: target.organisationId, actor, event: secretEvent(action, target, revision, row), at: now }));
       try {
         await audit.append(trx, events);
@@ -109,9 +109,15 @@ export async function inLockedEnvironment<T>(
       return { result, revision };
     });
   } catch (error) {
+    if (error instanceof NothingChanged) return { result: error.result as T, revision: 0 };
     if (isUniqueViolation(error)) throw conflict(DUPLICATE_SECRET);
     throw error;
   }
+}
+
+/** Thrown out of a batch that changed nothing, so that its transaction rolls back. */
+class NothingChanged {
+  constructor(readonly result: unknown) {}
 }
 
 /**
