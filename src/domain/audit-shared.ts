@@ -1,11 +1,16 @@
-// The audit trail on PostgreSQL, where several nodes append to the same chains: every append is
-// one statement that moves the organisation's head only if it is still where this node last saw it
-// (store/events.ts appendChained). A head moved by another node costs a re-read and a retry. A read
+// The audit trail on PostgreSQL, where several nodes append to the same chains: every append moves
+// the organisation's head only if it is still where this node last saw it (store/events.ts
+// appendChained: one statement; a write transaction's events, many and large, go in with COPY after
+// the heads moved: appendChainedInTransaction). A head moved by another node costs a re-read and a
+// retry. A read
 // served from cache carries a guard (the revisions it served), checked by the same statement: the
 // read's one round trip both confirms its data was current and stores its event.
 import type { Db, Executor, Tx } from '../store/database.js';
-import { appendChained, findChainHeads, insertChainHead, type RevisionGuard } from '../store/events.js';
+import { appendChained, appendChainedInTransaction, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
+
+/** Stores chained events: the organisations whose head moved, and the guards that failed. */
+type StoreChained = (advances: HeadAdvance[], rows: EventInsert[], guards: RevisionGuard[]) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
 
 /** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
 const MAX_APPEND_ATTEMPTS = 60;
@@ -26,11 +31,11 @@ export class SharedAuditTrail implements AuditTrail {
   }
 
   async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    await this.#append(trx, entries);
+    await this.#append(trx, entries, async (advances, rows) => ({ moved: await appendChainedInTransaction(trx, advances, rows), stale: [] }));
   }
 
   appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
-    return this.#append(this.db, entries);
+    return this.#append(this.db, entries, (advances, rows, guards) => appendChained(this.db, advances, rows, guards));
   }
 
   async sync(): Promise<void> {}
@@ -38,7 +43,7 @@ export class SharedAuditTrail implements AuditTrail {
   async close(): Promise<void> {}
 
   /** Returns the guarded entries refused because an environment they served changed (none of them stored). */
-  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
+  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>, store: StoreChained): Promise<ReadonlySet<AppendEntry>> {
     const refused = new Set<AppendEntry>();
     let pending = entries;
     let conflicts = 0;
@@ -49,7 +54,7 @@ export class SharedAuditTrail implements AuditTrail {
       const reload = organisationIds.filter((id) => conflicts > 0 || !this.#heads.has(id) || !this.chainer.hasKey(id));
       if (reload.length > 0) await this.#loadHeads(db, reload);
       const { advances, rows } = this.chainer.chain(pending, this.#heads);
-      const { moved, stale } = await appendChained(db, advances, rows, guardsOf(pending));
+      const { moved, stale } = await store(advances, rows, guardsOf(pending));
       if (stale.length > 0) {
         // Nothing was stored: refuse the reads that served a revision no longer current, append the rest.
         const before = refused.size;

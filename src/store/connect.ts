@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
-import { withCopyFromBlob } from './copy.js';
+import { runCopyFromStdin, withCopyFromStdin } from './copy.js';
 import { runMarkedStatementsPrepared } from './prepared.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -76,6 +76,7 @@ function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEv
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => {});
   pool.on('connect', runMarkedStatementsPrepared);
+  pool.on('connect', runCopyFromStdin);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
@@ -102,7 +103,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     releaseLock();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromBlob(pglite) }), ...(log ? { log } : {}) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromStdin(pglite) }), ...(log ? { log } : {}) });
   return {
     db,
     kind: 'pglite',

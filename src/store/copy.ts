@@ -1,38 +1,66 @@
-// Bulk loads with COPY on the embedded store, through Kysely like any other statement. In PGlite
-// (PostgreSQL compiled to WebAssembly, in this thread) a row costs far more through INSERT than
-// through COPY, and far more through text COPY than binary: 100 secrets inserted with one
-// statement measured at about 15 ms, as binary COPY at about 1 ms. Kysely's PGlite driver has no
-// way to hand COPY its input, so the PGlite instance it is given runs one statement shape itself:
-// `copy ... from '/dev/blob' ...` with a single parameter, the input (COPY text or binary bytes).
+// Bulk loads with COPY, through Kysely like any other statement, on both stores. Rows cost far less
+// through COPY than through INSERT, and less in COPY's binary format than in text: in PGlite
+// (PostgreSQL compiled to WebAssembly, in this thread) 100 secrets inserted with one statement
+// measured at about 15 ms, as binary COPY at about 1 ms. Kysely's drivers have no way to hand COPY
+// its input, so each store's connection runs one statement shape itself: `copy ... from stdin ...`
+// with a single parameter, the input (COPY text, or binary COPY bytes). PostgreSQL streams it
+// with pg-copy-streams; PGlite reads it as the file '/dev/blob'.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
-import { CompiledQuery, PGliteAdapter } from 'kysely';
+import { CompiledQuery } from 'kysely';
+import type pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import type { Executor } from './database.js';
 
-const COPY_FROM_BLOB = /^copy\s[\s\S]*\sfrom\s+'\/dev\/blob'/i;
+const COPY_FROM_STDIN = /^copy\s[\s\S]*\sfrom\s+stdin\b/i;
 
-/** True on the embedded store, whose statements may be COPY FROM '/dev/blob' (copyFrom). */
-export function canCopy(db: Executor): boolean {
-  return db.getExecutor().adapter instanceof PGliteAdapter;
+type CopyInput = string | Uint8Array;
+
+/** The input of a `copy ... from stdin` statement, or undefined for any other statement. */
+function copyInput(statement: string, parameters: unknown): CopyInput | undefined {
+  if (!Array.isArray(parameters) || parameters.length !== 1) return undefined;
+  const input: unknown = parameters[0];
+  return (typeof input === 'string' || input instanceof Uint8Array) && COPY_FROM_STDIN.test(statement) ? input : undefined;
 }
 
 /**
- * Runs `copy <table> (<columns>) from '/dev/blob'` with `data` as its input, in db's transaction
- * if it is one. Embedded store only (canCopy).
+ * Runs `copy <target> from stdin` with `data` as its input, in db's transaction if it is one. All
+ * or nothing: a row that violates a constraint fails the whole statement (COPY cannot skip rows).
  */
-export async function copyFrom(db: Executor, target: string, data: string | Uint8Array, format: 'text' | 'binary'): Promise<number> {
-  const statement = `copy ${target} from '/dev/blob'${format === 'binary' ? ' with (format binary)' : ''}`;
-  const result = await db.executeQuery(CompiledQuery.raw(statement, [data]));
-  return Number(result.numAffectedRows ?? 0);
+export async function copyFrom(db: Executor, target: string, data: CopyInput, format: 'text' | 'binary'): Promise<void> {
+  await db.executeQuery(CompiledQuery.raw(`copy ${target} from stdin${format === 'binary' ? ' with (format binary)' : ''}`, [data]));
+}
+
+const PATCHED = Symbol('coffer.copyFromStdin');
+
+/** For `pool.on('connect')`: the client runs copyFrom's statements, streaming their input. */
+export function runCopyFromStdin(client: pg.PoolClient): void {
+  const target = client as pg.PoolClient & { [PATCHED]?: true };
+  if (target[PATCHED]) return;
+  target[PATCHED] = true;
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
+    const input = typeof text === 'string' && typeof rest[1] !== 'function' ? copyInput(text, rest[0]) : undefined;
+    if (input === undefined) return query(text, ...rest);
+    return (async () => {
+      const stream = query(copyFromStdin(text as string)) as NodeJS.WritableStream & { rowCount?: number };
+      await pipeline(Readable.from([input]), stream);
+      return { command: 'COPY', rowCount: stream.rowCount ?? 0, rows: [], fields: [] };
+    })();
+  };
 }
 
 /** The PGlite instance for Kysely: as `pglite`, except that it runs copyFrom's statements. */
-export function withCopyFromBlob(pglite: PGlite): PGlite {
+export function withCopyFromStdin(pglite: PGlite): PGlite {
   return copying(pglite, (property, target) =>
     property === 'transaction'
       ? <T>(work: (tx: PGliteTransaction) => Promise<T>) => target.transaction((tx) => work(copying(tx)))
       : undefined,
   );
 }
+
+type Queryable = Pick<PGlite, 'query'>;
 
 /**
  * `target` with its `query` replaced by copyingQuery (and whatever `override` returns). Members
@@ -50,15 +78,12 @@ function copying<T extends Queryable>(target: T, override?: (property: string | 
   });
 }
 
-type Queryable = Pick<PGlite, 'query'>;
-
 function copyingQuery(target: Queryable): Queryable['query'] {
   return (statement, parameters, options) => {
-    const input = parameters?.length === 1 ? parameters[0] : undefined;
-    if ((typeof input === 'string' || input instanceof Uint8Array) && COPY_FROM_BLOB.test(statement)) {
-      // Bytes come from BinaryCopyWriter, never on a SharedArrayBuffer.
-      return target.query(statement, [], { ...options, blob: new Blob([input as string | Uint8Array<ArrayBuffer>]) });
-    }
-    return target.query(statement, parameters, options);
+    const input = copyInput(statement, parameters);
+    if (input === undefined) return target.query(statement, parameters, options);
+    // Bytes come from BinaryCopyWriter, never on a SharedArrayBuffer.
+    const blob = new Blob([input as string | Uint8Array<ArrayBuffer>]);
+    return target.query(statement.replace(/\sfrom\s+stdin\b/i, " from '/dev/blob'"), [], { ...options, blob });
   };
 }

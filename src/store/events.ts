@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { BinaryCopyWriter } from './copy-binary.js';
 import { copyFrom } from './copy.js';
 import { preparedAs } from './prepared.js';
-import type { Executor } from './database.js';
+import type { Executor, Tx } from './database.js';
 import type { EventKind } from './events.table.js';
 
 export interface ChainHead {
@@ -124,6 +124,25 @@ export async function appendChained(
   return { moved, stale };
 }
 
+/**
+ * As appendChained without guards, for a write transaction's events (many, carrying snapshots):
+ * the heads move in one statement, which locks them until the transaction ends, and the events of
+ * the organisations whose head moved go in with binary COPY. Returns those organisations.
+ */
+export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[], events: EventInsert[]): Promise<Set<string>> {
+  const result = await sql<{ organisation_id: string }>`${preparedAs('move-chain-heads')}
+    update audit_heads as h
+       set seq = a.to_seq, mac = a.to_mac
+      from json_to_recordset(${JSON.stringify(inLockOrder(advances))}::json)
+           as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
+     where h.organisation_id = a.organisation_id and h.seq = a.from_seq
+    returning h.organisation_id`.execute(trx);
+  const moved = new Set(result.rows.map((row) => row.organisation_id));
+  const stored = events.filter((e) => moved.has(e.organisation_id));
+  if (stored.length > 0) await copyFrom(trx, EVENTS_COPY_TARGET, eventsCopyBinary(stored), 'binary');
+  return moved;
+}
+
 /** Heads are locked in one order (by organisation) by every statement, so two appends cannot deadlock. */
 function inLockOrder(advances: HeadAdvance[]): HeadAdvance[] {
   return advances.length < 2 ? advances : [...advances].sort((a, b) => (a.organisation_id < b.organisation_id ? -1 : a.organisation_id > b.organisation_id ? 1 : 0));
@@ -145,6 +164,8 @@ const EVENT_COLUMNS = [
   'resource_id', 'snapshot', 'description', 'actor_member_id', 'actor_service_account_id', 'actor_token_id', 'ip', 'user_agent',
   'created_at', 'prev_mac', 'mac',
 ] as const;
+
+const EVENTS_COPY_TARGET = `events (${EVENT_COLUMNS.join(', ')})`;
 
 /** A field in PostgreSQL's COPY text format. */
 function copyField(value: unknown): string {
@@ -231,7 +252,7 @@ export function parseEventCopyLine(line: string): CopyLineEvent | undefined {
  */
 export async function copyNewEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
   if (events.length === 0) return;
-  await copyFrom(db, `events (${EVENT_COLUMNS.join(', ')})`, eventsCopyBinary(events), 'binary');
+  await copyFrom(db, EVENTS_COPY_TARGET, eventsCopyBinary(events), 'binary');
   await moveHeadsForward(db, events);
 }
 
@@ -248,7 +269,7 @@ export async function copyJournaledEvents(db: Executor, events: readonly CopyLin
   if (fresh.length === 0) return;
   let data = '';
   for (const e of fresh) data += e.line;
-  await copyFrom(db, `events (${EVENT_COLUMNS.join(', ')})`, data, 'text');
+  await copyFrom(db, EVENTS_COPY_TARGET, data, 'text');
   await moveHeadsForward(db, fresh);
 }
 

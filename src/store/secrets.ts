@@ -1,7 +1,7 @@
 // Secret rows and what hangs off them: folders, tags, personal overrides, environment revisions.
 import { sql } from 'kysely';
 import { BinaryCopyWriter } from './copy-binary.js';
-import { canCopy, copyFrom } from './copy.js';
+import { copyFrom } from './copy.js';
 import type { Db, Executor, Tx } from './database.js';
 import { preparedAs } from './prepared.js';
 import type { Ciphertext, SecretType } from './secrets.table.js';
@@ -126,25 +126,12 @@ function secretsCopyBinary(organisationId: string, rows: readonly StoredSecret[]
 }
 
 /**
- * Inserts new secrets in one statement and returns how many were inserted. A secret whose identity
- * (path, key digest) is held by a live secret is not inserted: on PostgreSQL it is left out (a
- * column array per field: one parameter each, not one per value); on the embedded store, where
- * the rows go in with binary COPY, which cannot skip a row, the statement fails with the unique
- * violation. Either way the caller refuses the batch and its transaction rolls back.
+ * Inserts new secrets with one binary COPY. All or nothing: a secret whose identity (path, key
+ * digest) is held by a live secret fails the statement with a unique violation (the caller's 409),
+ * as does a concurrent create of the same identity once the other transaction commits.
  */
-export async function insertSecretRows(trx: Tx, organisationId: string, rows: readonly StoredSecret[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  if (canCopy(trx)) return copyFrom(trx, SECRET_COPY_TARGET, secretsCopyBinary(organisationId, rows), 'binary');
-  const column = <K extends keyof StoredSecret>(name: K) => rows.map((row) => row[name]);
-  const result = await sql`
-    insert into secrets (id, organisation_id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)
-    select r.id, ${organisationId}::uuid, r.environment_id, r.folder_id, r.path, r.key_digest, r.key, r.value, r.comment, r.type, r.version, r.created_at, r.updated_at
-      from unnest(${column('id')}::uuid[], ${column('environment_id')}::uuid[], ${column('folder_id')}::uuid[], ${column('path')}::text[],
-                  ${column('key_digest')}::text[], ${column('key')}::text[], ${column('value')}::text[], ${column('comment')}::text[],
-                  ${column('type')}::text[], ${column('version')}::int[], ${column('created_at')}::timestamptz[], ${column('updated_at')}::timestamptz[])
-           as r(id, environment_id, folder_id, path, key_digest, key, value, comment, type, version, created_at, updated_at)
-    on conflict (environment_id, path, key_digest) where deleted_at is null do nothing`.execute(trx);
-  return Number(result.numAffectedRows ?? 0);
+export async function insertSecretRows(trx: Tx, organisationId: string, rows: readonly StoredSecret[]): Promise<void> {
+  if (rows.length > 0) await copyFrom(trx, SECRET_COPY_TARGET, secretsCopyBinary(organisationId, rows), 'binary');
 }
 
 export interface StoredOverride {

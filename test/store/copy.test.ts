@@ -1,12 +1,12 @@
-// Bulk loads with COPY on the embedded store (src/store/copy.ts, copy-binary.ts): events written
-// in binary read back exactly as the same events written as COPY text (the journal's form), awkward
-// values included; bad values are refused before anything is sent; PostgreSQL never takes this path.
+// Bulk loads with COPY on both stores (src/store/copy.ts, copy-binary.ts): events written in binary
+// read back exactly as the same events written as COPY text (the embedded journal's form), awkward
+// values included; a failing COPY stores nothing; bad values are refused before anything is sent.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { BinaryCopyWriter } from '../../src/store/copy-binary.js';
-import { canCopy, copyFrom } from '../../src/store/copy.js';
+import { copyFrom } from '../../src/store/copy.js';
 import type { Store } from '../../src/store/connect.js';
 import { copyJournaledEvents, copyNewEvents, eventCopyLine, insertChainHead, type EventInsert } from '../../src/store/events.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -46,100 +46,89 @@ async function storedEvents(store: Store, organisationId: string) {
   return rows.map(({ organisation_id: _, ...row }) => row);
 }
 
-describe('COPY on the embedded store', () => {
-  const embedded = STORE_TARGETS.find((target) => target.kind === 'pglite')!;
-  let store: Store;
-  before(async () => {
-    store = await embedded.open();
-  });
-  after(() => store.close());
-
-  it('stores events in binary exactly as their COPY text lines, and moves the head to the newest', async () => {
-    const binaryOrg = await newOrganisation(store);
-    const textOrg = await newOrganisation(store);
-    const events = awkwardEvents(binaryOrg);
-    await store.db.transaction().execute((trx) => copyNewEvents(trx, events));
-    const asText = events.map((e) => ({ ...e, organisation_id: textOrg }));
-    await copyJournaledEvents(store.db, asText.map((e) => ({ organisation_id: textOrg, seq: e.seq, mac: e.mac, line: eventCopyLine(e) })));
-
-    const binary = await storedEvents(store, binaryOrg);
-    assert.deepEqual(binary, await storedEvents(store, textOrg));
-    assert.equal(binary.length, 3);
-    assert.equal(binary[1]!.description, events[1]!.description);
-    assert.deepEqual(binary[1]!.snapshot, JSON.parse(events[1]!.snapshot!));
-    assert.deepEqual(binary[1]!.secret_ids, events[1]!.secret_ids);
-    assert.deepEqual(binary[2]!.secret_ids, []);
-    assert.equal(new Date(binary[1]!.created_at).toISOString(), '1999-12-31T23:59:59.999Z');
-    assert.equal(binary[1]!.environment_revision, 2 ** 40 + 7);
-    const head = await store.db.selectFrom('audit_heads').select(['seq', 'mac']).where('organisation_id', '=', binaryOrg).executeTakeFirstOrThrow();
-    assert.deepEqual(head, { seq: 3, mac: events[2]!.mac });
-  });
-
-  it('leaves out journaled events that are already stored (an import repeated after a crash)', async () => {
-    const org = await newOrganisation(store);
-    const lines = awkwardEvents(org).map((e) => ({ organisation_id: org, seq: e.seq, mac: e.mac, line: eventCopyLine(e) }));
-    await copyJournaledEvents(store.db, lines.slice(0, 2));
-    await copyJournaledEvents(store.db, lines);
-    assert.deepEqual((await storedEvents(store, org)).map((e) => e.seq), [1, 2, 3]);
-  });
-
-  it('rolls back with its transaction, and a failing COPY stores nothing', async () => {
-    const org = await newOrganisation(store);
-    const events = awkwardEvents(org);
-    await assert.rejects(
-      store.db.transaction().execute(async (trx) => {
-        await copyNewEvents(trx, events.slice(0, 2));
-        throw new Error('roll back');
-      }),
-      /roll back/,
-    );
-    await copyNewEvents(store.db, events.slice(0, 1));
-    // The same sequence number again violates the primary key: the whole statement fails.
-    await assert.rejects(copyNewEvents(store.db, events), (error: { code?: string }) => error.code === '23505');
-    assert.deepEqual((await storedEvents(store, org)).map((e) => e.seq), [1]);
-  });
-
-  it('refuses a value that is not of its column type before anything is sent', () => {
-    const out = new BinaryCopyWriter();
-    out.row(1);
-    for (const bad of ['', 'not-a-uuid', `${randomUUID()}0`, randomUUID().replace(/-/g, '_'), randomUUID().replace('a', 'g').replace('b', 'g'), 'é'.repeat(36)]) {
-      assert.throws(() => out.uuid(bad), /is not a uuid/, bad);
-    }
-    assert.throws(() => out.int8(1.5), /not an integer/);
-    assert.throws(() => out.int8(2 ** 53), /not an integer/);
-    assert.throws(() => out.int4(2 ** 31), /32-bit/);
-    assert.throws(() => out.timestamptz(new Date(Number.NaN)), /invalid date/);
-  });
-
-  it('grows its buffer for rows larger than the size hint', async () => {
-    const out = new BinaryCopyWriter(64);
-    const long = 'x'.repeat(10_000);
-    const ids = Array.from({ length: 50 }, () => randomUUID());
-    for (const [i, id] of ids.entries()) {
-      out.row(3);
-      out.uuid(id);
-      out.text(`${i}${long}`);
-      out.int8(-i * 2 ** 33 - 1);
-    }
-    await store.db.transaction().execute(async (trx) => {
-      await sql`create temporary table copy_growth (a uuid, b text, c bigint) on commit drop`.execute(trx);
-      assert.equal(await copyFrom(trx, 'copy_growth (a, b, c)', out.finish(), 'binary'), 50);
-      const rows = (await sql<{ a: string; b: string; c: number }>`select a, b, c from copy_growth order by c desc`.execute(trx)).rows;
-      assert.deepEqual(rows.map((r) => r.a), ids);
-      assert.deepEqual(rows.map((r) => r.b.length), ids.map((_, i) => String(i).length + 10_000));
-      assert.deepEqual(rows.map((r) => r.c), ids.map((_, i) => -i * 2 ** 33 - 1));
-    });
-  });
-});
-
 for (const target of STORE_TARGETS) {
-  it(`${target.kind}: statements may be COPY FROM '/dev/blob' on the embedded store only`, async () => {
-    const store = await target.open();
-    try {
-      assert.equal(canCopy(store.db), target.kind === 'pglite');
-      await store.db.transaction().execute(async (trx) => assert.equal(canCopy(trx), target.kind === 'pglite'));
-    } finally {
-      await store.close();
-    }
+  describe(`COPY on ${target.kind}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await target.open();
+    });
+    after(() => store.close());
+
+    it('stores events in binary exactly as their COPY text lines, and moves the head to the newest', async () => {
+      const binaryOrg = await newOrganisation(store);
+      const textOrg = await newOrganisation(store);
+      const events = awkwardEvents(binaryOrg);
+      await store.db.transaction().execute((trx) => copyNewEvents(trx, events));
+      const asText = events.map((e) => ({ ...e, organisation_id: textOrg }));
+      await copyJournaledEvents(store.db, asText.map((e) => ({ organisation_id: textOrg, seq: e.seq, mac: e.mac, line: eventCopyLine(e) })));
+
+      const binary = await storedEvents(store, binaryOrg);
+      assert.deepEqual(binary, await storedEvents(store, textOrg));
+      assert.equal(binary.length, 3);
+      assert.equal(binary[1]!.description, events[1]!.description);
+      assert.deepEqual(binary[1]!.snapshot, JSON.parse(events[1]!.snapshot!));
+      assert.deepEqual(binary[1]!.secret_ids, events[1]!.secret_ids);
+      assert.deepEqual(binary[2]!.secret_ids, []);
+      assert.equal(new Date(binary[1]!.created_at).toISOString(), '1999-12-31T23:59:59.999Z');
+      assert.equal(binary[1]!.environment_revision, 2 ** 40 + 7);
+      const head = await store.db.selectFrom('audit_heads').select(['seq', 'mac']).where('organisation_id', '=', binaryOrg).executeTakeFirstOrThrow();
+      assert.deepEqual(head, { seq: 3, mac: events[2]!.mac });
+    });
+
+    it('leaves out journaled events that are already stored (an import repeated after a crash)', async () => {
+      const org = await newOrganisation(store);
+      const lines = awkwardEvents(org).map((e) => ({ organisation_id: org, seq: e.seq, mac: e.mac, line: eventCopyLine(e) }));
+      await copyJournaledEvents(store.db, lines.slice(0, 2));
+      await copyJournaledEvents(store.db, lines);
+      assert.deepEqual((await storedEvents(store, org)).map((e) => e.seq), [1, 2, 3]);
+    });
+
+    it('rolls back with its transaction, and a failing COPY stores nothing', async () => {
+      const org = await newOrganisation(store);
+      const events = awkwardEvents(org);
+      await assert.rejects(
+        store.db.transaction().execute(async (trx) => {
+          await copyNewEvents(trx, events.slice(0, 2));
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      await copyNewEvents(store.db, events.slice(0, 1));
+      // The same sequence number again violates the primary key: the whole statement fails.
+      await assert.rejects(copyNewEvents(store.db, events), (error: { code?: string }) => error.code === '23505');
+      assert.deepEqual((await storedEvents(store, org)).map((e) => e.seq), [1]);
+    });
+
+    it('refuses a value that is not of its column type before anything is sent', () => {
+      const out = new BinaryCopyWriter();
+      out.row(1);
+      for (const bad of ['', 'not-a-uuid', `${randomUUID()}0`, randomUUID().replace(/-/g, '_'), randomUUID().replace('a', 'g').replace('b', 'g'), 'é'.repeat(36)]) {
+        assert.throws(() => out.uuid(bad), /is not a uuid/, bad);
+      }
+      assert.throws(() => out.int8(1.5), /not an integer/);
+      assert.throws(() => out.int8(2 ** 53), /not an integer/);
+      assert.throws(() => out.int4(2 ** 31), /32-bit/);
+      assert.throws(() => out.timestamptz(new Date(Number.NaN)), /invalid date/);
+    });
+
+    it('grows its buffer for rows larger than the size hint', async () => {
+      const out = new BinaryCopyWriter(64);
+      const long = 'x'.repeat(10_000);
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      for (const [i, id] of ids.entries()) {
+        out.row(3);
+        out.uuid(id);
+        out.text(`${i}${long}`);
+        out.int8(-i * 2 ** 33 - 1);
+      }
+      await store.db.transaction().execute(async (trx) => {
+        await sql`create temporary table copy_growth (a uuid, b text, c bigint) on commit drop`.execute(trx);
+        await copyFrom(trx, 'copy_growth (a, b, c)', out.finish(), 'binary');
+        const rows = (await sql<{ a: string; b: string; c: number }>`select a, b, c from copy_growth order by c desc`.execute(trx)).rows;
+        assert.deepEqual(rows.map((r) => r.a), ids);
+        assert.deepEqual(rows.map((r) => r.b.length), ids.map((_, i) => String(i).length + 10_000));
+        assert.deepEqual(rows.map((r) => r.c), ids.map((_, i) => -i * 2 ** 33 - 1));
+      });
+    });
   });
 }

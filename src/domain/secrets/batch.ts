@@ -154,11 +154,12 @@ export function foldersFor(batch: BatchContext, paths: Iterable<string>): Promis
  * Creates secrets, in the check order of rest-api §4.3: duplicates (inside the request, then against
  * the environment's live secrets), then tag lengths, then the tags themselves (unknown names are
  * created for the organisation). A duplicate of a live secret is found by the unique index while
- * the rows are inserted, so a create makes no separate lookup; any error rolls the batch back.
+ * the rows are inserted (a unique violation, answered 409 by inLockedEnvironment), so a create makes
+ * no separate lookup; any error rolls the batch back.
  */
 export async function insertNewSecrets(batch: BatchContext, rows: StoredSecret[], tooLongTag: string | undefined): Promise<void> {
   assertDistinct(rows.map((row) => ({ owner: row.id, path: row.path, digest: row.key_digest })));
-  if ((await insertSecretRows(batch.trx, batch.target.organisationId, rows)) !== rows.length) throw conflict(DUPLICATE_SECRET);
+  await insertSecretRows(batch.trx, batch.target.organisationId, rows);
   if (tooLongTag) throw invalid(tooLongTag);
   const tagIds = await ensureTags(batch.trx, batch.target.organisationId, rows.flatMap((row) => row.tags), randomUUID);
   const tagRows = rows.flatMap((row) => row.tags.map((name, position) => ({ secret_id: row.id, tag_id: tagIds.get(name)!, position })));
