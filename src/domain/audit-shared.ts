@@ -1,10 +1,9 @@
 // The audit trail on PostgreSQL, where several nodes append to the same chains: every append moves
 // the organisation's head only if it is still where this node last saw it (store/events.ts
-// appendChained: one statement; a write transaction's events, many and large, go in with COPY after
+// appendChained, one statement; a write transaction's events, many and large, go in with COPY once
 // the heads moved: appendChainedInTransaction). A head moved by another node costs a re-read and a
-// retry. A read
-// served from cache carries a guard (the revisions it served), checked by the same statement: the
-// read's one round trip both confirms its data was current and stores its event.
+// retry. A read served from cache carries a guard (the revisions it served), checked by the same
+// statement: the read's one round trip both confirms its data was current and stores its event.
 import type { Db, Executor, Tx } from '../store/database.js';
 import { appendChained, appendChainedInTransaction, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';

@@ -31,7 +31,7 @@ export class BinaryCopyWriter {
     this.#at = this.#buffer.writeInt32BE(0, this.#at); // no header extension
   }
 
-  /** Starts a row of `fields` fields; each is then written by one of the methods below. */
+  /** Starts a row of `fields` fields; each is then written by one of the methods below (null: SQL NULL). */
   row(fields: number): void {
     this.#reserve(2);
     this.#at = this.#buffer.writeInt16BE(fields, this.#at);
@@ -42,20 +42,23 @@ export class BinaryCopyWriter {
     this.#at = this.#buffer.writeInt32BE(-1, this.#at);
   }
 
-  uuid(value: string): void {
+  uuid(value: string | null): void {
+    if (value === null) return this.null();
     this.#reserve(20);
     this.#at = this.#buffer.writeInt32BE(16, this.#at);
     this.#uuidBytes(value);
   }
 
-  int4(value: number): void {
+  int4(value: number | null): void {
+    if (value === null) return this.null();
     if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) throw new Error(`COPY: ${value} is not a 32-bit integer`);
     this.#reserve(8);
     this.#at = this.#buffer.writeInt32BE(4, this.#at);
     this.#at = this.#buffer.writeInt32BE(value, this.#at);
   }
 
-  int8(value: number): void {
+  int8(value: number | null): void {
+    if (value === null) return this.null();
     if (!Number.isSafeInteger(value)) throw new Error(`COPY: ${value} is not an integer`);
     this.#reserve(12);
     this.#at = this.#buffer.writeInt32BE(8, this.#at);
@@ -63,13 +66,15 @@ export class BinaryCopyWriter {
     this.#at = this.#buffer.writeUInt32BE(value >>> 0, this.#at);
   }
 
-  timestamptz(value: Date): void {
+  timestamptz(value: Date | null): void {
+    if (value === null) return this.null();
     const ms = value.getTime();
     if (!Number.isFinite(ms)) throw new Error('COPY: an invalid date');
     this.int8((ms - POSTGRES_EPOCH_MS) * 1000);
   }
 
-  text(value: string): void {
+  text(value: string | null): void {
+    if (value === null) return this.null();
     this.#reserve(4 + 3 * value.length);
     const length = this.#utf8(value, this.#at + 4);
     this.#buffer.writeInt32BE(length, this.#at);
@@ -77,7 +82,8 @@ export class BinaryCopyWriter {
   }
 
   /** jsonb's binary form: a version byte, then the JSON text. */
-  jsonb(json: string): void {
+  jsonb(json: string | null): void {
+    if (json === null) return this.null();
     this.#reserve(5 + 3 * json.length);
     this.#buffer[this.#at + 4] = JSONB_VERSION;
     const length = this.#utf8(json, this.#at + 5);
@@ -86,7 +92,8 @@ export class BinaryCopyWriter {
   }
 
   /** A one-dimensional uuid[] without nulls. */
-  uuidArray(values: readonly string[]): void {
+  uuidArray(values: readonly string[] | null): void {
+    if (values === null) return this.null();
     const dimensions = values.length === 0 ? 0 : 1;
     const size = 12 + dimensions * 8 + values.length * 20;
     this.#reserve(4 + size);

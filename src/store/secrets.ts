@@ -110,8 +110,7 @@ function secretsCopyBinary(organisationId: string, rows: readonly StoredSecret[]
     out.uuid(row.id);
     out.uuid(organisationId);
     out.uuid(row.environment_id);
-    if (row.folder_id === null) out.null();
-    else out.uuid(row.folder_id);
+    out.uuid(row.folder_id);
     out.text(row.path);
     out.text(row.key_digest);
     out.text(row.key);
