@@ -96,16 +96,18 @@ export async function appendChained(
 ): Promise<{ moved: Set<string>; stale: RevisionGuard[] }> {
   const result = await sql<{ id: string; revision: number | null; stale: boolean }>`${preparedAs('append-chained-events')}
     with stale as (
+      -- One primary-key probe per guard (a join would be planned for json_to_recordset's guess of
+      -- 100 rows: a scan of every environment). A deleted environment's revision is null: stale.
       select g.environment_id, g.revision
         from json_to_recordset(${JSON.stringify(guards)}::json) as g(environment_id uuid, revision bigint)
-        left join environments as env on env.id = g.environment_id
-       where env.revision is distinct from g.revision
+       where g.revision is distinct from (select env.revision from environments as env where env.id = g.environment_id)
     ), moved as (
       update audit_heads as h
          set seq = a.to_seq, mac = a.to_mac
         from json_to_recordset(${JSON.stringify(inLockOrder(advances))}::json)
              as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
-       where h.organisation_id = a.organisation_id and h.seq = a.from_seq and not exists (select 1 from stale)
+       where h.organisation_id = any(${headIds(advances)}::uuid[]) and h.organisation_id = a.organisation_id and h.seq = a.from_seq
+         and not exists (select 1 from stale)
       returning h.organisation_id
     ), inserted as (
       ${insertEvents(events)}
@@ -135,7 +137,7 @@ export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[
        set seq = a.to_seq, mac = a.to_mac
       from json_to_recordset(${JSON.stringify(inLockOrder(advances))}::json)
            as a(organisation_id uuid, from_seq bigint, to_seq bigint, to_mac text)
-     where h.organisation_id = a.organisation_id and h.seq = a.from_seq
+     where h.organisation_id = any(${headIds(advances)}::uuid[]) and h.organisation_id = a.organisation_id and h.seq = a.from_seq
     returning h.organisation_id`.execute(trx);
   const moved = new Set(result.rows.map((row) => row.organisation_id));
   const stored = events.filter((e) => moved.has(e.organisation_id));
@@ -146,6 +148,15 @@ export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[
 /** Heads are locked in one order (by organisation) by every statement, so two appends cannot deadlock. */
 function inLockOrder(advances: HeadAdvance[]): HeadAdvance[] {
   return advances.length < 2 ? advances : [...advances].sort((a, b) => (a.organisation_id < b.organisation_id ? -1 : a.organisation_id > b.organisation_id ? 1 : 0));
+}
+
+/**
+ * The heads an append moves, as an array parameter: `h.organisation_id = any(...)` makes the plan
+ * probe the primary key (in key order, which keeps the lock order) instead of scanning every head,
+ * as a join with json_to_recordset's guess of 100 rows would.
+ */
+function headIds(advances: readonly HeadAdvance[]): string[] {
+  return advances.map((a) => a.organisation_id);
 }
 
 /** Each organisation's newest event (sequence number and MAC) as a JSON array, for moving heads. */
