@@ -277,5 +277,6 @@ async function moveHeadsForward(db: Executor, events: ReadonlyArray<{ organisati
     update audit_heads as h
        set seq = a.seq, mac = a.mac
       from json_to_recordset(${newestHeadsJson(events)}::json) as a(organisation_id uuid, seq bigint, mac text)
-     where h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
+     where h.organisation_id = any(${[...new Set(events.map((e) => e.organisation_id))]}::uuid[])
+       and h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
 }
