@@ -6,11 +6,11 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../../store/database.js';
 import type { Ciphertext } from '../../store/secrets.table.js';
 import {
+  claimEnvironmentRevision,
   ensureFolders,
   ensureTags,
   findLiveIdentities,
   insertSecretRows,
-  claimEnvironmentRevision,
   replaceSecretTags,
   type StoredSecret,
 } from '../../store/secrets.js';
@@ -81,8 +81,9 @@ export interface BatchContext {
 /**
  * Runs `work` with the environment locked and its revision bumped (one statement). `work` returns
  * its result and the changed secrets (state after each change) with the event action; the batch
- * then appends one event per change, or rolls back if nothing changed. A unique violation (a concurrent create of the same key) is the
- * same 409 as a detected duplicate.
+ * then appends one event per change, or rolls back if nothing changed. A unique violation (a live
+ * duplicate found while inserting, or a concurrent create of the same key) is the same 409 as a
+ * detected duplicate.
  */
 export async function inLockedEnvironment<T>(
   db: Db,
