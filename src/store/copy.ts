@@ -12,6 +12,7 @@ import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import type { Executor } from './database.js';
+import { interceptQuery } from './pg-query.js';
 
 const COPY_FROM_STDIN = /^copy\s[\s\S]*\sfrom\s+stdin\b/i;
 
@@ -32,23 +33,19 @@ export async function copyFrom(db: Executor, target: string, data: CopyInput, fo
   await db.executeQuery(CompiledQuery.raw(`copy ${target} from stdin${format === 'binary' ? ' with (format binary)' : ''}`, [data]));
 }
 
-const PATCHED = Symbol('coffer.copyFromStdin');
+const COPY_FROM_STDIN_HOOK = Symbol('coffer.copyFromStdin');
 
 /** For `pool.on('connect')`: the client runs copyFrom's statements, streaming their input. */
 export function runCopyFromStdin(client: pg.PoolClient): void {
-  const target = client as pg.PoolClient & { [PATCHED]?: true };
-  if (target[PATCHED]) return;
-  target[PATCHED] = true;
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
-    const input = typeof text === 'string' && typeof rest[1] !== 'function' ? copyInput(text, rest[0]) : undefined;
-    if (input === undefined) return query(text, ...rest);
+  interceptQuery(client, COPY_FROM_STDIN_HOOK, (query, text, rest) => {
+    const input = copyInput(text, rest[0]);
+    if (input === undefined) return undefined;
     return (async () => {
-      const stream = query(copyFromStdin(text as string)) as NodeJS.WritableStream & { rowCount?: number };
+      const stream = query(copyFromStdin(text)) as NodeJS.WritableStream & { rowCount?: number };
       await pipeline(Readable.from([input]), stream);
       return { command: 'COPY', rowCount: stream.rowCount ?? 0, rows: [], fields: [] };
     })();
-  };
+  });
 }
 
 /** The PGlite instance for Kysely: as `pglite`, except that it runs copyFrom's statements. */

@@ -6,6 +6,7 @@
 // the marker (it is a comment).
 import { sql, type RawBuilder } from 'kysely';
 import type pg from 'pg';
+import { interceptQuery } from './pg-query.js';
 
 const MARKER = /^\/\* prepared:([a-z][a-z0-9-]*) \*\//;
 
@@ -15,21 +16,13 @@ export function preparedAs(name: string): RawBuilder<unknown> {
   return sql.raw(`/* prepared:${name} */ `);
 }
 
-const PATCHED = Symbol('coffer.preparedStatements');
+const PREPARED_HOOK = Symbol('coffer.preparedStatements');
 
 /** For `pool.on('connect')`: the client runs marked statements as named prepared statements. */
 export function runMarkedStatementsPrepared(client: pg.PoolClient): void {
-  const target = client as pg.PoolClient & { [PATCHED]?: true };
-  if (target[PATCHED]) return;
-  target[PATCHED] = true;
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
-    if (typeof text === 'string') {
-      const marked = MARKER.exec(text);
-      if (marked && (rest.length === 0 || Array.isArray(rest[0])) && typeof rest[1] !== 'function') {
-        return query({ name: marked[1], text, values: rest[0] ?? [] });
-      }
-    }
-    return query(text, ...rest);
-  };
+  interceptQuery(client, PREPARED_HOOK, (query, text, rest) => {
+    const marked = MARKER.exec(text);
+    if (!marked || !(rest.length === 0 || Array.isArray(rest[0]))) return undefined;
+    return query({ name: marked[1], text, values: rest[0] ?? [] });
+  });
 }
