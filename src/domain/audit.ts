@@ -47,9 +47,17 @@ export function stableStringify(value: unknown): string {
 
 /** The exact bytes an event's MAC covers (also used by `coffer admin verify-audit`). */
 export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapshot: unknown): string {
-  // As stableStringify of the whole array: every member but the snapshot is a scalar or a list of
-  // strings, which sorting leaves as they are.
-  return JSON.stringify([
+  return macMessageOf(event, stableStringify(snapshot));
+}
+
+/**
+ * macMessage with the snapshot already written by stableStringify: the same bytes as
+ * stableStringify of the whole array (every member but the snapshot is a scalar or a list of
+ * strings, which sorting leaves as they are). The chainer stores that JSON too, so a write event's
+ * snapshot (two ciphertexts) is serialized once.
+ */
+function macMessageOf(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapshotJson: string): string {
+  const before = JSON.stringify([
     'coffer-audit-v1',
     event.organisation_id,
     event.seq,
@@ -62,7 +70,8 @@ export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapsho
     event.secret_id,
     event.secret_ids,
     event.resource_id,
-    withSortedKeys(snapshot),
+  ]);
+  const after = JSON.stringify([
     event.description,
     event.actor_member_id,
     event.actor_service_account_id,
@@ -72,6 +81,7 @@ export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapsho
     event.created_at.toISOString(),
     event.prev_mac,
   ]);
+  return `${before.slice(0, -1)},${snapshotJson},${after.slice(1)}`;
 }
 
 export function auditKeyContext(organisationId: string): string {
@@ -163,6 +173,8 @@ export class EventChainer {
 
   #row(organisationId: string, head: { seq: number; mac: string }, actor: Actor | null, event: NewEvent, at: Date): EventInsert {
     const principal = actor?.principal;
+    // Stored with its keys sorted (jsonb keeps no order anyway): the JSON the MAC covers.
+    const snapshot = event.snapshot ? stableStringify(event.snapshot) : null;
     const row: EventInsert = {
       organisation_id: organisationId,
       seq: head.seq + 1,
@@ -175,7 +187,7 @@ export class EventChainer {
       secret_id: event.secretId ?? null,
       secret_ids: event.secretIds ?? null,
       resource_id: event.resourceId ?? null,
-      snapshot: event.snapshot ? JSON.stringify(event.snapshot) : null,
+      snapshot,
       description: event.description ?? null,
       actor_member_id: principal?.kind === 'member' ? principal.memberId : null,
       actor_service_account_id: principal?.kind === 'service_account' ? principal.serviceAccountId : null,
@@ -186,7 +198,7 @@ export class EventChainer {
       prev_mac: head.mac,
       mac: '',
     };
-    row.mac = auditMac(this.#keys.get(organisationId)!, macMessage(row, event.snapshot ?? null));
+    row.mac = auditMac(this.#keys.get(organisationId)!, macMessageOf(row, snapshot ?? 'null'));
     return row;
   }
 }

@@ -1,7 +1,9 @@
 // The bytes an audit MAC covers must never change: trails written by earlier versions have to verify.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { macMessage, stableStringify } from '../../src/domain/audit.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { auditMac, masterKeyring } from '../../src/crypto/index.js';
+import { auditKeyContext, EventChainer, macMessage, stableStringify } from '../../src/domain/audit.js';
 
 describe('audit MAC message', () => {
   it('writes objects with sorted keys at every level, drops undefined members and keeps arrays in order', () => {
@@ -22,5 +24,29 @@ describe('audit MAC message', () => {
       message,
       '["coffer-audit-v1","o",7,"i","secret","read","a","e",3,null,["s1","s2"],null,{"count":2,"selection":"filtered"},null,"m",null,"t","127.0.0.1","ua","2026-01-02T03:04:05.678Z","p"]',
     );
+  });
+
+  it('stores each snapshot as the JSON its MAC covers, so verification recomputes the same MAC from the stored row', async () => {
+    const keyring = masterKeyring({ active: randomBytes(32) });
+    const chainer = new EventChainer(keyring);
+    const organisationId = randomUUID();
+    const head = chainer.newChain(organisationId);
+    await chainer.loadKey(head);
+    const snapshot = { value: 'ph:v1:ab:cd', key: 'ph:v1:ef:01', tags: ['b', 'a'], nested: { z: 1, y: [{ d: null, c: 'é"\\' }] } };
+    const { rows } = chainer.chain(
+      [
+        { organisationId, actor: null, event: { kind: 'secret', action: 'create', snapshot } },
+        { organisationId, actor: null, event: { kind: 'secret', action: 'read' } },
+      ],
+      new Map([[organisationId, { seq: head.seq, mac: head.mac }]]),
+    );
+    assert.equal(rows[0]!.snapshot, stableStringify(snapshot));
+    assert.equal(rows[1]!.snapshot, null);
+    const key = await keyring.open(head.wrapped_key, 'audit-key', auditKeyContext(organisationId));
+    for (const row of rows) {
+      const stored = row.snapshot === null ? null : JSON.parse(row.snapshot);
+      assert.equal(row.mac, auditMac(key, macMessage(row, stored)));
+    }
+    assert.equal(rows[1]!.prev_mac, rows[0]!.mac);
   });
 });
