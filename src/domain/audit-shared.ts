@@ -23,7 +23,11 @@ export class SharedAuditTrail implements AuditTrail {
   /** Last known head per organisation: a hint, checked by every append. */
   readonly #heads = new Map<string, { seq: number; mac: string }>();
 
-  constructor(private readonly db: Db, private readonly chainer: EventChainer) {}
+  /**
+   * @param readDb where read events are appended (the store's readAuditDb on PostgreSQL); a write's
+   *   events go into the write's own transaction.
+   */
+  constructor(private readonly readDb: Db, private readonly chainer: EventChainer) {}
 
   async startChain(db: Executor, organisationId: string): Promise<void> {
     await insertChainHead(db, this.chainer.newChain(organisationId));
@@ -34,7 +38,7 @@ export class SharedAuditTrail implements AuditTrail {
   }
 
   appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
-    return this.#append(this.db, entries, (advances, rows, guards) => appendChained(this.db, advances, rows, guards));
+    return this.#append(this.readDb, entries, (advances, rows, guards) => appendChained(this.readDb, advances, rows, guards));
   }
 
   async sync(): Promise<void> {}

@@ -58,7 +58,7 @@ export function createDomain(options: DomainOptions) {
   const contexts = new ContextResolver(db, access, maxAge);
   const authenticator = new Authenticator(db, maxAge);
   const chainer = new EventChainer(masterKeyring);
-  const audit: AuditTrail = store.kind === 'pglite' ? new LocalAuditTrail(db, chainer, options.auditJournal) : new SharedAuditTrail(db, chainer);
+  const audit: AuditTrail = store.kind === 'pglite' ? new LocalAuditTrail(db, chainer, options.auditJournal) : new SharedAuditTrail(store.readAuditDb ?? db, chainer);
   // No pause between batches to let more reads join one: measured on PostgreSQL, the added wait
   // cost more than the larger batches saved.
   const readAudit = new ReadAuditWriter(audit);

@@ -16,6 +16,14 @@ export type StoreKind = 'pglite' | 'postgres';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly kind: StoreKind;
+  /**
+   * PostgreSQL only: connections whose commits do not wait for the WAL flush, for the read audit's
+   * batches and nothing else (docs/security.md "Audit trail"). A committed batch is visible to every
+   * node at once and is flushed by the next synchronous commit or within ~0.6 s; a crash of the
+   * database server in between can lose the newest read events, never a write or a chain's
+   * consistency (WAL is replayed in order). Writes keep synchronous commits on `db`.
+   */
+  readonly readAuditDb?: Kysely<Database>;
   /** Closes connections (and releases the data-directory lock of the embedded store). */
   close(): Promise<void>;
 }
@@ -71,14 +79,43 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return store;
 }
 
+/** Read-audit batches of one organisation commit one after another; a few connections serve several. */
+const READ_AUDIT_POOL_SIZE = 4;
+
 function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEvent) => void): Store {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  const db = postgresPool(databaseUrl, 'coffer', poolSize, log);
+  const readAuditDb = postgresPool(databaseUrl, 'coffer-read-audit', READ_AUDIT_POOL_SIZE, log, (client) => {
+    // If this failed the connection would commit synchronously: slower, never less safe.
+    client.query('set synchronous_commit = off').catch(() => {});
+  });
+  return {
+    db,
+    kind: 'postgres',
+    readAuditDb,
+    close: async () => {
+      await Promise.all([db.destroy(), readAuditDb.destroy()]);
+    },
+  };
+}
+
+/**
+ * A pool named `applicationName` in pg_stat_activity. `onConnect` runs first on every new
+ * connection (a client runs its queries in order).
+ */
+function postgresPool(
+  databaseUrl: string,
+  applicationName: string,
+  max: number,
+  log?: (event: LogEvent) => void,
+  onConnect?: (client: pg.PoolClient) => void,
+): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: applicationName });
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => {});
+  if (onConnect) pool.on('connect', onConnect);
   pool.on('connect', runMarkedStatementsPrepared);
   pool.on('connect', runCopyFromStdin);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
 }
 
 async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void): Promise<Store> {
