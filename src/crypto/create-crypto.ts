@@ -4,7 +4,7 @@
  * (browser.ts). Same source, same bytes.
  */
 import type { SodiumBackend } from './backend.js';
-import { toHex, utf8Encode } from './encoding.js';
+import { toHex, utf8EncodeInto } from './encoding.js';
 import { createEnvironmentKeys } from './environment-cipher.js';
 import { MasterKeyring, masterKeyId, type MasterKeyringOptions, type MasterKeySet } from './envelope.js';
 import { asCiphertext, asOptionalCiphertext, parseCiphertext, phaseFormatsFor } from './formats.js';
@@ -13,6 +13,7 @@ import { createTokens } from './tokens.js';
 
 export function createCrypto(backend: SodiumBackend) {
   const formats = phaseFormatsFor(backend);
+  const auditMac = createAuditMac(backend);
   const environments = createEnvironmentKeys(backend, formats);
   const keyrings = createKeyrings(backend, formats);
   const tokens = createTokens(backend, formats, environments);
@@ -54,8 +55,7 @@ export function createCrypto(backend: SodiumBackend) {
     ...tokens,
 
     /** Keyed BLAKE2b-256, hex: the MAC of the hash-chained audit trail (key: 32 random bytes per organisation). */
-    auditMac: (key: Uint8Array, message: Uint8Array | string): string =>
-      toHex(backend.generichash(32, typeof message === 'string' ? utf8Encode(message) : message, key)),
+    auditMac,
 
     // Master-key envelope (DESIGN §1)
     masterKeyring: (keys: MasterKeySet, options?: MasterKeyringOptions) => new MasterKeyring(backend, keys, options),
@@ -64,3 +64,23 @@ export function createCrypto(backend: SodiumBackend) {
 }
 
 export type CofferCrypto = ReturnType<typeof createCrypto>;
+
+/**
+ * Keyed BLAKE2b-256, hex: the MAC of the hash-chained audit trail (key: 32 random bytes per
+ * organisation). Computed for every event, reads included, so a text message is encoded into a
+ * buffer kept for the purpose (zeroed after use) rather than into a new one each time.
+ */
+function createAuditMac(backend: SodiumBackend): (key: Uint8Array, message: Uint8Array | string) => string {
+  let scratch = new Uint8Array(4096);
+  return (key, message) => {
+    if (typeof message !== 'string') return toHex(backend.generichash(32, message, key));
+    // UTF-8 takes at most three bytes per UTF-16 code unit.
+    if (scratch.length < 3 * message.length) scratch = new Uint8Array(3 * message.length);
+    const written = utf8EncodeInto(message, scratch);
+    try {
+      return toHex(backend.generichash(32, scratch.subarray(0, written), key));
+    } finally {
+      scratch.fill(0, 0, written);
+    }
+  };
+}

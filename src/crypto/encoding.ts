@@ -220,6 +220,12 @@ export function utf8Encode(text: string): Uint8Array {
   return UTF8_ENCODER.encode(text);
 }
 
+/** Writes text as UTF-8 at the start of `target` (at least 3 bytes per UTF-16 unit); returns the bytes written. */
+export function utf8EncodeInto(text: string, target: Uint8Array): number {
+  if (target.length < 3 * text.length) throw new RangeError('utf8EncodeInto: target too small');
+  return UTF8_ENCODER.encodeInto(text, target).written;
+}
+
 /** Fatal on invalid UTF-8: silently replacing bytes with U+FFFD would corrupt a secret. */
 export function utf8Decode(bytes: Uint8Array, what: string): string {
   try {

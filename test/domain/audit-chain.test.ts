@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomBytes, randomUUID } from 'node:crypto';
+import sodium from 'sodium-native';
 import { auditMac, masterKeyring } from '../../src/crypto/index.js';
 import { auditKeyContext, EventChainer, macMessage, stableStringify } from '../../src/domain/audit.js';
 
@@ -48,5 +49,21 @@ describe('audit MAC message', () => {
       assert.equal(row.mac, auditMac(key, macMessage(row, stored)));
     }
     assert.equal(rows[1]!.prev_mac, rows[0]!.mac);
+  });
+
+  it('MACs a text message as keyed BLAKE2b-256 of its UTF-8 bytes, whatever the messages before it', () => {
+    const key = randomBytes(32);
+    const reference = (text: string) => {
+      const out = Buffer.alloc(32);
+      sodium.crypto_generichash(out, Buffer.from(text, 'utf8'), key);
+      return out.toString('hex');
+    };
+    // Long (the encoding buffer grows), then short (what is left of the long one must not count),
+    // multi-byte characters and a lone surrogate (encoded as U+FFFD, as Buffer.from does).
+    const messages = ['€'.repeat(5000), 'a', '', 'ünïcødé "quoted" \\ 🔑', 'x\ud800y', JSON.stringify({ long: 'z'.repeat(20_000) })];
+    for (const message of messages) {
+      assert.equal(auditMac(key, message), reference(message));
+      assert.equal(auditMac(key, new TextEncoder().encode(message)), reference(message));
+    }
   });
 });
