@@ -81,12 +81,13 @@ export interface RevisionGuard {
 }
 
 /**
- * Appends chained events in ONE statement: each organisation's head moves from `from_seq` to
+ * Appends chained read events in ONE statement: each organisation's head moves from `from_seq` to
  * `to_seq` only if it is still at `from_seq` (another writer may have appended meanwhile, e.g.
  * another node), and only the events of organisations whose head moved are inserted. With
  * `guards`, nothing at all is stored unless every guarded environment is still at its revision.
  * Returns the organisations whose head moved (the caller re-reads the others' heads and tries
- * again) and the guards that no longer hold.
+ * again) and the guards that no longer hold. The statement's transaction commits with
+ * synchronous_commit off: not for a write's events (appendChainedInTransaction).
  */
 export async function appendChained(
   db: Executor,
@@ -113,8 +114,13 @@ export async function appendChained(
       ${insertEvents(events)}
        where e.organisation_id in (select organisation_id from moved)
       returning 1
+    ), commit_without_flush as (
+      -- For this statement's own transaction only (so it cannot leak to another user of the
+      -- connection, e.g. through a transaction-mode pooler): read events commit without waiting
+      -- for the WAL flush (docs/audit.md). Read whenever a head moved, i.e. whenever events are stored.
+      select set_config('synchronous_commit', 'off', true)
     )
-    select organisation_id as id, null::bigint as revision, false as stale from moved
+    select organisation_id as id, null::bigint as revision, false as stale from moved, commit_without_flush
     union all
     select environment_id, revision, true from stale`.execute(db);
   const moved = new Set<string>();

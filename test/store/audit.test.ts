@@ -9,6 +9,7 @@ import { EventChainer, type AuditTrail } from '../../src/domain/audit.js';
 import { SharedAuditTrail } from '../../src/domain/audit-shared.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import type { Store } from '../../src/store/connect.js';
+import type { Executor } from '../../src/store/database.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 
 async function newOrganisation(store: Store, trail: AuditTrail): Promise<string> {
@@ -44,6 +45,25 @@ for (const target of STORE_TARGETS) {
       const report = await verifyAuditTrail(store.db, keyring, org);
       assert.equal(report.problem, undefined);
       assert.equal(report.events, 60);
+    });
+
+    it('commits read events without waiting for the WAL flush, in their own transaction only; a write\'s events wait for it', async () => {
+      const synchronousCommit = async (db: Executor) => (await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(db)).rows[0]!.value;
+      const org = await newOrganisation(store, new SharedAuditTrail(store.db, new EventChainer(keyring)));
+      const event = (action: string) => ({ organisationId: org, actor, event: { kind: 'audit' as const, action } });
+      await store.db.transaction().execute(async (trx) => {
+        // The trail appends reads on its own; given the transaction, it appends them there.
+        const reads = new SharedAuditTrail(trx, new EventChainer(keyring));
+        assert.equal(await synchronousCommit(trx), 'on');
+        await reads.appendReads([event('test.read')]);
+        assert.equal(await synchronousCommit(trx), 'off', 'the read append set it for its transaction');
+      });
+      assert.equal(await synchronousCommit(store.db), 'on', 'and for no other');
+      await store.db.transaction().execute(async (trx) => {
+        await new SharedAuditTrail(store.db, new EventChainer(keyring)).append(trx, [event('test.write')]);
+        assert.equal(await synchronousCommit(trx), 'on', 'a write commits synchronously');
+      });
+      assert.equal((await verifyAuditTrail(store.db, keyring, org)).events, 2);
     });
 
     it('stores a guarded read only while the revisions it served are current; the rest of its batch is stored', async () => {

@@ -1,6 +1,7 @@
-// Read events on PostgreSQL are committed by connections of their own, whose commits do not wait
-// for the WAL flush (Store.readAuditDb); a write and its events keep synchronous commits. The
-// embedded store has no such connections: its reads go to the journal (audit-local.ts).
+// Read events on PostgreSQL are appended through connections of their own (Store.readAuditDb); the
+// statement commits without waiting for the WAL flush (test/store/audit.test.ts), a setting of its
+// transaction that never stays on a connection. The embedded store has no such connections: its
+// reads go to the journal (audit-local.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -38,11 +39,11 @@ describe('read-audit connections', () => {
         await database.drop();
       });
 
-      it('commit without waiting for the WAL flush; the other connections wait for it', async () => {
+      it('are named in pg_stat_activity and keep synchronous commits as their setting', async () => {
         const store = await openStore({ databaseUrl: database.url, migrate: false });
         try {
           assert.ok(store.readAuditDb);
-          assert.equal(await setting(store.readAuditDb, 'synchronous_commit'), 'off');
+          assert.equal(await setting(store.readAuditDb, 'synchronous_commit'), 'on');
           assert.equal(await setting(store.readAuditDb, 'application_name'), 'coffer-read-audit');
           assert.equal(await setting(store.db, 'synchronous_commit'), 'on');
           assert.equal(await setting(store.db, 'application_name'), 'coffer');
