@@ -165,14 +165,14 @@ function headIds(advances: readonly HeadAdvance[]): string[] {
   return advances.map((a) => a.organisation_id);
 }
 
-/** Each organisation's newest event (sequence number and MAC) as a JSON array, for moving heads. */
-function newestHeadsJson(events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): string {
+/** Each organisation's newest event (sequence number and MAC), for moving heads. */
+function newestHeads(events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): Array<{ organisation_id: string; seq: number; mac: string }> {
   const heads = new Map<string, { organisation_id: string; seq: number; mac: string }>();
   for (const { organisation_id, seq, mac } of events) {
     const head = heads.get(organisation_id);
     if (!head || seq > head.seq) heads.set(organisation_id, { organisation_id, seq, mac });
   }
-  return JSON.stringify([...heads.values()]);
+  return [...heads.values()];
 }
 
 /** The columns of `events`, in the order COPY rows are written. */
@@ -279,10 +279,11 @@ export async function copyJournaledEvents(db: Executor, events: readonly CopyLin
 
 /** Moves each organisation's head to the newest of these stored events (never backwards). */
 async function moveHeadsForward(db: Executor, events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): Promise<void> {
+  const heads = newestHeads(events);
   await sql`
     update audit_heads as h
        set seq = a.seq, mac = a.mac
-      from json_to_recordset(${newestHeadsJson(events)}::json) as a(organisation_id uuid, seq bigint, mac text)
-     where h.organisation_id = any(${[...new Set(events.map((e) => e.organisation_id))]}::uuid[])
+      from json_to_recordset(${JSON.stringify(heads)}::json) as a(organisation_id uuid, seq bigint, mac text)
+     where h.organisation_id = any(${heads.map((head) => head.organisation_id)}::uuid[])
        and h.organisation_id = a.organisation_id and h.seq < a.seq`.execute(db);
 }
