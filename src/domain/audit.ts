@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditMac, type MasterKeyring } from '../crypto/index.js';
 import type { Executor, Tx } from '../store/database.js';
-import type { ChainHead, EventInsert, HeadAdvance } from '../store/events.js';
+import { eventTimestamp, type ChainHead, type EventInsert, type HeadAdvance } from '../store/events.js';
 import type { EventKind } from '../store/events.table.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './principal.js';
@@ -54,34 +54,39 @@ export function macMessage(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapsho
  * macMessage with the snapshot already written by stableStringify: the same bytes as
  * stableStringify of the whole array (every member but the snapshot is a scalar or a list of
  * strings, which sorting leaves as they are). The chainer stores that JSON too, so a write event's
- * snapshot (two ciphertexts) is serialized once.
+ * snapshot (two ciphertexts) is serialized once. Written member by member (every read computes one;
+ * JSON.stringify of the two arrays cost more than the MAC): test/domain/audit-chain.test.ts holds
+ * the bytes to JSON.stringify's.
  */
 function macMessageOf(event: Omit<EventInsert, 'mac' | 'snapshot'>, snapshotJson: string): string {
-  const before = JSON.stringify([
-    'coffer-audit-v1',
-    event.organisation_id,
-    event.seq,
-    event.id,
-    event.kind,
-    event.action,
-    event.app_id,
-    event.environment_id,
-    event.environment_revision,
-    event.secret_id,
-    event.secret_ids,
-    event.resource_id,
-  ]);
-  const after = JSON.stringify([
-    event.description,
-    event.actor_member_id,
-    event.actor_service_account_id,
-    event.actor_token_id,
-    event.ip,
-    event.user_agent,
-    event.created_at.toISOString(),
-    event.prev_mac,
-  ]);
-  return `${before.slice(0, -1)},${snapshotJson},${after.slice(1)}`;
+  return (
+    `["coffer-audit-v1",${jsonString(event.organisation_id)},${jsonNumber(event.seq)},${jsonString(event.id)},` +
+    `${jsonString(event.kind)},${jsonString(event.action)},${jsonString(event.app_id)},${jsonString(event.environment_id)},` +
+    `${jsonNumber(event.environment_revision)},${jsonString(event.secret_id)},${jsonStrings(event.secret_ids)},` +
+    `${jsonString(event.resource_id)},${snapshotJson},${jsonString(event.description)},${jsonString(event.actor_member_id)},` +
+    `${jsonString(event.actor_service_account_id)},${jsonString(event.actor_token_id)},${jsonString(event.ip)},` +
+    `${jsonString(event.user_agent)},"${eventTimestamp(event.created_at)}",${jsonString(event.prev_mac)}]`
+  );
+}
+
+/** Printable ASCII other than the double quote and backslash: JSON writes it as it is. */
+const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** As JSON.stringify writes a string (or null/undefined as an array member: null). */
+function jsonString(value: string | null | undefined): string {
+  if (value === null || value === undefined) return 'null';
+  return PLAIN_JSON_TEXT.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+function jsonNumber(value: number | null | undefined): string {
+  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+}
+
+function jsonStrings(values: readonly string[] | null | undefined): string {
+  if (values === null || values === undefined) return 'null';
+  let out = '[';
+  for (let i = 0; i < values.length; i++) out += i === 0 ? jsonString(values[i]) : `,${jsonString(values[i])}`;
+  return `${out}]`;
 }
 
 export function auditKeyContext(organisationId: string): string {

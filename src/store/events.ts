@@ -59,7 +59,7 @@ export interface HeadAdvance {
  * per column. The caller adds its conflict handling and RETURNING.
  */
 function insertEvents(events: readonly EventInsert[]) {
-  const rows = events.map((e) => ({ ...e, created_at: e.created_at.toISOString() }));
+  const rows = events.map((e) => ({ ...e, created_at: eventTimestamp(e.created_at) }));
   return sql`
       insert into events (organisation_id, seq, id, kind, action, app_id, environment_id, environment_revision, secret_id,
                           secret_ids, resource_id, snapshot, description, actor_member_id, actor_service_account_id,
@@ -184,21 +184,51 @@ const EVENT_COLUMNS = [
 
 const EVENTS_COPY_TARGET = `events (${EVENT_COLUMNS.join(', ')})`;
 
-/** A field in PostgreSQL's COPY text format. */
-function copyField(value: unknown): string {
+/**
+ * An event's created_at as ISO text. The events of one batch share their time, and each event
+ * writes it twice (MAC message, then COPY line or JSON), so the last answer is kept.
+ */
+export function eventTimestamp(date: Date): string {
+  const time = date.getTime();
+  if (time !== lastTimestamp.time) {
+    lastTimestamp.time = time;
+    lastTimestamp.text = date.toISOString();
+  }
+  return lastTimestamp.text;
+}
+
+const lastTimestamp = { time: Number.NaN, text: '' };
+
+/** A text field in PostgreSQL's COPY text format. */
+function copyText(value: string | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
-  const text = value instanceof Date ? value.toISOString() : Array.isArray(value) ? `{${value.join(',')}}` : String(value);
-  return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r')) : text;
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIALS, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r')) : value;
+}
+
+function copyNumber(value: number | null | undefined): string {
+  return value === null || value === undefined ? '\\N' : String(value);
+}
+
+/** A uuid[] in COPY text: uuids need no quoting or escaping inside an array literal. */
+function copyUuids(values: readonly string[] | null | undefined): string {
+  return values === null || values === undefined ? '\\N' : copyText(`{${values.join(',')}}`);
 }
 
 const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_SPECIALS = /[\\\t\n\r]/g;
 
-/** An event as one row of COPY text, newline included (the embedded store's journal keeps these). */
-export function eventCopyLine(event: EventInsert): string {
-  let line = copyField(event[EVENT_COLUMNS[0]]);
-  for (let i = 1; i < EVENT_COLUMNS.length; i++) line += `\t${copyField(event[EVENT_COLUMNS[i]!])}`;
-  return `${line}\n`;
+/**
+ * An event as one row of COPY text, newline included (the embedded store's journal keeps these),
+ * columns in the order of EVENT_COLUMNS. Column by column like eventsCopyBinary: every read writes one.
+ */
+export function eventCopyLine(e: EventInsert): string {
+  return (
+    `${copyText(e.organisation_id)}\t${copyNumber(e.seq)}\t${copyText(e.id)}\t${copyText(e.kind)}\t${copyText(e.action)}\t` +
+    `${copyText(e.app_id)}\t${copyText(e.environment_id)}\t${copyNumber(e.environment_revision)}\t${copyText(e.secret_id)}\t` +
+    `${copyUuids(e.secret_ids)}\t${copyText(e.resource_id)}\t${copyText(e.snapshot)}\t${copyText(e.description)}\t` +
+    `${copyText(e.actor_member_id)}\t${copyText(e.actor_service_account_id)}\t${copyText(e.actor_token_id)}\t${copyText(e.ip)}\t` +
+    `${copyText(e.user_agent)}\t${eventTimestamp(e.created_at)}\t${copyText(e.prev_mac)}\t${copyText(e.mac)}\n`
+  );
 }
 
 /** Events as binary COPY rows, columns in the order of EVENT_COLUMNS. */

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import sodium from 'sodium-native';
 import { auditMac, masterKeyring } from '../../src/crypto/index.js';
 import { auditKeyContext, EventChainer, macMessage, stableStringify } from '../../src/domain/audit.js';
+import type { EventInsert } from '../../src/store/events.js';
 
 describe('audit MAC message', () => {
   it('writes objects with sorted keys at every level, drops undefined members and keeps arrays in order', () => {
@@ -25,6 +26,30 @@ describe('audit MAC message', () => {
       message,
       '["coffer-audit-v1","o",7,"i","secret","read","a","e",3,null,["s1","s2"],null,{"count":2,"selection":"filtered"},null,"m",null,"t","127.0.0.1","ua","2026-01-02T03:04:05.678Z","p"]',
     );
+  });
+
+  it('writes every member as JSON.stringify does: escapes, control and non-ASCII characters, lone surrogates, nulls, numbers', () => {
+    // The definition the hand-written serializer must keep to, byte for byte (trails already written verify against it).
+    const reference = (e: Omit<EventInsert, 'mac' | 'snapshot'>, snapshot: unknown) =>
+      JSON.stringify([
+        'coffer-audit-v1', e.organisation_id, e.seq, e.id, e.kind, e.action, e.app_id, e.environment_id, e.environment_revision,
+        e.secret_id, e.secret_ids, e.resource_id, JSON.parse(stableStringify(snapshot)), e.description, e.actor_member_id,
+        e.actor_service_account_id, e.actor_token_id, e.ip, e.user_agent, e.created_at.toISOString(), e.prev_mac,
+      ]);
+    const awkward = ['', 'plain', '"quoted"', 'back\\slash', 'tab\there', 'nl\n\r', '\u0000\u001f\u007f', 'ünïcødé 🔑', '\u2028\u2029', 'x\ud800y', '\udfff', '</script>', '~ !#$%&\'()*+,-./:;<=>?@[]^_`{|}'];
+    let seq = 0;
+    for (const text of awkward) {
+      const event = {
+        organisation_id: randomUUID(), seq: ++seq * 2 ** 40, id: randomUUID(), kind: 'audit' as const, action: text, app_id: text, environment_id: null,
+        environment_revision: seq % 2 === 0 ? null : seq, secret_id: text, secret_ids: seq % 3 === 0 ? null : [text, randomUUID(), ''], resource_id: text,
+        description: text, actor_member_id: null, actor_service_account_id: text, actor_token_id: randomUUID(), ip: text, user_agent: text,
+        created_at: new Date(Date.UTC(2026, 0, seq, 3, 4, 5, seq)), prev_mac: text,
+      };
+      for (const snapshot of [null, { note: text, n: [seq, null] }]) assert.equal(macMessage(event, snapshot), reference(event, snapshot), JSON.stringify(text));
+    }
+    // Missing optional members are written as null, as JSON.stringify writes undefined array members.
+    const sparse = { organisation_id: 'o', seq: 1, id: 'i', kind: 'secret', action: 'read', created_at: new Date(0), prev_mac: 'p' } as unknown as Omit<EventInsert, 'mac' | 'snapshot'>;
+    assert.equal(macMessage(sparse, undefined), reference(sparse, undefined));
   });
 
   it('stores each snapshot as the JSON its MAC covers, so verification recomputes the same MAC from the stored row', async () => {

@@ -46,6 +46,29 @@ async function storedEvents(store: Store, organisationId: string) {
   return rows.map(({ organisation_id: _, ...row }) => row);
 }
 
+describe('COPY text lines of events (the embedded journal)', () => {
+  it('writes each column as the per-field rules of earlier versions did, so old and new journals read alike', () => {
+    // Those rules: NULL as \N, dates as ISO text, arrays as {a,b}, then backslash, tab, newline, CR escaped.
+    const field = (value: unknown) => {
+      if (value === null || value === undefined) return '\\N';
+      const text = value instanceof Date ? value.toISOString() : Array.isArray(value) ? `{${value.join(',')}}` : String(value);
+      return text.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!);
+    };
+    const columns = [
+      'organisation_id', 'seq', 'id', 'kind', 'action', 'app_id', 'environment_id', 'environment_revision', 'secret_id', 'secret_ids', 'resource_id',
+      'snapshot', 'description', 'actor_member_id', 'actor_service_account_id', 'actor_token_id', 'ip', 'user_agent', 'created_at', 'prev_mac', 'mac',
+    ] as const;
+    for (const event of awkwardEvents(randomUUID())) {
+      assert.equal(eventCopyLine(event), `${columns.map((c) => field(event[c])).join('\t')}\n`);
+    }
+    // The time's text is kept between calls (a batch shares one time): a date changed in place is written anew.
+    const [event] = awkwardEvents(randomUUID());
+    assert.match(eventCopyLine(event!), /\t2026-11-23T07:42:08\.123Z\t/);
+    event!.created_at.setTime(Date.UTC(2030, 4, 6, 7, 8, 9, 10));
+    assert.match(eventCopyLine(event!), /\t2030-05-06T07:08:09\.010Z\t/);
+  });
+});
+
 for (const target of STORE_TARGETS) {
   describe(`COPY on ${target.kind}`, () => {
     let store: Store;
