@@ -28,13 +28,39 @@ export interface NewEvent {
 
 export const GENESIS_MAC = '0'.repeat(64);
 
-/** A copy of `value` whose objects list their keys in sorted order (arrays and scalars as they are). */
+/**
+ * `value` with the keys of its objects in sorted order at every level (arrays and scalars as they
+ * are): `value` itself when every plain object in it already lists its keys in order (a write
+ * event's snapshot is built that way), a copy otherwise.
+ */
 function withSortedKeys(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(withSortedKeys);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = withSortedKeys(value[i]);
+      if (item !== value[i]) (copy ??= value.slice())[i] = item;
+    }
+    return copy ?? value;
+  }
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  if (isPlainObject(object) && inOrder(keys) && keys.every((key) => withSortedKeys(object[key]) === object[key])) return object;
   const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = withSortedKeys((value as Record<string, unknown>)[key]);
+  for (const key of keys.sort()) sorted[key] = withSortedKeys(object[key]);
   return sorted;
+}
+
+/** Not a Date or any other object JSON would write through toJSON or a prototype's members. */
+function isPlainObject(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** In the order Array.prototype.sort puts strings (UTF-16 code units). */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
 }
 
 /**

@@ -15,6 +15,30 @@ describe('audit MAC message', () => {
     assert.equal(stableStringify(undefined), 'null');
   });
 
+  it('writes the same JSON whether or not keys are already in order, as the copying serializer of earlier versions did', () => {
+    // The earlier definition: a sorted copy of every object (a Date or Map has no own keys: {}), then JSON.stringify.
+    const copySorted = (value: unknown): unknown => {
+      if (value === null || typeof value !== 'object') return value;
+      if (Array.isArray(value)) return value.map(copySorted);
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value).sort()) out[key] = copySorted((value as Record<string, unknown>)[key]);
+      return out;
+    };
+    const inOrder = { comment: '', folder: null, key: 'ph:v1:k', keyDigest: 'd', path: '/', tags: ['b', 'a'], type: 'secret', value: 'ph:v1:v', version: 2 };
+    const values: unknown[] = [
+      inOrder,
+      { ...inOrder, nested: { a: [{ y: 1, x: 2 }], b: undefined } },
+      { a: 1, b: { d: 1, c: 2 } },
+      { 10: 'ten', 9: 'nine', b: 'b', A: 'A', _: '_' },
+      { at: new Date(0), map: new Map([['k', 'v']]), list: [undefined, new Date(1), { z: 0, a: 1 }] },
+      Object.assign(Object.create(null) as object, { b: 2, a: 1 }),
+      [[{ b: 1, a: 2 }], 'x', 3, null],
+    ];
+    for (const value of values) assert.equal(stableStringify(value), JSON.stringify(copySorted(value)) ?? 'null', JSON.stringify(value));
+    // Written in order, a write event's snapshot is not copied: the same tags array reaches JSON.stringify.
+    assert.equal(stableStringify(inOrder), JSON.stringify(inOrder));
+  });
+
   it('covers every column of the event in a fixed order, the snapshot as parsed JSON', () => {
     const message = macMessage({
       organisation_id: 'o', seq: 7, id: 'i', kind: 'secret', action: 'read', app_id: 'a', environment_id: 'e',

@@ -58,16 +58,17 @@ export function secretEvent(action: 'create' | 'update' | 'delete', target: Writ
     environmentId: target.environmentId,
     environmentRevision: revision,
     secretId: row.id,
+    // Keys in sorted order: the event's JSON is then written without a sorted copy (stableStringify).
     snapshot: {
-      key: row.key,
-      value: row.value,
       comment: row.comment,
+      folder: row.folder_id,
+      key: row.key,
       keyDigest: row.key_digest,
       path: row.path,
-      folder: row.folder_id,
-      version: row.version,
-      type: row.type,
       tags: row.tags,
+      type: row.type,
+      value: row.value,
+      version: row.version,
     },
   };
 }

@@ -47,7 +47,7 @@ export function secretReadEvent(target: WriteTarget, revision: number, filteredI
     environmentId: target.environmentId,
     environmentRevision: revision,
     secretIds: filteredIds,
-    snapshot: { selection: filteredIds ? 'filtered' : 'all', count },
+    snapshot: { count, selection: filteredIds ? 'filtered' : 'all' },
   };
 }
 
