@@ -6,6 +6,7 @@
  */
 import sodium from 'libsodium-wrappers-sumo';
 import {
+  AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
   KEY_BYTES,
   KX_PUBLIC_KEY_BYTES,
@@ -69,6 +70,10 @@ function createBrowserBackend(): SodiumBackend {
 
     randomBytes(length) {
       return sodium.randombytes_buf(length);
+    },
+
+    aeadNonce() {
+      return sodium.randombytes_buf(AEAD_NONCE_BYTES);
     },
 
     kxKeypair() {

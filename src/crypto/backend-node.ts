@@ -4,6 +4,7 @@
  */
 import sodiumNative from 'sodium-native';
 import {
+  AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
   KEY_BYTES,
   KX_PUBLIC_KEY_BYTES,
@@ -109,6 +110,30 @@ function kxSessionKeys(
   return { rx, tx };
 }
 
+/**
+ * Nonces drawn 256 at a time: a write of 100 secrets encrypts 200 fields, and one randombytes_buf
+ * call (a getrandom system call) cost 2.5-4.5 µs, against 0.4 µs for a copy out of the pool. Each
+ * nonce is copied out once and the offset moves past it, so no bytes are handed out twice. Only
+ * nonces come from here: keys (randomBytes) are drawn when they are made, so no future key waits in
+ * memory.
+ */
+class NoncePool {
+  readonly #pool = new Uint8Array(AEAD_NONCE_BYTES * 256);
+  #offset = this.#pool.length;
+
+  next(): Uint8Array {
+    if (this.#offset + AEAD_NONCE_BYTES > this.#pool.length) {
+      native.randombytes_buf(this.#pool);
+      this.#offset = 0;
+    }
+    const nonce = this.#pool.slice(this.#offset, this.#offset + AEAD_NONCE_BYTES);
+    this.#offset += AEAD_NONCE_BYTES;
+    return nonce;
+  }
+}
+
+const nonces = new NoncePool();
+
 export const nodeBackend: SodiumBackend = {
   name: 'sodium-native',
 
@@ -116,6 +141,10 @@ export const nodeBackend: SodiumBackend = {
     const out = new Uint8Array(length);
     native.randombytes_buf(out);
     return out;
+  },
+
+  aeadNonce() {
+    return nonces.next();
   },
 
   kxKeypair() {

@@ -42,6 +42,11 @@ export interface SodiumBackend {
   readonly name: 'sodium-native' | 'libsodium-wrappers-sumo';
 
   randomBytes(length: number): Uint8Array;
+  /**
+   * A fresh random XChaCha20-Poly1305 nonce (AEAD_NONCE_BYTES). Never the same bytes twice; may come
+   * from a pool of random bytes drawn ahead (a nonce is public, unlike a key from randomBytes).
+   */
+  aeadNonce(): Uint8Array;
 
   kxKeypair(): KeyPair;
   kxSeedKeypair(seed: Uint8Array): KeyPair;

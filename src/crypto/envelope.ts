@@ -244,7 +244,7 @@ export class MasterKeyring {
     const entry = this.#entries.get(this.#activeId);
     if (!entry) throw new CryptoInternalError('MasterKeyring used after dispose()');
     const message = typeof plaintext === 'string' ? utf8Encode(plaintext) : plaintext;
-    const nonce = this.#sodium.randomBytes(AEAD_NONCE_BYTES);
+    const nonce = this.#sodium.aeadNonce();
     const ad = associatedData(entry.id, purpose, context);
     const ciphertextAndTag = this.#sodium.aeadEncrypt(message, ad, nonce, this.#subkey(entry, purpose));
     if (typeof plaintext === 'string') this.#sodium.memzero(message);

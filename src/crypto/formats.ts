@@ -130,7 +130,7 @@ export function createPhaseFormats(sodium: SodiumBackend) {
 
   /** §1.3: ciphertext || tag || nonce, with a fresh random nonce. */
   function encryptRaw(plaintext: Uint8Array, key: KeyInput): Uint8Array {
-    return encryptRawWithNonce(plaintext, key, sodium.randomBytes(AEAD_NONCE_BYTES));
+    return encryptRawWithNonce(plaintext, key, sodium.aeadNonce());
   }
 
   /** encryptRaw with a caller-chosen nonce. Only for reproducing test vectors: never reuse a nonce. */

@@ -161,6 +161,25 @@ describe('backends: each decrypts what the other encrypts', () => {
   }
 });
 
+describe('backends: AEAD nonces', () => {
+  test('24 bytes each, never the same twice across refills of the pool, and not changed by later draws', () => {
+    for (const { backend } of [NATIVE, WASM]) {
+      const first = backend.aeadNonce();
+      const firstHex = toHex(first);
+      const seen = new Set([firstHex]);
+      // 1,000 draws cross the native pool's refill (256 nonces) several times.
+      for (let i = 0; i < 1_000; i++) {
+        const nonce = backend.aeadNonce();
+        assert.equal(nonce.length, 24, backend.name);
+        const hex = toHex(nonce);
+        assert.ok(!seen.has(hex), `${backend.name} handed out a nonce twice`);
+        seen.add(hex);
+      }
+      assert.equal(toHex(first), firstHex, `${backend.name}: a refill changed a nonce already handed out`);
+    }
+  });
+});
+
 describe('backends: the same typed error for the same bad input', () => {
   test('low-order X25519 public key, invalid Ed25519 point, wrong lengths, failed authentication', () => {
     const own = NATIVE.backend.kxKeypair();
