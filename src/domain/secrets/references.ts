@@ -5,9 +5,73 @@
 import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
 import { normalisePath } from './paths.js';
 
-const CROSS_APP = /\$\{(?!\{)([^{}]+?)::([^{}]+?)\.([^{}]+?)\}/g;
-const CROSS_ENV = /\$\{(?!\{)(?![^{}]*::)([^{}.]+?)\.([^{}]+?)\}/g;
-const LOCAL = /\$\{(?!\{)([^{}.]+?)\}/g;
+/**
+ * The `${...}` spans Phase's server matches, in order: `${`, then text without braces, then the
+ * first `}`. Phase writes each phase as a regular expression over the whole value
+ * (`\$\{(?!\{)([^{}]+?)::([^{}]+?)\.([^{}]+?)\}` for cross-app references,
+ * `\$\{(?!\{)(?![^{}]*::)([^{}.]+?)\.([^{}]+?)\}` cross-environment, `\$\{(?!\{)([^{}.]+?)\}` local);
+ * as regular expressions they backtrack in cubic time on a value with no closing brace (16 KB of
+ * `a::b.` held the event loop 14 s), so the spans are found by one forward scan and each inside is
+ * split with indexOf. test/domain/references-scan.test.ts holds the results to those expressions.
+ */
+function referenceSpans(value: string): Array<{ whole: string; inside: string }> {
+  const spans: Array<{ whole: string; inside: string }> = [];
+  // The first `}` and `{` at or after the current position (-1: none left; -2: not looked up yet).
+  // Both only move forward, so the scan reads the value a bounded number of times.
+  let nextClose = -2;
+  let nextOpen = -2;
+  let from = 0;
+  for (;;) {
+    const start = value.indexOf('${', from);
+    if (start === -1) return spans;
+    const inside = start + 2;
+    if (nextClose !== -1 && nextClose < inside) nextClose = value.indexOf('}', inside);
+    if (nextClose === -1) return spans; // no closing brace after this point: nothing more can match
+    if (nextOpen !== -1 && nextOpen < inside) nextOpen = value.indexOf('{', inside);
+    if (nextClose > inside && (nextOpen === -1 || nextOpen > nextClose)) {
+      spans.push({ whole: value.slice(start, nextClose + 1), inside: value.slice(inside, nextClose) });
+      from = nextClose + 1;
+    } else {
+      from = start + 1;
+    }
+  }
+}
+
+/** `app::env.ref` (each part at least one character; the first `::`, then the first `.` after it). */
+function crossAppMatches(value: string): Array<[whole: string, app: string, env: string, ref: string]> {
+  const matches: Array<[string, string, string, string]> = [];
+  for (const { whole, inside } of referenceSpans(value)) {
+    const colons = inside.indexOf('::', 1);
+    if (colons === -1) continue;
+    const rest = inside.slice(colons + 2);
+    const dot = rest.indexOf('.', 1);
+    if (dot === -1 || dot === rest.length - 1) continue;
+    matches.push([whole, inside.slice(0, colons), rest.slice(0, dot), rest.slice(dot + 1)]);
+  }
+  return matches;
+}
+
+/** `env.ref` with no `::` anywhere inside (the environment part has no dot). */
+function crossEnvMatches(value: string): Array<[whole: string, env: string, ref: string]> {
+  const matches: Array<[string, string, string]> = [];
+  for (const { whole, inside } of referenceSpans(value)) {
+    if (inside.includes('::')) continue;
+    const dot = inside.indexOf('.');
+    if (dot < 1 || dot === inside.length - 1) continue;
+    matches.push([whole, inside.slice(0, dot), inside.slice(dot + 1)]);
+  }
+  return matches;
+}
+
+/** `ref` with no dot. */
+function localMatches(value: string): Array<[whole: string, ref: string]> {
+  const matches: Array<[string, string]> = [];
+  for (const { whole, inside } of referenceSpans(value)) if (!inside.includes('.')) matches.push([whole, inside]);
+  return matches;
+}
+
+/** For tests: the three phases' matches, as Phase's regular expressions would give them. */
+export const referenceMatchesForTest = { crossAppMatches, crossEnvMatches, localMatches };
 
 export const MAX_REFERENCE_DEPTH = 25;
 /**
@@ -103,22 +167,19 @@ export class ReferenceResolver {
     if (!mayContainReference(value)) return value;
 
     // Cross-app phase.
-    for (const match of [...value.matchAll(CROSS_APP)]) {
-      const [whole, appName, envName, ref] = match as unknown as [string, string, string, string];
+    for (const [whole, appName, envName, ref] of crossAppMatches(value)) {
       const outcome = this.#crossTarget(() => this.#appByName(appName), envName);
       if (outcome === 'denied') return value;
       if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
     }
     // Cross-environment phase (environments of the referencing secret's own app).
-    for (const match of [...value.matchAll(CROSS_ENV)]) {
-      const [whole, envName, ref] = match as unknown as [string, string, string];
+    for (const [whole, envName, ref] of crossEnvMatches(value)) {
       const outcome = this.#crossTarget(() => ({ id: appId, name: '', sseEnabled: true }), envName);
       if (outcome === 'denied') return value;
       if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
     }
     // Local phase: same environment, no access check.
-    for (const match of [...value.matchAll(LOCAL)]) {
-      const [whole, ref] = match as unknown as [string, string];
+    for (const [whole, ref] of localMatches(value)) {
       const target = { environmentId: secret.environmentId, appId };
       value = this.#substitute(value, whole, target, ref, inner);
     }
