@@ -19,6 +19,12 @@ export interface CreatedApp {
 
 export const SSE_NOT_ENABLED_FOR_APP = 'SSE is not enabled for this App.';
 
+/**
+ * Coffer's bound on `environments` in one app creation (docs/security.md "Limits"): each costs a
+ * key pair and a key share per grantee inside the one transaction, and 40,000 held it 70 s.
+ */
+const ENVIRONMENTS_PER_NEW_APP_MAX = 100;
+
 export class Apps {
   constructor(private readonly deps: DomainDeps, private readonly environments: Environments) {}
 
@@ -124,6 +130,9 @@ export class Apps {
     }
     if (!Array.isArray(value)) throw invalid("'environments' must be a list of environment names.");
     if (value.length === 0) throw invalid("'environments' must not be empty.");
+    if (value.length > ENVIRONMENTS_PER_NEW_APP_MAX) {
+      throw invalid(`At most ${ENVIRONMENTS_PER_NEW_APP_MAX} environments can be created with an app (got ${value.length}); add more with POST /v1/environments/.`);
+    }
     // Every element is checked before names are compared (the bullets of §8.2 step 4, in order).
     for (const entry of value) {
       if (typeof entry !== 'string' || isPythonBlank(entry)) throw invalid('Each environment name must be a non-empty string.');

@@ -155,14 +155,17 @@ export function loadOverrides(db: Executor, environmentId: string): Promise<Stor
 
 /**
  * Folder ids for normalised paths, creating missing folders (and their parents). "/" has no folder.
+ * Missing folders go in one statement per depth (parents first), each column one array parameter:
+ * a batch may name thousands of folders, past the 65,535 parameters of one statement.
  */
 export async function ensureFolders(trx: Tx, organisationId: string, environmentId: string, paths: Iterable<string>, newId: () => string): Promise<Map<string, string | null>> {
   const result = new Map<string, string | null>([['/', null]]);
   const wanted = new Set<string>();
   for (const path of paths) {
     if (path === '/') continue;
-    const segments = path.slice(1).split('/');
-    for (let i = 1; i <= segments.length; i++) wanted.add(`/${segments.slice(0, i).join('/')}`);
+    // Every prefix ending at a "/" is a parent folder.
+    for (let cut = path.indexOf('/', 1); cut !== -1; cut = path.indexOf('/', cut + 1)) wanted.add(path.slice(0, cut));
+    wanted.add(path);
   }
   if (wanted.size === 0) return result;
   const existing = await trx
@@ -171,42 +174,60 @@ export async function ensureFolders(trx: Tx, organisationId: string, environment
     .where('environment_id', '=', environmentId)
     .execute();
   for (const folder of existing) result.set(folder.path === '/' ? `/${folder.name}` : `${folder.path}/${folder.name}`, folder.id);
-  const now = new Date();
-  // Parents before children: sort by depth.
-  for (const full of [...wanted].sort((a, b) => a.split('/').length - b.split('/').length)) {
+  const byDepth = new Map<number, string[]>();
+  for (const full of wanted) {
     if (result.has(full)) continue;
-    const cut = full.lastIndexOf('/');
-    const parentPath = cut === 0 ? '/' : full.slice(0, cut);
-    const id = newId();
-    await trx
-      .insertInto('folders')
-      .values({ id, organisation_id: organisationId, environment_id: environmentId, parent_id: result.get(parentPath) ?? null, name: full.slice(cut + 1), path: parentPath, created_at: now })
-      .execute();
-    result.set(full, id);
+    const depth = full.split('/').length;
+    const level = byDepth.get(depth);
+    if (level) level.push(full);
+    else byDepth.set(depth, [full]);
+  }
+  const now = new Date();
+  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+    const folders = byDepth.get(depth)!.map((full) => {
+      const cut = full.lastIndexOf('/');
+      const parentPath = cut === 0 ? '/' : full.slice(0, cut);
+      return { full, id: newId(), parentId: result.get(parentPath) ?? null, name: full.slice(cut + 1), parentPath };
+    });
+    await sql`
+      insert into folders (id, organisation_id, environment_id, parent_id, name, path, created_at)
+      select f.id, ${organisationId}::uuid, ${environmentId}::uuid, f.parent_id, f.name, f.path, ${now}::timestamptz
+        from unnest(${folders.map((f) => f.id)}::uuid[], ${folders.map((f) => f.parentId)}::uuid[], ${folders.map((f) => f.name)}::text[],
+                    ${folders.map((f) => f.parentPath)}::text[]) as f(id, parent_id, name, path)`.execute(trx);
+    for (const folder of folders) result.set(folder.full, folder.id);
   }
   return result;
 }
 
-/** Tag ids for names, creating the organisation's missing tags (empty colour). */
+/**
+ * Tag ids for names, creating the organisation's missing tags (empty colour). Names travel as one
+ * array parameter (a batch may carry tens of thousands of tags).
+ */
 export async function ensureTags(trx: Tx, organisationId: string, names: Iterable<string>, newId: () => string): Promise<Map<string, string>> {
   const unique = [...new Set(names)];
   const result = new Map<string, string>();
   if (unique.length === 0) return result;
-  const now = new Date();
-  await trx
-    .insertInto('tags')
-    .values(unique.map((name) => ({ id: newId(), organisation_id: organisationId, name, color: '', created_at: now })))
-    .onConflict((oc) => oc.columns(['organisation_id', 'name']).doNothing())
-    .execute();
-  const rows = await trx.selectFrom('tags').select(['id', 'name']).where('organisation_id', '=', organisationId).where('name', 'in', unique).execute();
-  for (const row of rows) result.set(row.name, row.id);
+  await sql`
+    insert into tags (id, organisation_id, name, color, created_at)
+    select t.id, ${organisationId}::uuid, t.name, '', ${new Date()}::timestamptz
+      from unnest(${unique.map(() => newId())}::uuid[], ${unique}::text[]) as t(id, name)
+    on conflict (organisation_id, name) do nothing`.execute(trx);
+  const rows = await sql<{ id: string; name: string }>`
+    select id, name from tags where organisation_id = ${organisationId}::uuid and name = any(${unique}::text[])`.execute(trx);
+  for (const row of rows.rows) result.set(row.name, row.id);
   return result;
+}
+
+/** Links secrets to tags (position: the tag's place in the secret's list), as three array parameters. */
+export async function insertSecretTags(trx: Tx, links: ReadonlyArray<{ secret_id: string; tag_id: string; position: number }>): Promise<void> {
+  if (links.length === 0) return;
+  await sql`
+    insert into secret_tags (secret_id, tag_id, position)
+    select * from unnest(${links.map((l) => l.secret_id)}::uuid[], ${links.map((l) => l.tag_id)}::uuid[], ${links.map((l) => l.position)}::int[])`.execute(trx);
 }
 
 export async function replaceSecretTags(trx: Tx, secretId: string, tagIds: string[]): Promise<void> {
   await trx.deleteFrom('secret_tags').where('secret_id', '=', secretId).execute();
-  if (tagIds.length > 0) {
-    await trx.insertInto('secret_tags').values(tagIds.map((tag_id, position) => ({ secret_id: secretId, tag_id, position }))).execute();
-  }
+  await insertSecretTags(trx, tagIds.map((tag_id, position) => ({ secret_id: secretId, tag_id, position })));
 }
 

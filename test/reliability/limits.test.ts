@@ -2,10 +2,13 @@
 // HEADERS_TIMEOUT / REQUEST_TIMEOUT; bodies over BODY_LIMIT get 413 on the secrets and client-protocol
 // routes too; a write batch holds at most 1000 secrets; reference chains deeper than 25 and
 // references that multiply are answered promptly; and clients trickling bytes do not starve others.
+// Also Coffer's bounds on folder depth and environments per new app, and tag counts past the
+// parameters one statement can bind.
 // The timing checks are "within the documented limit plus generous slack", never benchmarks.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { FOLDER_DEPTH_MAX } from '../../src/domain/secrets/paths.js';
 import { MAX_BATCH_SIZE } from '../../src/domain/secrets/validate.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -172,6 +175,57 @@ for (const target of STORE_TARGETS) {
       assert.equal(values.L0A, '${L1A}${L1B}', 'a value whose expansion would double 24 times is left verbatim');
       assert.ok(listed.text.length < 64 * 1024 * 1024, `the list is ${listed.text.length} bytes`);
       assert.equal((await api.get('/health/')).status, 200);
+    });
+
+    it(`refuses paths more than ${FOLDER_DEPTH_MAX} folders deep (REST and client protocol) and creates the folders of many deep paths at once`, async () => {
+      const url = secretsUrl(app.id, 'development');
+      const deep = (levels: number, tag = 'f') => `/${Array.from({ length: levels }, (_, i) => `${tag}${i}`).join('/')}`;
+      const message = `Paths cannot be more than ${FOLDER_DEPTH_MAX} folders deep (got ${FOLDER_DEPTH_MAX + 1}).`;
+      const refusals = [
+        await api.post(url, { secrets: [{ key: 'TOO_DEEP', value: 'x', path: deep(FOLDER_DEPTH_MAX + 1) }] }),
+        await api.post('/service/secrets/', { secrets: [{ key: ciphertext('K'), value: ciphertext('v'), comment: '', keyDigest: digest(), path: deep(FOLDER_DEPTH_MAX + 1) }] }, { environment: app.env.development!.id }),
+      ];
+      for (const res of refusals) assert.deepEqual({ status: res.status, body: res.body }, { status: 400, body: { error: message } });
+      // 100,000 levels in one body: refused at once, not built folder by folder.
+      const huge = await api.post(url, { secrets: [{ key: 'HUGE', value: 'x', path: deep(100_000, '') }] });
+      assert.equal(huge.status, 400, huge.text.slice(0, 200));
+
+      // 300 secrets, each on its own path 64 folders deep under a shared root: 300 x 63 + 1 new folders.
+      const secrets = Array.from({ length: 300 }, (_, i) => ({ key: `DEEP_${i}`, value: `v${i}`, path: `/root${deep(FOLDER_DEPTH_MAX - 1, `s${i}-`)}` }));
+      const created = await api.post(url, { secrets });
+      assert.equal(created.status, 200, created.text.slice(0, 300));
+      const one = await api.get(secretsUrl(app.id, 'development', `&path=${encodeURIComponent(secrets[123]!.path)}`));
+      assert.deepEqual(one.body.map((s: any) => [s.key, s.path]), [['DEEP_123', secrets[123]!.path]]);
+    });
+
+    it('stores tens of thousands of tags in one request (more than one statement could bind as parameters)', async () => {
+      const url = secretsUrl(app.id, 'staging');
+      const names = Array.from({ length: 14_000 }, (_, i) => `tag-${i}`);
+      const many = await api.post(url, { secrets: [{ key: 'MANY_TAGS', value: 'x', tags: names }] });
+      assert.equal(many.status, 200, many.text.slice(0, 300));
+      // Names that need quoting in an array literal travel as they are.
+      const awkward = ['a,b', 'say "hi"', 'back\\slash', '{braces}', 'NULL', 'ünï cödé', ' spaced '.trim(), 'x'.repeat(64)];
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ key: `TAGGED_${i}`, value: 'v', tags: [...awkward, ...Array.from({ length: 14 }, (_, j) => `t${i}-${j}`)] }));
+      const tagged = await api.post(url, { secrets: batch });
+      assert.equal(tagged.status, 200, tagged.text.slice(0, 300));
+      const listed = await api.get(secretsUrl(app.id, 'staging', '&key=TAGGED_999'));
+      assert.deepEqual(listed.body[0].tags, [...awkward, ...Array.from({ length: 14 }, (_, j) => `t999-${j}`)]);
+      const replaced = await api.put(url, { secrets: [{ id: many.body[0].id, tags: names.slice(0, 13_000).reverse() }] });
+      assert.equal(replaced.status, 200, replaced.text.slice(0, 300));
+      const reread = await api.get(secretsUrl(app.id, 'staging', '&key=MANY_TAGS'));
+      assert.deepEqual(reread.body[0].tags, names.slice(0, 13_000).reverse());
+    });
+
+    it('refuses more than 100 environments in one app creation and accepts 100', async () => {
+      const names = (count: number) => Array.from({ length: count }, (_, i) => `env-${i}`);
+      const refused = await api.post('/v1/apps/', { name: 'too-many-envs', environments: names(101) });
+      assert.deepEqual(
+        { status: refused.status, body: refused.body },
+        { status: 400, body: { error: 'At most 100 environments can be created with an app (got 101); add more with POST /v1/environments/.' } },
+      );
+      const accepted = await api.post('/v1/apps/', { name: 'hundred-envs', environments: names(100) });
+      assert.equal(accepted.status, 201, accepted.text.slice(0, 200));
+      assert.equal(accepted.body.environments.length, 100);
     });
   });
 }

@@ -11,6 +11,7 @@ import {
   ensureTags,
   findLiveIdentities,
   insertSecretRows,
+  insertSecretTags,
   replaceSecretTags,
   type StoredSecret,
 } from '../../store/secrets.js';
@@ -165,7 +166,7 @@ export async function insertNewSecrets(batch: BatchContext, rows: StoredSecret[]
   if (tooLongTag) throw invalid(tooLongTag);
   const tagIds = await ensureTags(batch.trx, batch.target.organisationId, rows.flatMap((row) => row.tags), randomUUID);
   const tagRows = rows.flatMap((row) => row.tags.map((name, position) => ({ secret_id: row.id, tag_id: tagIds.get(name)!, position })));
-  if (tagRows.length > 0) await batch.trx.insertInto('secret_tags').values(tagRows).execute();
+  await insertSecretTags(batch.trx, tagRows);
 }
 
 /** Saves the final state of updated secrets; tags are replaced only for the ids in `tagsChanged`. */

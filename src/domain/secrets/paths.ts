@@ -16,13 +16,21 @@ export const FOLDER_NAME_MAX = 64;
 export const NUL_IN_FOLDER = 'Folder names cannot contain NUL (0x00) characters.';
 
 /**
- * Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7) and has no
- * NUL character, which PostgreSQL cannot store in text (Phase crashes on both; Coffer messages).
+ * Coffer's bound on folder nesting (docs/security.md "Limits"): a write creates every folder of its
+ * path, so 100,000 levels in a 200 KB body made one request build millions of folder paths.
+ */
+export const FOLDER_DEPTH_MAX = 64;
+
+/**
+ * Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7), at most
+ * FOLDER_DEPTH_MAX deep, and has no NUL character, which PostgreSQL cannot store in text (Phase crashes on both; Coffer messages).
  */
 export function checkFolderNames(path: string): void {
   if (path === '/') return;
   if (path.includes('\u0000')) throw invalid(NUL_IN_FOLDER);
-  for (const segment of path.slice(1).split('/')) {
+  const segments = path.slice(1).split('/');
+  if (segments.length > FOLDER_DEPTH_MAX) throw invalid(`Paths cannot be more than ${FOLDER_DEPTH_MAX} folders deep (got ${segments.length}).`);
+  for (const segment of segments) {
     if ([...segment].length > FOLDER_NAME_MAX) throw invalid('Folder names cannot exceed 64 characters.');
   }
 }
