@@ -37,6 +37,26 @@ export function redactUrl(rawUrl: string): string {
   return `${url.slice(0, q)}?${names.join('&')}`;
 }
 
+/**
+ * What a database error carries about the data of the statement that failed: its parameters
+ * (ciphertexts, digests, tag names, paths), the duplicate key of a unique violation (`detail`), the
+ * statement's context. A logged error keeps what identifies the failure (message, code, constraint,
+ * stack), not the data; 70,000 tag names made one log line 60 MB.
+ */
+const ERROR_DATA_FIELDS = ['params', 'parameters', 'detail', 'where', 'internalQuery', 'query'];
+
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  return withoutData(serialized);
+}
+
+function withoutData(serialized: Record<string, unknown>): Record<string, unknown> {
+  for (const field of ERROR_DATA_FIELDS) delete serialized[field];
+  if (serialized.cause && typeof serialized.cause === 'object') serialized.cause = withoutData(serialized.cause as Record<string, unknown>);
+  return serialized;
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
@@ -52,6 +72,7 @@ export function loggerOptions(level: string): LoggerOptions {
       res(reply: { statusCode: number }) {
         return { statusCode: reply.statusCode };
       },
+      err: serializeError,
     },
   };
 }

@@ -48,7 +48,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     dataDir: config.dataDir,
     memory: options.memoryStore ?? false,
     onQuery: ({ sql, durationMs, error }) => {
-      if (error) logger.error({ sql, durationMs, err: error }, 'query failed');
+      // Constraint violations (SQLSTATE class 23) are answers, not faults: a duplicate is a 409.
+      if (error) logger[isConstraintViolation(error) ? 'debug' : 'error']({ sql, durationMs, err: error }, 'query failed');
       else if (logger.isLevelEnabled('trace')) logger.trace({ sql, durationMs }, 'query');
     },
   });
@@ -158,4 +159,9 @@ async function openRateLimitStore(config: Config, logger: Logger): Promise<RateL
     url: config.redisUrl,
     onError: (error) => logger.warn({ err: error }, 'rate limit store unavailable; request let through'),
   });
+}
+
+function isConstraintViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('23');
 }

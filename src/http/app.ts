@@ -1,8 +1,9 @@
 // The HTTP application: a tree of small plugins. It translates HTTP to domain calls and back;
 // the process around it (listening, signals, store lifetime) lives in cli/commands/serve.ts.
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './errors.js';
@@ -69,10 +70,30 @@ function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException,
   // Nothing may be written once a response to this connection has begun (Node's own rule).
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
-    const body = JSON.stringify({ error: message });
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(rawErrorResponse(status, message));
   }
   socket.destroy(error);
+}
+
+/** A whole HTTP/1.1 error response in the API's shape, for the answers written below Fastify. */
+function rawErrorResponse(status: number, message: string): string {
+  const body = JSON.stringify({ error: message });
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Two requests Node answers itself, with no body, unless told otherwise: an `Expect` other than
+ * `100-continue` (417) and `CONNECT` (the socket is closed). They get the API's error shape too.
+ */
+function answerWhatNodeWouldDrop(server: HttpServer): void {
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({ error: "Unsupported 'Expect' header: only '100-continue' is supported." });
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    response.end(body);
+  });
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    socket.end(rawErrorResponse(405, 'CONNECT is not supported.'));
+  });
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -101,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Schemas describe routes for the OpenAPI document; validation is done by hand where the Phase
   // contract fixes exact messages and check order, and responses are serialized from what the
   // handlers build (never silently trimmed to a schema).
+  answerWhatNodeWouldDrop(app.server);
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);

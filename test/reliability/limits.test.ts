@@ -216,6 +216,19 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual(reread.body[0].tags, names.slice(0, 13_000).reverse());
     });
 
+    it("answers an unsupported 'Expect' (417) and CONNECT (405) in the API's error shape, as Node would not", async () => {
+      const expect = await sendRaw(Buffer.from(`POST /v1/apps/ HTTP/1.1\r\nhost: 127.0.0.1\r\nexpect: foo\r\ncontent-length: 2\r\n\r\n{}`), { port, timeoutMs: 10_000 });
+      const connect = await sendRaw(Buffer.from('CONNECT 127.0.0.1:443 HTTP/1.1\r\nhost: 127.0.0.1:443\r\n\r\n'), { port, timeoutMs: 10_000 });
+      for (const [outcome, status] of [[expect, 417], [connect, 405]] as const) {
+        assert.equal(outcome.kind, 'response', JSON.stringify(outcome));
+        if (outcome.kind !== 'response') continue;
+        assert.equal(outcome.status, status);
+        assert.match(outcome.headers['content-type'] ?? '', /^application\/json/);
+        assert.equal(typeof JSON.parse(outcome.body.toString()).error, 'string');
+      }
+      assert.equal((await api.get('/health/')).status, 200);
+    });
+
     it('refuses more than 100 environments in one app creation and accepts 100', async () => {
       const names = (count: number) => Array.from({ length: count }, (_, i) => `env-${i}`);
       const refused = await api.post('/v1/apps/', { name: 'too-many-envs', environments: names(101) });
