@@ -7,6 +7,31 @@
 
 export const REFERENCE_PATTERN = /\${(?:(?<app>[^:}]+)::)?(?:(?<env>[^.\/}]+)\.)?(?:(?<path>[^}]+)\/)?(?<key>[^}]+)}/g;
 
+/**
+ * The references of `value` in order, as `value.matchAll(REFERENCE_PATTERN)` finds them: every part
+ * of the pattern stops at `}`, so a match runs from `${` to the first `}` after it, with at least
+ * one character between. Scanned by hand: as a regular expression each `${` with no `}` after it
+ * scanned to the end, which a value of many `${` made quadratic (a secret's value is untrusted input
+ * to whoever reads it). test/client/references-scan.test.ts holds the results to the pattern's.
+ */
+export function referenceTexts(value: string): string[] {
+  const texts: string[] = [];
+  let close = -2; // the first `}` at or after the current position (-1: none left)
+  let from = 0;
+  for (;;) {
+    const start = value.indexOf('${', from);
+    if (start === -1) return texts;
+    if (close !== -1 && close < start + 2) close = value.indexOf('}', start + 2);
+    if (close === -1) return texts;
+    if (close === start + 2) {
+      from = start + 1;
+      continue;
+    }
+    texts.push(value.slice(start, close + 1));
+    from = close + 1;
+  }
+}
+
 export interface ParsedReference {
   app: string | null;
   env: string | null;
@@ -58,8 +83,7 @@ export async function resolveReferences(
   if (!value.includes('${')) return value;
   const cache = options.cache ?? new Map<string, string>();
   let resolved = value;
-  for (const match of value.matchAll(REFERENCE_PATTERN)) {
-    const text = match[0];
+  for (const text of referenceTexts(value)) {
     const ref = parseReference(text);
     const targetApp = ref.app ?? app;
     const targetEnv = ref.env ?? env;
