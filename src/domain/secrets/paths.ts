@@ -22,8 +22,9 @@ export const NUL_IN_FOLDER = 'Folder names cannot contain NUL (0x00) characters.
 export const FOLDER_DEPTH_MAX = 64;
 
 /**
- * Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7), at most
- * FOLDER_DEPTH_MAX deep, and has no NUL character, which PostgreSQL cannot store in text (Phase crashes on both; Coffer messages).
+ * Every folder (segment) of a normalised path is at most 64 characters (DEVIATION D-7) and has no
+ * NUL character, which PostgreSQL cannot store in text (Phase crashes on both; Coffer messages);
+ * a path is at most FOLDER_DEPTH_MAX folders deep.
  */
 export function checkFolderNames(path: string): void {
   if (path === '/') return;
