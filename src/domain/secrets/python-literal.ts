@@ -4,12 +4,20 @@
 
 /** The characters str.isspace() accepts (Python 3; differs from JavaScript's trim() set). */
 const PYTHON_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const LEADING = new RegExp(`^[${PYTHON_WHITESPACE}]+`);
-const TRAILING = new RegExp(`[${PYTHON_WHITESPACE}]+$`);
+/** One such character (each is one UTF-16 code unit). */
+const WHITESPACE_CHAR = new RegExp(`^[${PYTHON_WHITESPACE}]$`);
 
-/** Python's str.strip() (JavaScript's trim() also removes U+FEFF and keeps U+001C–U+001F, U+0085). */
+/**
+ * Python's str.strip() (JavaScript's trim() also removes U+FEFF and keeps U+001C–U+001F, U+0085).
+ * Walked from each end rather than `/[...]+$/`, which tries every run of whitespace inside the text
+ * (150,000 inner spaces took 20 s).
+ */
 export function pythonStrip(text: string): string {
-  return text.replace(LEADING, '').replace(TRAILING, '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && WHITESPACE_CHAR.test(text[start]!)) start++;
+  while (end > start && WHITESPACE_CHAR.test(text[end - 1]!)) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 /** `not text.strip()`: empty or whitespace only, in Python's sense. */

@@ -82,6 +82,16 @@ export const MAX_REFERENCE_DEPTH = 25;
  */
 export const MAX_REFERENCE_EXPANSIONS = 1000;
 export const MAX_RESOLVED_LENGTH = 4 * 1024 * 1024;
+/** Characters read and written by one value's substitutions (many references to one long value). */
+export const MAX_SCANNED_PER_VALUE = 32 * 1024 * 1024;
+/**
+ * The same bounds for one read (every value one resolution expands): past any of them the remaining
+ * values are returned verbatim. Per-value bounds alone let 1,100 values that each expand to 4 MB
+ * exhaust the process's memory, and 990 values that each cost 16 MB of work hold it 14 s.
+ */
+export const MAX_READ_EXPANSIONS = 100_000;
+export const MAX_READ_GROWTH = 64 * 1024 * 1024;
+export const MAX_READ_SCANNED = 256 * 1024 * 1024;
 
 /** Cheap test before running the regular expressions at all. */
 export function mayContainReference(text: string): boolean {
@@ -140,17 +150,30 @@ export class ReferenceResolver {
     return !this.missing.appList && this.missing.environmentsOfApps.size === 0 && this.missing.snapshots.size === 0;
   }
 
+  /** This value's expansions and characters read and written so far. */
   #expansions = 0;
+  #scanned = 0;
+  /** The same for this read, and how much longer expansion made its values. */
+  #readExpansions = 0;
+  #readScanned = 0;
+  #readGrowth = 0;
 
   /** The value of `text` (a secret's value or an override's) with references expanded. */
   expandTop(secret: SecretEntry, appId: string, text: string): string {
     if (!mayContainReference(text)) return text;
+    if (this.#readExpansions >= MAX_READ_EXPANSIONS || this.#readScanned >= MAX_READ_SCANNED || this.#readGrowth >= MAX_READ_GROWTH) return text;
     this.#expansions = 0;
+    this.#scanned = 0;
     try {
-      return this.#expand(secret, appId, text, []);
+      const expanded = this.#expand(secret, appId, text, []);
+      this.#readGrowth += Math.max(0, expanded.length - text.length);
+      return this.#readGrowth > MAX_READ_GROWTH ? text : expanded;
     } catch (error) {
       if (error instanceof ExpansionBudgetExceeded) return text;
       throw error;
+    } finally {
+      this.#readExpansions += this.#expansions;
+      this.#readScanned += this.#scanned;
     }
   }
 
@@ -161,7 +184,7 @@ export class ReferenceResolver {
   #expand(secret: SecretEntry, appId: string, text: string, visited: readonly string[]): string {
     const identity = this.#identity(secret);
     if (visited.includes(identity) || visited.length >= MAX_REFERENCE_DEPTH) throw new ReferenceFailure();
-    if (++this.#expansions > MAX_REFERENCE_EXPANSIONS) throw new ExpansionBudgetExceeded();
+    if (++this.#expansions > MAX_REFERENCE_EXPANSIONS || this.#readExpansions + this.#expansions > MAX_READ_EXPANSIONS) throw new ExpansionBudgetExceeded();
     const inner = [...visited, identity];
     let value = text;
     if (!mayContainReference(value)) return value;
@@ -227,10 +250,16 @@ export class ReferenceResolver {
     const found = snapshot.at(path, key);
     if (found.length !== 1) return value;
     const referenced = found[0]!;
+    // An earlier match of the same text replaced every occurrence: nothing left to expand again.
+    this.#scanned += value.length;
+    if (!value.includes(whole)) return value;
     try {
       const expanded = this.#expand(referenced, target.appId, referenced.value!, visited);
       const parts = value.split(whole);
-      if (value.length + (parts.length - 1) * (expanded.length - whole.length) > MAX_RESOLVED_LENGTH) throw new ExpansionBudgetExceeded();
+      const length = value.length + (parts.length - 1) * (expanded.length - whole.length);
+      if (length > MAX_RESOLVED_LENGTH) throw new ExpansionBudgetExceeded();
+      this.#scanned += value.length + length;
+      if (this.#scanned > MAX_SCANNED_PER_VALUE || this.#readScanned + this.#scanned > MAX_READ_SCANNED) throw new ExpansionBudgetExceeded();
       return parts.join(expanded);
     } catch (error) {
       if (error instanceof ReferenceFailure) return value;

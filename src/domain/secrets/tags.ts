@@ -12,6 +12,7 @@ export interface ProcessedTags {
 /** Non-strings skipped, strings trimmed, empties skipped, duplicates collapsed (first position kept). */
 export function processTags(raw: unknown[]): ProcessedTags {
   const names: string[] = [];
+  const seen = new Set<string>();
   let tooLong: string | undefined;
   for (const item of raw) {
     if (typeof item !== 'string') continue;
@@ -21,7 +22,9 @@ export function processTags(raw: unknown[]): ProcessedTags {
       tooLong ??= `Tag name exceeds 64 characters: ${pythonString([...name].slice(0, 32).join(''))}…`;
       continue;
     }
-    if (!names.includes(name)) names.push(name);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    names.push(name);
   }
   return tooLong === undefined ? { names } : { names, tooLong };
 }

@@ -1,0 +1,55 @@
+// One read's reference expansion is bounded as a whole, not only value by value (docs/security.md
+// "Limits"): past the read's bounds the remaining values are returned verbatim.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MAX_READ_GROWTH, ReferenceResolver, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import { EnvironmentSnapshot, type SecretEntry } from '../../src/domain/secrets/snapshot.js';
+
+const ENV = '00000000-0000-4000-8000-000000000001';
+
+function entry(key: string, value: string): SecretEntry {
+  const now = new Date();
+  return {
+    id: `id-${key}`, environmentId: ENV, folderId: null, path: '/', keyDigest: `digest-${key}`, type: 'secret', version: 1, createdAt: now, updatedAt: now,
+    tags: [], ciphertext: { key: 'ph:v1:k', value: 'ph:v1:v', comment: 'ph:v1:c' } as SecretEntry['ciphertext'], key, value, comment: '',
+  } as SecretEntry;
+}
+
+function worldOf(entries: SecretEntry[]): ReferenceWorld {
+  const snapshot = new EnvironmentSnapshot(ENV, 1, entries, [], true);
+  return { appsNamed: () => [], environmentsOf: () => [], snapshot: () => snapshot, gone: () => false, canAccess: () => true };
+}
+
+describe('reference expansion bounds per read', () => {
+  test('values that each expand to 4 MB stop expanding once the read has grown by MAX_READ_GROWTH', () => {
+    const b = entry('B', 'x'.repeat(4_000_000));
+    const readers = Array.from({ length: 40 }, (_, i) => entry(`C${i}`, '${B}'));
+    const resolver = new ReferenceResolver(worldOf([b, ...readers]));
+    const values = readers.map((reader) => resolver.expandTop(reader, 'app', reader.value!));
+    const expanded = values.filter((v) => v.length === 4_000_000).length;
+    assert.equal(expanded, Math.floor(MAX_READ_GROWTH / (4_000_000 - '${B}'.length)));
+    assert.ok(values.slice(expanded).every((v) => v === '${B}'), 'the values past the bound are verbatim');
+    assert.ok(resolver.complete);
+  });
+
+  test('many values that each cost a lot of work stop once the read has done its share', { timeout: 60_000 }, () => {
+    // T0 .. T10 each name the next twice; T11 is 2,000 characters: every ${T1}${T1} expands to 4 MB.
+    const chain = Array.from({ length: 11 }, (_, i) => entry(`T${i}`, `\${T${i + 1}}\${T${i + 1}}`));
+    const leaf = entry('T11', 'v'.repeat(2_000));
+    const readers = Array.from({ length: 990 }, (_, i) => entry(`R${i}`, '${T1}${T1}'));
+    const resolver = new ReferenceResolver(worldOf([...chain, leaf, ...readers]));
+    const values = readers.map((reader) => resolver.expandTop(reader, 'app', reader.value!));
+    const expanded = values.filter((v) => v !== '${T1}${T1}').length;
+    assert.ok(expanded > 0, 'the first values expand');
+    assert.ok(expanded < readers.length / 4, `${expanded} of ${readers.length} values expanded`);
+    assert.equal(values[0]!.length, 2 * 1024 * 2_000);
+  });
+
+  test('many references to one long value stop at the per-value work bound', () => {
+    const long = entry('LONG', 'y'.repeat(100_000));
+    const text = '${LONG}'.repeat(200_000);
+    const resolver = new ReferenceResolver(worldOf([long]));
+    const value = resolver.expandTop(entry('MANY', text), 'app', text);
+    assert.equal(value, text, 'the value stays verbatim');
+  });
+});
