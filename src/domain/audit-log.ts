@@ -25,6 +25,23 @@ export interface EventPage {
 export const MAX_PAGE = 500;
 
 /**
+ * What one answer may carry in event snapshots, as stored (docs/audit.md): a write event holds the
+ * secret's ciphertexts, up to a few MB each, and 100 of them made an answer too long for one string
+ * (500). A page ends early past it (its `next` continues); a history keeps its newest versions.
+ */
+export const SNAPSHOT_BYTES_PER_ANSWER = 32 * 1024 * 1024;
+
+/** How many of `sizes` (in order) fit SNAPSHOT_BYTES_PER_ANSWER: at least one. */
+function fittingCount(sizes: ReadonlyArray<number | string | null>): number {
+  let total = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    total += Number(sizes[i] ?? 0);
+    if (i > 0 && total > SNAPSHOT_BYTES_PER_ANSWER) return i;
+  }
+  return sizes.length;
+}
+
+/**
  * The secrets a read event returned: the ids it lists (a filtered read), or — for an unfiltered
  * read, which lists none — the secrets live in its environment at its revision, as the trail's
  * create and delete events (which carry revisions) determine. Oldest first, as the read returned them.
@@ -72,15 +89,28 @@ export class AuditLog {
     if (!call.target.app?.sse_enabled) throw invalid('SSE is not enabled for this App');
     await this.deps.audit.sync();
     const org = call.principal.organisationId;
-    const writes = await this.deps.db
+    // Sizes first: only the newest versions that fit one answer are read whole.
+    const allWrites = await this.deps.db
       .selectFrom('events')
-      .selectAll()
+      .select(['seq', 'action', sql<number | null>`pg_column_size(snapshot)`.as('size')])
       .where('organisation_id', '=', org)
       .where('secret_id', '=', secretId)
       .orderBy('seq')
       .execute();
-    const created = writes.find((e) => e.action === 'create');
-    const deleted = writes.find((e) => e.action === 'delete');
+    const created = allWrites.find((e) => e.action === 'create');
+    const deleted = allWrites.find((e) => e.action === 'delete');
+    const newestFirst = [...allWrites].reverse();
+    const oldestKept = newestFirst[fittingCount(newestFirst.map((w) => w.size)) - 1];
+    const writes = oldestKept
+      ? await this.deps.db
+          .selectFrom('events')
+          .selectAll()
+          .where('organisation_id', '=', org)
+          .where('secret_id', '=', secretId)
+          .where('seq', '>=', oldestKept.seq)
+          .orderBy('seq')
+          .execute()
+      : [];
     const reads = created
       ? await this.deps.db
           .selectFrom('events')
@@ -117,15 +147,27 @@ export class AuditLog {
   async organisationEvents(call: Call, after: number, limit: number): Promise<EventPage> {
     if (!allowsOrg(call.access, 'Logs', 'read')) throw forbidden("You don't have permission to read logs.");
     await this.deps.audit.sync();
-    const events = await this.deps.db
+    const org = call.principal.organisationId;
+    // Sizes first: the page ends early if its snapshots would not fit one answer.
+    const sizes = await this.deps.db
       .selectFrom('events')
-      .selectAll()
-      .where('organisation_id', '=', call.principal.organisationId)
+      .select(['seq', sql<number | null>`pg_column_size(snapshot)`.as('size')])
+      .where('organisation_id', '=', org)
       .where('seq', '>', after)
       .orderBy('seq')
       .limit(limit + 1)
       .execute();
-    const page = events.slice(0, limit);
-    return { events: page, next: events.length > limit ? page[page.length - 1]!.seq : null };
+    const count = fittingCount(sizes.slice(0, limit).map((row) => row.size));
+    if (count === 0) return { events: [], next: null };
+    const last = Number(sizes[count - 1]!.seq);
+    const page = await this.deps.db
+      .selectFrom('events')
+      .selectAll()
+      .where('organisation_id', '=', org)
+      .where('seq', '>', after)
+      .where('seq', '<=', last)
+      .orderBy('seq')
+      .execute();
+    return { events: page, next: sizes.length > count ? last : null };
   }
 }

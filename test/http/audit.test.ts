@@ -2,6 +2,7 @@
 // organisation's events (GET /coffer/v1/audit/events/, keyset pagination), on both stores.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { SNAPSHOT_BYTES_PER_ANSWER } from '../../src/domain/audit-log.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -73,6 +74,37 @@ for (const target of STORE_TARGETS) {
       const bad = await api.get('/coffer/v1/audit/events/?limit=5000');
       assert.equal(bad.status, 400);
       assert.deepEqual(bad.body, { error: "'limit' must be an integer from 1 to 500." });
+    });
+
+    it(`ends a page early, and keeps a history to its newest versions, within ${SNAPSHOT_BYTES_PER_ANSWER / 1024 / 1024} MiB of snapshots`, async () => {
+      const q = `?app_id=${appId}&env=production`;
+      const big = (n: number) => `${n}:${'v'.repeat(2_000_000)}`;
+      const created = await api.post(`/v1/secrets/${q}`, { secrets: [{ key: 'BIG', value: big(0) }] });
+      assert.equal(created.status, 200, created.text.slice(0, 200));
+      const id = created.body[0].id;
+      const updates = 16; // 17 versions of about 2.7 MB of ciphertext each: past one answer's budget
+      for (let n = 1; n <= updates; n++) assert.equal((await api.put(`/v1/secrets/${q}`, { secrets: [{ id, value: big(n) }] })).status, 200);
+
+      const history = await api.get(`/v1/secrets/${id}/history/`);
+      assert.equal(history.status, 200, history.text.slice(0, 200));
+      const versions = history.body.data.map((e: any) => e.version);
+      assert.ok(versions.length > 1 && versions.length < updates + 1, `history holds ${versions.length} versions`);
+      assert.deepEqual(versions, versions.map((_: unknown, i: number) => updates + 2 - versions.length + i), 'the newest versions, in order');
+      assert.equal(history.body.data.at(-1).value, big(updates));
+
+      const seqs: number[] = [];
+      let after = 0;
+      let short = false;
+      for (;;) {
+        const page = await api.get(`/coffer/v1/audit/events/?after=${after}&limit=100`);
+        assert.equal(page.status, 200, page.text.slice(0, 200));
+        seqs.push(...page.body.data.map((e: any) => e.seq));
+        if (page.body.next === null) break;
+        if (page.body.data.length < 100) short = true;
+        after = page.body.next;
+      }
+      assert.ok(short, 'a page ended before its limit');
+      assert.deepEqual(seqs, seqs.map((_e, i) => i + 1), 'no event skipped or repeated across pages');
     });
 
     it('keeps other organisations out', async () => {
