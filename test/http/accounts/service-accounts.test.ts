@@ -156,6 +156,22 @@ for (const target of STORE_TARGETS) {
       assert.equal((await sa.api.get('/v1/service-accounts/')).status, 403);
     });
 
+    it('takes an access declaration that lists one app thousands of times, or names thousands of unknown environments, in one pass', async () => {
+      const app = await addApp(api, 'ManyEntries');
+      const sa = await addServiceAccount(server, api, owner.organisationId);
+      const url = `/v1/service-accounts/${sa.id}/access/`;
+      const entries = Array.from({ length: 20_000 }, (_, i) => ({ id: app.id, environments: [i % 2 ? app.environments.Development : app.environments.Staging] }));
+      const granted = await api.put(url, { apps: entries });
+      assert.equal(granted.status, 200, granted.text.slice(0, 200));
+      // The later entry wins (§10.6): Development only.
+      assert.equal((await sa.api.get(`/v1/secrets/?app_id=${app.id}&env=Development`)).status, 200);
+      assert.notEqual((await sa.api.get(`/v1/secrets/?app_id=${app.id}&env=Staging`)).status, 200);
+      const unknown = Array.from({ length: 100_000 }, (_, i) => `e${i % 50_000}`);
+      const refused = await api.put(url, { apps: [{ id: app.id, environments: unknown }] });
+      assert.equal(refused.status, 404);
+      assert.equal(refused.body.error, `Environment(s) not found in app 'ManyEntries': ${unknown.slice(0, 50_000).join(', ')}`);
+    });
+
     it('deletes an account: its tokens stop working and its access is gone', async () => {
       const app = await addApp(api, 'DeleteMe');
       const sa = await addServiceAccount(server, api, owner.organisationId);
