@@ -5,6 +5,8 @@
 // fail only their own reference, there is no depth limit (cycles are skipped), and one pass is
 // made over the references of the original value.
 
+import { ForwardIndex } from '../forward-index.js';
+
 export const REFERENCE_PATTERN = /\${(?:(?<app>[^:}]+)::)?(?:(?<env>[^.\/}]+)\.)?(?:(?<path>[^}]+)\/)?(?<key>[^}]+)}/g;
 
 /**
@@ -16,12 +18,12 @@ export const REFERENCE_PATTERN = /\${(?:(?<app>[^:}]+)::)?(?:(?<env>[^.\/}]+)\.)
  */
 export function referenceTexts(value: string): string[] {
   const texts: string[] = [];
-  let close = -2; // the first `}` at or after the current position (-1: none left)
+  const closing = new ForwardIndex(value, '}');
   let from = 0;
   for (;;) {
     const start = value.indexOf('${', from);
     if (start === -1) return texts;
-    if (close !== -1 && close < start + 2) close = value.indexOf('}', start + 2);
+    const close = closing.at(start + 2);
     if (close === -1) return texts;
     if (close === start + 2) {
       from = start + 1;

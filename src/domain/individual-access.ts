@@ -16,6 +16,7 @@ import {
   removeAppMemberships,
   removeEnvironmentGrants,
   type AccountRef,
+  type AppWithEnvironmentsRow,
 } from '../store/individual-access.js';
 import { mayGrantApp, mayGrantEnvironment } from './access.js';
 import type { Call } from './context.js';
@@ -65,7 +66,7 @@ export async function parseDeclaredAccess(db: Executor, call: Call, body: Record
   const organisationId = call.principal.organisationId;
   const desired = new Map<string, DeclaredApp>();
   // An app listed many times is looked up once (20,000 entries made 40,000 queries).
-  const appsById = new Map<string, Awaited<ReturnType<typeof findAppsByIds>>[number] | undefined>();
+  const appsById = new Map<string, AppWithEnvironmentsRow | undefined>();
   const environmentsOf = new Map<string, string[]>();
   for (const entry of apps) {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {

@@ -1,5 +1,6 @@
 // The text-field rule of rest-api Appendix B: names and descriptions are stripped of HTML markup
 // and control characters, trimmed, and length-checked with Phase's exact messages.
+import { ForwardIndex } from '../forward-index.js';
 import { invalid } from './errors.js';
 import { isPythonBlank, pythonStrip } from './secrets/python-literal.js';
 
@@ -36,16 +37,12 @@ export function stripMarkup(text: string): string {
  */
 function stripMarkupOnce(text: string): string {
   if (!text.includes('<')) return text;
-  const next = { commentEnd: -2, close: -2, open: -2 };
-  const find = (which: 'commentEnd' | 'close' | 'open', needle: string, from: number): number => {
-    if (next[which] !== -1 && next[which] < from) next[which] = text.indexOf(needle, from);
-    return next[which];
-  };
+  const ends: MarkupEnds = { comment: new ForwardIndex(text, '-->'), close: new ForwardIndex(text, '>'), open: new ForwardIndex(text, '<') };
   let out = '';
   let copied = 0;
   let at = text.indexOf('<');
   while (at !== -1) {
-    const end = markupEnd(text, at, find);
+    const end = markupEnd(text, at, ends);
     if (end === -1) {
       at = text.indexOf('<', at + 1);
       continue;
@@ -57,26 +54,32 @@ function stripMarkupOnce(text: string): string {
   return copied === 0 ? text : out + text.slice(copied);
 }
 
+interface MarkupEnds {
+  comment: ForwardIndex;
+  close: ForwardIndex;
+  open: ForwardIndex;
+}
+
 /** Where the markup starting at `at` (a `<`) ends, or -1 when none starts there. */
-function markupEnd(text: string, at: number, find: (which: 'commentEnd' | 'close' | 'open', needle: string, from: number) => number): number {
+function markupEnd(text: string, at: number, ends: MarkupEnds): number {
   const second = text[at + 1];
   if (second === '!') {
     if (text.startsWith('!--', at + 1)) {
-      const commentEnd = find('commentEnd', '-->', at + 4);
+      const commentEnd = ends.comment.at(at + 4);
       if (commentEnd !== -1) return commentEnd + 3;
     }
-    const close = find('close', '>', at + 2);
+    const close = ends.close.at(at + 2);
     return close === -1 ? -1 : close + 1;
   }
   if (second === '?') {
-    const close = find('close', '>', at + 2);
+    const close = ends.close.at(at + 2);
     return close === -1 ? -1 : close + 1;
   }
   const letter = second === '/' ? at + 2 : at + 1;
   if (!/^[a-zA-Z]$/.test(text[letter] ?? '')) return -1;
-  const close = find('close', '>', letter + 1);
+  const close = ends.close.at(letter + 1);
   if (close === -1) return -1;
-  const open = find('open', '<', letter + 1);
+  const open = ends.open.at(letter + 1);
   return open !== -1 && open < close ? -1 : close + 1;
 }
 

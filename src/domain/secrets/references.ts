@@ -2,6 +2,7 @@
 // The algorithm is synchronous over a "world" of loaded snapshots and directory entries; when it
 // needs something not loaded yet it records it and fails that reference, the caller loads what was
 // missing and runs it again (usually one extra pass), so expansion itself never awaits.
+import { ForwardIndex } from '../../forward-index.js';
 import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
 import { normalisePath } from './paths.js';
 
@@ -16,21 +17,19 @@ import { normalisePath } from './paths.js';
  */
 function referenceSpans(value: string): Array<{ whole: string; inside: string }> {
   const spans: Array<{ whole: string; inside: string }> = [];
-  // The first `}` and `{` at or after the current position (-1: none left; -2: not looked up yet).
-  // Both only move forward, so the scan reads the value a bounded number of times.
-  let nextClose = -2;
-  let nextOpen = -2;
+  const closing = new ForwardIndex(value, '}');
+  const opening = new ForwardIndex(value, '{');
   let from = 0;
   for (;;) {
     const start = value.indexOf('${', from);
     if (start === -1) return spans;
     const inside = start + 2;
-    if (nextClose !== -1 && nextClose < inside) nextClose = value.indexOf('}', inside);
-    if (nextClose === -1) return spans; // no closing brace after this point: nothing more can match
-    if (nextOpen !== -1 && nextOpen < inside) nextOpen = value.indexOf('{', inside);
-    if (nextClose > inside && (nextOpen === -1 || nextOpen > nextClose)) {
-      spans.push({ whole: value.slice(start, nextClose + 1), inside: value.slice(inside, nextClose) });
-      from = nextClose + 1;
+    const close = closing.at(inside);
+    if (close === -1) return spans; // no closing brace after this point: nothing more can match
+    const open = opening.at(inside);
+    if (close > inside && (open === -1 || open > close)) {
+      spans.push({ whole: value.slice(start, close + 1), inside: value.slice(inside, close) });
+      from = close + 1;
     } else {
       from = start + 1;
     }
