@@ -16,6 +16,13 @@ export interface HistoryEntry {
   comment: string | null;
 }
 
+export interface SecretHistory {
+  /** Oldest first. */
+  entries: HistoryEntry[];
+  /** Older versions or reads were left out (the organisation's trail keeps them). */
+  truncated: boolean;
+}
+
 export interface EventPage {
   events: EventRow[];
   /** Pass as `after` for the next page; null at the end of the trail. */
@@ -30,6 +37,13 @@ export const MAX_PAGE = 500;
  * (500). A page ends early past it (its `next` continues); a history keeps its newest versions.
  */
 export const SNAPSHOT_BYTES_PER_ANSWER = 32 * 1024 * 1024;
+
+/**
+ * How many versions and how many reads one history holds, newest kept: a secret read by every
+ * service start collects reads without end, and one answer listed them all.
+ */
+export const HISTORY_WRITES_MAX = 1_000;
+export const HISTORY_READS_MAX = 1_000;
 
 /** How many of `sizes` (in order) fit SNAPSHOT_BYTES_PER_ANSWER: at least one. */
 function fittingCount(sizes: ReadonlyArray<number | string | null>): number {
@@ -78,9 +92,10 @@ export class AuditLog {
 
   /**
    * Every event of one secret, oldest first: its writes, and the reads that returned it (named
-   * reads, and whole-environment reads at a revision where the secret was live).
+   * reads, and whole-environment reads at a revision where the secret was live); the newest
+   * HISTORY_WRITES_MAX versions within SNAPSHOT_BYTES_PER_ANSWER, and the newest HISTORY_READS_MAX reads.
    */
-  async secretHistory(call: Call, secretId: string): Promise<HistoryEntry[]> {
+  async secretHistory(call: Call, secretId: string): Promise<SecretHistory> {
     const environment = call.target.environment;
     if (!environment) throw notFound('Secret not found');
     if (!allowsInApp(call.access, environment.app_id, 'Secrets', 'read')) {
@@ -89,29 +104,21 @@ export class AuditLog {
     if (!call.target.app?.sse_enabled) throw invalid('SSE is not enabled for this App');
     await this.deps.audit.sync();
     const org = call.principal.organisationId;
-    // Sizes first: only the newest versions that fit one answer are read whole.
-    const allWrites = await this.deps.db
-      .selectFrom('events')
-      .select(['seq', 'action', sql<number | null>`pg_column_size(snapshot)`.as('size')])
-      .where('organisation_id', '=', org)
-      .where('secret_id', '=', secretId)
-      .orderBy('seq')
+    const ofSecret = this.deps.db.selectFrom('events').where('organisation_id', '=', org).where('secret_id', '=', secretId);
+    const created = await ofSecret.select('seq').where('action', '=', 'create').executeTakeFirst();
+    const deleted = await ofSecret.select('seq').where('action', '=', 'delete').executeTakeFirst();
+    // Sizes first, newest first: only the newest versions that fit one answer are read whole.
+    const newestWrites = await ofSecret
+      .select(['seq', sql<number | null>`pg_column_size(snapshot)`.as('size')])
+      .orderBy('seq', 'desc')
+      .limit(HISTORY_WRITES_MAX + 1)
       .execute();
-    const created = allWrites.find((e) => e.action === 'create');
-    const deleted = allWrites.find((e) => e.action === 'delete');
-    const newestFirst = [...allWrites].reverse();
-    const oldestKept = newestFirst[fittingCount(newestFirst.map((w) => w.size)) - 1];
+    const keptWrites = Math.min(HISTORY_WRITES_MAX, fittingCount(newestWrites.map((w) => w.size)));
+    const oldestKept = newestWrites[keptWrites - 1];
     const writes = oldestKept
-      ? await this.deps.db
-          .selectFrom('events')
-          .selectAll()
-          .where('organisation_id', '=', org)
-          .where('secret_id', '=', secretId)
-          .where('seq', '>=', oldestKept.seq)
-          .orderBy('seq')
-          .execute()
+      ? await ofSecret.selectAll().where('seq', '>=', oldestKept.seq).orderBy('seq').execute()
       : [];
-    const reads = created
+    const newestReads = created
       ? await this.deps.db
           .selectFrom('events')
           .selectAll()
@@ -121,9 +128,12 @@ export class AuditLog {
           .where('seq', '>', created.seq)
           .$if(deleted !== undefined, (q) => q.where('seq', '<', deleted!.seq))
           .where((eb) => eb.or([eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
-          .orderBy('seq')
+          .orderBy('seq', 'desc')
+          .limit(HISTORY_READS_MAX + 1)
           .execute()
       : [];
+    const reads = newestReads.slice(0, HISTORY_READS_MAX);
+    const truncated = newestWrites.length > keptWrites || newestReads.length > reads.length;
     const cipher = await this.deps.keys.cipherFor(environment.id);
     const open = (text: string | null) => {
       if (text === null || !cipher) return null;
@@ -133,7 +143,7 @@ export class AuditLog {
         return null;
       }
     };
-    return [...writes, ...reads]
+    const entries = [...writes, ...reads]
       .sort((a, b) => a.seq - b.seq)
       .map((event) => ({
         event,
@@ -141,6 +151,7 @@ export class AuditLog {
         value: open(snapshotText(event.snapshot, 'value')),
         comment: open(snapshotText(event.snapshot, 'comment')),
       }));
+    return { entries, truncated };
   }
 
   /** The organisation's events after sequence number `after`, oldest first. */

@@ -2,7 +2,7 @@
 // organisation's events (GET /coffer/v1/audit/events/, keyset pagination), on both stores.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SNAPSHOT_BYTES_PER_ANSWER } from '../../src/domain/audit-log.js';
+import { HISTORY_READS_MAX, HISTORY_WRITES_MAX, SNAPSHOT_BYTES_PER_ANSWER } from '../../src/domain/audit-log.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -52,6 +52,7 @@ for (const target of STORE_TARGETS) {
       assert.equal(first.userAgent, 'history-test/1.0');
       assert.equal(first.ip, '127.0.0.1');
       assert.ok(history.body.data.every((e: any, i: number, all: any[]) => i === 0 || e.seq > all[i - 1].seq));
+      assert.equal(history.body.truncated, false);
       assert.notEqual((await api.get(`/v1/secrets/${other}/history/`)).body.data.length, 0);
     });
 
@@ -91,6 +92,7 @@ for (const target of STORE_TARGETS) {
       assert.ok(versions.length > 1 && versions.length < updates + 1, `history holds ${versions.length} versions`);
       assert.deepEqual(versions, versions.map((_: unknown, i: number) => updates + 2 - versions.length + i), 'the newest versions, in order');
       assert.equal(history.body.data.at(-1).value, big(updates));
+      assert.equal(history.body.truncated, true);
 
       const seqs: number[] = [];
       let after = 0;
@@ -105,6 +107,44 @@ for (const target of STORE_TARGETS) {
       }
       assert.ok(short, 'a page ended before its limit');
       assert.deepEqual(seqs, seqs.map((_e, i) => i + 1), 'no event skipped or repeated across pages');
+    });
+
+    it(`keeps a history to its newest ${HISTORY_WRITES_MAX} versions and ${HISTORY_READS_MAX} reads`, async () => {
+      const q = `?app_id=${appId}&env=staging`;
+      const created = await api.post(`/v1/secrets/${q}`, { secrets: [{ key: 'READ_OFTEN', value: 'v1' }] });
+      const id = created.body[0].id;
+      const extraReads = 3;
+      const readsWanted = HISTORY_READS_MAX + extraReads;
+      for (let done = 0; done < readsWanted; done += 25) {
+        const batch = Array.from({ length: Math.min(25, readsWanted - done) }, () => api.get(`/v1/secrets/${q}&key=READ_OFTEN`));
+        for (const read of await Promise.all(batch)) assert.equal(read.status, 200, read.text);
+      }
+      const readHistory = await api.get(`/v1/secrets/${id}/history/`);
+      assert.equal(readHistory.status, 200, readHistory.text.slice(0, 200));
+      const reads = readHistory.body.data.filter((e: any) => e.action === 'read');
+      assert.equal(reads.length, HISTORY_READS_MAX);
+      assert.equal(readHistory.body.data[0].action, 'create', 'every version is still there');
+      assert.equal(readHistory.body.truncated, true);
+      const trail: any[] = [];
+      for (let after = 0; ; ) {
+        const page = await api.get(`/coffer/v1/audit/events/?after=${after}&limit=500`);
+        trail.push(...page.body.data.filter((e: any) => e.action === 'read' && e.environmentId === readHistory.body.data[0].environmentId));
+        if (page.body.next === null) break;
+        after = page.body.next;
+      }
+      assert.deepEqual(reads.map((e: any) => e.seq), trail.slice(extraReads).map((e) => e.seq), 'the newest reads, oldest first');
+
+      const updates = HISTORY_WRITES_MAX;
+      for (let n = 2; n <= updates + 1; n++) {
+        const put = await api.put(`/v1/secrets/${q}`, { secrets: [{ id, value: `v${n}` }] });
+        assert.equal(put.status, 200, put.text);
+      }
+      const writeHistory = await api.get(`/v1/secrets/${id}/history/`);
+      const versions = writeHistory.body.data.filter((e: any) => e.action !== 'read').map((e: any) => e.version);
+      assert.equal(versions.length, HISTORY_WRITES_MAX);
+      assert.deepEqual(versions, versions.map((_: unknown, i: number) => updates + 2 - HISTORY_WRITES_MAX + i), 'the newest versions, in order');
+      assert.equal(writeHistory.body.data.at(-1).value, `v${updates + 1}`);
+      assert.equal(writeHistory.body.truncated, true);
     });
 
     it('keeps other organisations out', async () => {

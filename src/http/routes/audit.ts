@@ -66,6 +66,7 @@ export async function auditRoutes(app: FastifyInstance) {
               type: 'object',
               properties: {
                 data: { type: 'array', items: { ...eventSchema, properties: { ...eventSchema.properties, key: { type: ['string', 'null'] }, value: { type: ['string', 'null'] }, comment: { type: ['string', 'null'] }, version: { type: ['integer', 'null'] } } } },
+                truncated: { type: 'boolean' },
               },
             },
             403: errorSchema,
@@ -76,13 +77,14 @@ export async function auditRoutes(app: FastifyInstance) {
           const { secret_id: secretId } = request.params as { secret_id: string };
           const history = await domain.auditLog.secretHistory(call, secretId);
           return {
-            data: history.map((entry) => ({
+            data: history.entries.map((entry) => ({
               ...eventView(entry.event),
               version: typeof entry.event.snapshot?.version === 'number' ? entry.event.snapshot.version : null,
               key: entry.key,
               value: entry.value,
               comment: entry.comment,
             })),
+            truncated: history.truncated,
           };
         },
       },
