@@ -52,6 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (error) logger[isConstraintViolation(error) ? 'debug' : 'error']({ sql, durationMs, err: error }, 'query failed');
       else if (logger.isLevelEnabled('trace')) logger.trace({ sql, durationMs }, 'query');
     },
+    maintenance: { onError: (error) => logger.error({ err: error, table: error.table, code: error.code }, 'embedded store maintenance failed') },
   });
   const keyring = openMasterKeyring(masterKeys);
   let rateLimitStore: RateLimitStore;

@@ -10,6 +10,7 @@ import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
 import { runCopyFromStdin, withCopyFromStdin } from './copy.js';
 import { runMarkedStatementsPrepared } from './prepared.js';
+import { startEmbeddedMaintenance, type EmbeddedMaintenance, type EmbeddedMaintenanceOptions } from './embedded-maintenance.js';
 
 export type StoreKind = 'pglite' | 'postgres';
 
@@ -24,7 +25,12 @@ export interface Store {
    * docs/audit.md); the setting is their transaction's, not the connection's.
    */
   readonly readAuditDb?: Kysely<Database>;
-  /** Closes connections (and releases the data-directory lock of the embedded store). */
+  /**
+   * Embedded store only: ANALYZE and VACUUM where PostgreSQL's autovacuum would run them
+   * (store/embedded-maintenance.ts). PostgreSQL runs its own autovacuum.
+   */
+  readonly maintenance?: EmbeddedMaintenance;
+  /** Stops maintenance, then closes connections (and releases the data-directory lock of the embedded store). */
   close(): Promise<void>;
 }
 
@@ -38,6 +44,8 @@ export interface StoreOptions {
   /** Receives SQL text and durations, never parameters. */
   onQuery?: (event: { sql: string; durationMs: number; error?: unknown }) => void;
   migrate?: boolean;
+  /** Embedded store: maintenance passes (on unless false; ignored with databaseUrl). */
+  maintenance?: EmbeddedMaintenanceOptions | false;
 }
 
 const INT8_OID = 20;
@@ -75,6 +83,20 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await store.close();
       throw error;
     }
+  }
+  if (store.kind === 'pglite' && options.maintenance !== false) {
+    const maintenance = startEmbeddedMaintenance(store.db, options.maintenance ?? {});
+    return {
+      ...store,
+      maintenance,
+      close: async () => {
+        try {
+          await maintenance.stop();
+        } finally {
+          await store.close();
+        }
+      },
+    };
   }
   return store;
 }
