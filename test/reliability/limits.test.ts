@@ -12,6 +12,7 @@ import { CompiledQuery } from 'kysely';
 import { FOLDER_DEPTH_MAX } from '../../src/domain/secrets/paths.js';
 import { liveSecretsQuery } from '../../src/store/secrets.js';
 import { MAX_BATCH_SIZE } from '../../src/domain/secrets/validate.js';
+import { PUBLIC_BODY_LIMIT } from '../../src/http/routes/console/define.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -124,6 +125,46 @@ for (const target of STORE_TARGETS) {
         }
       }
       assert.deepEqual((await api.get(`${secretsUrl(app.id, 'development')}&key=BIG`)).body, []);
+    });
+
+    it(`holds anonymous bodies to ${PUBLIC_BODY_LIMIT / 1024} KiB on the public /coffer/v1 routes, and answers an unknown path before its body`, async () => {
+      const json = (size: number) => JSON.stringify({ email: 'nobody@example.com', loginHash: 'a'.repeat(64), pad: 'x'.repeat(size) });
+      const publicRoutes = [
+        { method: 'POST', target: '/coffer/v1/auth/login/' },
+        { method: 'POST', target: '/coffer/v1/setup/' },
+        { method: 'POST', target: '/coffer/v1/invites/not-an-invite/accept/' },
+        { method: 'PUT', target: '/coffer/v1/auth/login/' }, // answered 405 when small
+      ];
+      for (const route of publicRoutes) {
+        for (const chunked of [false, true]) {
+          const big = json(PUBLIC_BODY_LIMIT);
+          const headers: Array<[string, string]> = [['content-type', 'application/json']];
+          if (chunked) headers.push(['transfer-encoding', 'chunked']);
+          const body = chunked ? `${Buffer.byteLength(big).toString(16)}\r\n${big}\r\n0\r\n\r\n` : big;
+          const outcome = await sendRaw({ method: route.method, target: route.target, headers, body, autoLength: !chunked }, { port, timeoutMs: 30_000 });
+          assert.equal(outcome.kind, 'response', `${route.method} ${route.target}`);
+          if (outcome.kind !== 'response') continue;
+          assert.equal(outcome.status, 413, `${route.method} ${route.target} chunked=${chunked}: ${outcome.body.toString().slice(0, 200)}`);
+          assert.deepEqual(JSON.parse(outcome.body.toString()), { error: 'Request body too large.' });
+        }
+      }
+      // Just under the limit the route itself answers (a wrong sign-in, a bad method).
+      const login = await sendRaw({ method: 'POST', target: '/coffer/v1/auth/login/', headers: [['content-type', 'application/json']], body: json(PUBLIC_BODY_LIMIT - 1024) }, { port, timeoutMs: 30_000 });
+      assert.equal(login.kind === 'response' && login.status, 401);
+      const wrongMethod = await sendRaw({ method: 'PUT', target: '/coffer/v1/auth/login/', headers: [['content-type', 'application/json']], body: json(PUBLIC_BODY_LIMIT - 1024) }, { port, timeoutMs: 30_000 });
+      assert.equal(wrongMethod.kind === 'response' && wrongMethod.status, 405);
+
+      // An unknown path is answered at once, with the body announced but never sent (before, the
+      // server read it in full and REQUEST_TIMEOUT cut the client off with 408).
+      const unknown = await sendRaw(
+        { method: 'POST', target: '/no-such-route/', headers: [['content-type', 'application/json'], ['content-length', String(BODY_LIMIT)]], body: '{"a":' },
+        { port, timeoutMs: 30_000 },
+      );
+      assert.equal(unknown.kind, 'response');
+      if (unknown.kind === 'response') {
+        assert.equal(unknown.status, 404);
+        assert.deepEqual(JSON.parse(unknown.body.toString()), { error: 'Not found.' });
+      }
     });
 
     it(`refuses write batches of more than ${MAX_BATCH_SIZE} secrets (REST and client protocol) and accepts ${MAX_BATCH_SIZE}`, async () => {

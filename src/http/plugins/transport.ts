@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Negotiator from 'negotiator';
 import type { RawBody } from '../body.js';
-import { sendError } from '../errors.js';
+import { notFoundHandler, sendError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +50,9 @@ async function transport(app: FastifyInstance, options: TransportOptions) {
   // Callback style: an async hook costs a promise per request for work that never waits.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     reply.header('x-request-id', request.id);
-    if (request.is404 || request.routeOptions.config?.notJson || acceptsJson(request)) return done();
+    // Answered before the body is read: an unknown path is no reason to buffer megabytes.
+    if (request.is404) return notFoundHandler(request, reply);
+    if (request.routeOptions.config?.notJson || acceptsJson(request)) return done();
     sendError(reply, 406, 'Could not satisfy the request Accept header.');
   });
 }

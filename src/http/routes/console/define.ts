@@ -8,6 +8,13 @@ type Method = 'GET' | 'POST' | 'DELETE';
 const ALL_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 
 export const CONSOLE_PREFIX = '/coffer/v1';
+
+/**
+ * The body limit of routes anyone may call (sign-in, setup, invites) and of the 405 answers: their
+ * largest body is a keyring and a token, a few KB. Without it an anonymous client could make the
+ * server hold BODY_LIMIT (2.5 MB by default) per connection.
+ */
+export const PUBLIC_BODY_LIMIT = 64 * 1024;
 export const tags = ['coffer'];
 
 /** The OpenAPI security of each auth mode. */
@@ -37,6 +44,7 @@ export function defineConsoleRoute(app: FastifyInstance, route: ConsoleRoute): v
       method,
       url,
       config: { console: route.auth },
+      ...(route.auth === 'account' ? {} : { bodyLimit: PUBLIC_BODY_LIMIT }),
       schema: { tags, security: SECURITY[route.auth], ...spec.schema },
       handler: async (request, reply) => {
         if (method !== 'GET') assertJsonBody(request);
@@ -48,6 +56,7 @@ export function defineConsoleRoute(app: FastifyInstance, route: ConsoleRoute): v
     method: ALL_METHODS.filter((m) => !supported.includes(m as Method)),
     url,
     config: { console: 'public' },
+    bodyLimit: PUBLIC_BODY_LIMIT,
     schema: { hide: true },
     handler: async (request) => {
       throw methodNotAllowed(request.method);
