@@ -9,7 +9,9 @@ export interface GuessLimit {
   windowMs: number;
 }
 
-const MAX_KEYS = 100_000;
+/** Keys tracked at most; past it a sweep makes room down to SWEEP_TO (a sweep is O(keys)). */
+export const MAX_KEYS = 100_000;
+const SWEEP_TO = 90_000;
 
 export class GuessLimiter {
   readonly #failures = new Map<string, number[]>();
@@ -34,11 +36,28 @@ export class GuessLimiter {
 
   fail(keys: readonly string[]): void {
     const now = this.now();
-    if (this.#failures.size > MAX_KEYS) this.#failures.clear();
     for (const key of keys) {
       const recent = this.#recent(key, now);
       recent.push(now);
       this.#failures.set(key, recent);
+    }
+    if (this.#failures.size > MAX_KEYS) this.#sweep(now);
+  }
+
+  /**
+   * Makes room: failures that aged out first, then keys still under their budget, oldest first;
+   * keys being refused go last. Clearing everything instead let a guesser who can vary its
+   * address (or e-mail) wipe a locked-out key's count by failing with 100,000 other keys.
+   */
+  #sweep(now: number): void {
+    for (const key of [...this.#failures.keys()]) this.#recent(key, now);
+    for (const [key, failures] of this.#failures) {
+      if (this.#failures.size <= SWEEP_TO) return;
+      if (failures.length < this.limit.max) this.#failures.delete(key);
+    }
+    for (const key of this.#failures.keys()) {
+      if (this.#failures.size <= SWEEP_TO) return;
+      this.#failures.delete(key);
     }
   }
 

@@ -1,0 +1,44 @@
+// The guess limiter's memory bound must not hand a guesser a fresh budget: past MAX_KEYS it forgets
+// keys that aged out or are under budget, and keeps the ones it is refusing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GuessLimiter, MAX_KEYS } from '../../src/domain/guess-limit.js';
+
+const WINDOW_MS = 15 * 60_000;
+
+describe('guess limiter', () => {
+  it('refuses a key past its budget until its oldest failure ages out', () => {
+    let now = 1_000_000;
+    const limiter = new GuessLimiter({ max: 3, windowMs: WINDOW_MS }, () => now);
+    for (let i = 0; i < 3; i++) limiter.fail(['email:a']);
+    assert.throws(() => limiter.check(['email:a', 'ip:1']), { message: 'Too many failed attempts. Try again in 900 seconds.' });
+    limiter.check(['email:b']);
+    now += WINDOW_MS + 1;
+    limiter.check(['email:a']);
+  });
+
+  it(`keeps refusing a locked-out key while ${MAX_KEYS.toLocaleString('en')} other keys fail`, () => {
+    let now = 1_000_000;
+    const limiter = new GuessLimiter({ max: 10, windowMs: WINDOW_MS }, () => now);
+    for (let i = 0; i < 10; i++) limiter.fail(['email:victim', `ip:first-${i}`]);
+    assert.throws(() => limiter.check(['email:victim']), /Too many failed attempts/);
+    // A guesser varying its address fails once per address.
+    for (let i = 0; i <= MAX_KEYS; i++) {
+      now += 1;
+      limiter.fail([`ip:flood-${i}`]);
+    }
+    assert.throws(() => limiter.check(['email:victim']), /Too many failed attempts/, 'the victim keeps its count');
+  });
+
+  it('stays within its memory bound when every key is refused', () => {
+    let now = 1_000_000;
+    const limiter = new GuessLimiter({ max: 1, windowMs: WINDOW_MS }, () => now);
+    for (let i = 0; i <= MAX_KEYS + 10; i++) {
+      now += 1;
+      limiter.fail([`ip:${i}`]);
+    }
+    // The oldest refused keys went first; the newest are still refused.
+    limiter.check(['ip:0']);
+    assert.throws(() => limiter.check([`ip:${MAX_KEYS + 10}`]), /Too many failed attempts/);
+  });
+});
