@@ -27,7 +27,8 @@ export interface Config {
   headersTimeout: number;
   /** Seconds a client has to send the whole request, headers and body. */
   requestTimeout: number;
-  trustProxy: boolean;
+  /** Proxies in front of Coffer whose X-Forwarded-* headers count (0: none). */
+  trustProxy: number;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +72,19 @@ export function parseMasterKeyList(text: string): string[] {
 
 const port = z.coerce.number().int().min(0).max(65535);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/**
+ * How many proxies in front of Coffer to believe (0: none). `true` is one: the client address is
+ * the one the nearest proxy appended to X-Forwarded-For, not the leftmost entry, which the client
+ * writes itself (believing every hop let a guesser give each failed sign-in a new address).
+ */
+function parseTrustProxy(raw: string): number {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return 1;
+  if (value === 'false') return 0;
+  if (!/^\d{1,2}$/.test(value)) throw new Error('must be true, false or a number of proxies (0-99)');
+  return Number(value);
+}
 
 function read<T>(env: Env, name: string, parse: (raw: string) => T, fallback: T): T {
   const raw = env[name];
@@ -148,6 +162,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     bodyLimit: read(env, 'BODY_LIMIT', (raw) => z.coerce.number().int().min(2_621_440).max(64 * 1024 * 1024).parse(raw), 2_621_440),
     headersTimeout,
     requestTimeout,
-    trustProxy: read(env, 'TRUST_PROXY', (raw) => z.enum(['true', 'false', '1', '0']).parse(raw.toLowerCase()) === 'true' || raw === '1', false),
+    trustProxy: read(env, 'TRUST_PROXY', parseTrustProxy, 0),
   };
 }

@@ -16,7 +16,8 @@ import { rootRoutes } from './routes/root.js';
 export interface HttpOptions {
   bodyLimit: number;
   allowedOrigins: string[];
-  trustProxy: boolean;
+  /** Proxy hops to believe (0: none). */
+  trustProxy: number;
   /** Seconds to receive all headers (HEADERS_TIMEOUT); default 10. */
   headersTimeout?: number;
   /** Seconds to receive the whole request (REQUEST_TIMEOUT); default 30. */
@@ -96,6 +97,16 @@ function answerWhatNodeWouldDrop(server: HttpServer): void {
   });
 }
 
+/**
+ * Believes the X-Forwarded-* headers of the `hops` proxies nearest to Coffer, so the client address
+ * is the one the outermost of them appended (TRUST_PROXY promises that Coffer is reached only through
+ * them). Fastify's own number option believes none, and `true` believes the leftmost address, which
+ * the client writes itself.
+ */
+function trustNearestProxies(hops: number): false | ((address: string, hop: number) => boolean) {
+  return hops > 0 ? (_address, hop) => hop < hops : false;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const headersTimeoutMs = (options.http.headersTimeout ?? 10) * 1000;
   const requestTimeoutMs = (options.http.requestTimeout ?? 30) * 1000;
@@ -105,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     bodyLimit: options.http.bodyLimit,
     exposeHeadRoutes: false,
-    trustProxy: options.http.trustProxy,
+    trustProxy: trustNearestProxies(options.http.trustProxy),
     rewriteUrl: (request) => rewriteUrl(request.url ?? '/'),
     routerOptions: { querystringParser: parseQueryString },
     // Slow or stalled clients may not hold a connection forever (docs/security.md "Limits"): all

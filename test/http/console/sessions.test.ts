@@ -149,4 +149,19 @@ describe('console sessions behind a TLS proxy', () => {
     const plain = await signIn(server.url, account.email, account.loginHash);
     assert.ok(!plain.setCookie.split('; ').includes('Secure'));
   });
+
+  it('counts failed sign-ins by the address the proxy appended, not the one the client wrote', async () => {
+    const failures = [];
+    for (let i = 0; i < 11; i++) {
+      failures.push(
+        await request(`${server.url}/coffer/v1/auth/login/`, {
+          method: 'POST',
+          // Each attempt names a new address of its own in front of the one the proxy saw.
+          headers: { 'x-forwarded-for': `10.9.${i}.1, 203.0.113.7` },
+          json: { email: uniqueEmail(), loginHash: 'ab'.repeat(32) },
+        }),
+      );
+    }
+    assert.deepEqual(failures.map((f) => f.status), [...Array(10).fill(401), 429]);
+  });
 });
