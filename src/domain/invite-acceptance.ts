@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hashPassword, verifyPassword } from '../crypto/index.js';
 import { claimInvite, findInviteByTokenHash, type InviteByTokenRow } from '../store/invite-tokens.js';
+import { lockRoleForAssignment } from '../store/roles.js';
 import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser } from '../store/users.js';
 import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -92,6 +93,10 @@ export class InviteAcceptance {
     const userId = existing?.id ?? newUser!.id;
     try {
       return await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
+        // The invite's role is locked before the invite (the order Roles.delete takes them in), so it
+        // cannot be deleted under the new member. A valid invite holds its role; one whose role is
+        // gone had expired meanwhile.
+        if (invite.role_id === null || !(await lockRoleForAssignment(trx, invite.organisation_id, invite.role_id))) throw notFound(INVITE_GONE);
         if (!(await claimInvite(trx, invite.id))) throw notFound(INVITE_GONE);
         const now = new Date();
         if (newUser) {

@@ -8,7 +8,7 @@ import { bearerHash } from '../crypto/index.js';
 import { asUuid } from '../store/directory.js';
 import { deleteInvite, findInvite, hasActiveInviteFor, insertInvite, listActiveInvites, type InviteRow } from '../store/invites.js';
 import { findMemberByEmail } from '../store/members.js';
-import { findRoleById } from '../store/roles.js';
+import { findRoleById, lockRoleForAssignment } from '../store/roles.js';
 import { allowsOrg, roleAllowsOrg } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -90,6 +90,8 @@ export class Invites {
     const inviteId = randomUUID();
     const p = call.principal;
     const invite = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit, so the role cannot be deleted under the new invite (see Roles.delete).
+      if (!(await lockRoleForAssignment(trx, org, role.id))) throw notFound('Role not found.');
       await insertInvite(trx, {
         id: inviteId,
         organisation_id: org,

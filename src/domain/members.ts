@@ -5,7 +5,7 @@ import { asUuid } from '../store/directory.js';
 import type { Executor } from '../store/database.js';
 import { removeAllIndividualAccess } from '../store/individual-access.js';
 import { findMember, listMembers, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
-import { findRoleById } from '../store/roles.js';
+import { findRoleById, lockRoleForAssignment } from '../store/roles.js';
 import { allowsOrg, mayAssignGlobalRole, memberChangeDenial, type MemberChangeDenial } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -72,6 +72,8 @@ export class Members {
     if (role.name.toLowerCase() === 'owner') throw forbidden('You cannot assign the Owner role directly. Use the ownership transfer flow.');
     if (role.global_access && !mayAssignGlobalRole(call.principal, call.access)) throw forbidden(`You cannot assign the '${role.name}' role.`);
     const updated = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit, so the role cannot be deleted under the member (see Roles.delete).
+      if (!(await lockRoleForAssignment(trx, org, role.id))) throw notFound('Role not found.');
       const now = new Date();
       await setMemberRole(trx, org, member.id, role.id, now);
       const promotion = role.global_access && !hasGlobalAccess(member)

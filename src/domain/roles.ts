@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '../store/accounts.table.js';
 import type { Tx } from '../store/database.js';
 import { asUuid } from '../store/directory.js';
-import { deleteRole, findRoleById, findRoleByName, insertRole, listRoles, roleHolders, updateRole, type RoleChanges } from '../store/roles.js';
+import { deleteRole, findRoleById, findRoleByName, insertRole, listRoles, lockRoleForDelete, roleHolders, updateRole, type RoleChanges } from '../store/roles.js';
 import { allowsOrg } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -166,11 +166,14 @@ export class Roles {
     const role = await this.#find(call, roleId);
     if (role.is_default) throw forbidden('Default roles cannot be deleted.');
     const org = call.principal.organisationId;
-    const holders = await roleHolders(this.deps.db, org, role.id, new Date());
-    if (holders.members) throw conflict('Cannot delete a role that has members assigned to it.');
-    if (holders.serviceAccounts) throw conflict('Cannot delete a role that has service accounts assigned to it.');
-    if (holders.invites) throw conflict('Cannot delete a role that has pending invites assigned to it.');
     await this.#write(async (trx) => {
+      // The role row is locked first: transactions assigning it (which hold it FOR KEY SHARE) finish
+      // before its holders are counted, and later ones wait and then find it gone (404).
+      if (!(await lockRoleForDelete(trx, org, role.id))) throw notFound(ROLE_NOT_FOUND);
+      const holders = await roleHolders(trx, org, role.id, new Date());
+      if (holders.members) throw conflict('Cannot delete a role that has members assigned to it.');
+      if (holders.serviceAccounts) throw conflict('Cannot delete a role that has service accounts assigned to it.');
+      if (holders.invites) throw conflict('Cannot delete a role that has pending invites assigned to it.');
       await deleteRole(trx, org, role.id);
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'role.delete', resourceId: role.id, snapshot: { name: role.name } } }]);
     });

@@ -14,7 +14,7 @@ import {
 import { asUuid } from '../store/directory.js';
 import type { Executor, Tx } from '../store/database.js';
 import { listGrantRows, removeAllIndividualAccess } from '../store/individual-access.js';
-import { findRoleById } from '../store/roles.js';
+import { findRoleById, lockRoleForAssignment } from '../store/roles.js';
 import {
   findLiveToken,
   findServiceAccount,
@@ -131,6 +131,8 @@ export class ServiceAccounts {
     if (!mayHoldServiceAccount(role)) throw invalid(`Service accounts cannot be assigned the '${role.name}' role.`);
 
     const created = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit, so the role cannot be deleted under the new account (see Roles.delete).
+      if (!(await lockRoleForAssignment(trx, org, role.id))) throw notFound('Role not found.');
       const now = new Date();
       const id = randomUUID();
       const keyring = generateServiceAccountKeyring();
@@ -187,6 +189,7 @@ export class ServiceAccounts {
       roleId = role.id;
     }
     const detail = await inTransaction(this.deps.db, async ({ trx }) => {
+      if (roleId !== undefined && !(await lockRoleForAssignment(trx, org, roleId))) throw notFound('Role not found.');
       await updateServiceAccount(trx, org, account.id, { ...(name !== undefined ? { name } : {}), ...(roleId !== undefined ? { role_id: roleId } : {}) }, new Date());
       await this.deps.audit.append(trx, [
         {

@@ -1,7 +1,7 @@
 // Roles of an organisation and the rows that hold them.
 import { sql } from 'kysely';
 import type { Role } from './accounts.table.js';
-import type { Executor } from './database.js';
+import type { Executor, Tx } from './database.js';
 
 /** Every role, oldest first: the five defaults (created in Phase's order) come first (rest-api §1.7). */
 export function listRoles(db: Executor, organisationId: string): Promise<Role[]> {
@@ -10,6 +10,20 @@ export function listRoles(db: Executor, organisationId: string): Promise<Role[]>
 
 export function findRoleById(db: Executor, organisationId: string, roleId: string): Promise<Role | undefined> {
   return db.selectFrom('roles').selectAll().where('organisation_id', '=', organisationId).where('id', '=', roleId).executeTakeFirst();
+}
+
+/**
+ * Locks a role that is about to be assigned (to a member, service account or invite) until the
+ * transaction ends: FOR KEY SHARE lets other assignments and updates of the role through but makes
+ * a concurrent delete wait (lockRoleForDelete). Undefined when the role no longer exists.
+ */
+export function lockRoleForAssignment(trx: Tx, organisationId: string, roleId: string): Promise<Role | undefined> {
+  return trx.selectFrom('roles').selectAll().where('organisation_id', '=', organisationId).where('id', '=', roleId).forKeyShare().executeTakeFirst();
+}
+
+/** Locks a role before its holders are counted and it is deleted: assignments in flight finish first, new ones wait. */
+export function lockRoleForDelete(trx: Tx, organisationId: string, roleId: string): Promise<{ id: string } | undefined> {
+  return trx.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('id', '=', roleId).forUpdate().executeTakeFirst();
 }
 
 /** A role whose name equals `name` case-insensitively, other than `exceptId`. */
