@@ -1,7 +1,7 @@
 // Apps (rest-api §8): created SSE by default with three environments, or custom ones.
 import { randomUUID } from 'node:crypto';
 import type { App, Environment } from '../store/apps.table.js';
-import { findApp, findGlobalAccessMembers, listAppsOfAccount } from '../store/apps.js';
+import { deleteApp, findApp, findGlobalAccessMembers, listAppsOfAccount } from '../store/apps.js';
 import { allowsOrg, allowsOrgInApp } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -115,12 +115,13 @@ export class Apps {
   async delete(call: Call): Promise<void> {
     const app = await this.get(call, 'delete');
     const org = call.principal.organisationId;
-    const environmentIds = await this.deps.db.selectFrom('environments').select('id').where('app_id', '=', app.id).execute();
-    await inTransaction(this.deps.db, async ({ trx }) => {
-      await trx.deleteFrom('apps').where('id', '=', app.id).where('organisation_id', '=', org).execute();
+    const environmentIds = await inTransaction(this.deps.db, async ({ trx }) => {
+      const deleted = await deleteApp(trx, org, app.id);
+      if (!deleted) throw notFound(`App with ID ${app.id} not found`);
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'app.delete', appId: app.id, resourceId: app.id, snapshot: { name: app.name } } }]);
+      return deleted;
     });
-    for (const env of environmentIds) this.deps.forgetEnvironment(env.id);
+    for (const id of environmentIds) this.deps.forgetEnvironment(id);
     this.deps.invalidateDirectory();
   }
 

@@ -10,13 +10,14 @@ import {
   findServiceAccountIdentity,
   findServiceAccountMembersOfApp,
   listEnvironmentsOfApp,
+  lockAppsForNewRows,
   maxEnvironmentIndex,
 } from '../store/apps.js';
 import { allowsInApp, hasEnvironmentAccess } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import type { Grantee } from './environment-keys.js';
-import { conflict, forbidden, invalid } from './errors.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { Action } from './role-definitions.js';
 import type { Principal } from './principal.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
@@ -123,6 +124,10 @@ export class Environments {
     const org = call.principal.organisationId;
     try {
       const env = await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
+        // Held until commit: a concurrent delete of the app waits for this environment (and takes it
+        // along), or, when it committed first, the app is gone and the answer is the unknown app's.
+        const [app] = await lockAppsForNewRows(trx, org, [appId]);
+        if (!app) throw notFound(`App with ID ${appId} not found`);
         const taken = await trx
           .selectFrom('environments')
           .select('id')
@@ -132,7 +137,7 @@ export class Environments {
         if (taken) throw invalid(`An environment named '${name}' already exists in this app.`);
         const max = await maxEnvironmentIndex(trx, appId);
         const grantees = await environmentGrantees(trx, call.principal, appId);
-        const [row] = await this.insert(trx, org, appId, [{ name, envType: 'custom', index: max === null ? 0 : max + 1 }], grantees, call.target.app!.sse_enabled, afterCommit);
+        const [row] = await this.insert(trx, org, appId, [{ name, envType: 'custom', index: max === null ? 0 : max + 1 }], grantees, app.sse_enabled, afterCommit);
         await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'environment.create', appId, environmentId: row!.id, resourceId: row!.id, description: `Created environment ${name}` } }]);
         return row!;
       });

@@ -8,7 +8,7 @@ import {
   addAppMemberships,
   findAppsByIds,
   insertGrants,
-  listAllAppAndEnvironmentIds,
+  lockAllAppAndEnvironmentIds,
   listAppsOfAccountMembership,
   listEnvironmentIdsOfApps,
   listGrantedEnvironments,
@@ -18,6 +18,7 @@ import {
   type AccountRef,
   type AppWithEnvironmentsRow,
 } from '../store/individual-access.js';
+import { lockAppsForNewRows, lockEnvironmentsForNewRows } from '../store/apps.js';
 import { mayGrantApp, mayGrantEnvironment } from './access.js';
 import type { Call } from './context.js';
 import type { EnvironmentKeys, Grantee } from './environment-keys.js';
@@ -131,6 +132,16 @@ export async function applyDeclaredAccess(
   at: Date,
 ): Promise<AccessChange> {
   const account = accountOf(grantee);
+  // The listed apps, then their listed environments, are locked until commit and must still exist:
+  // one deleted since the request was checked is answered as parseDeclaredAccess answers an unknown one.
+  const liveApps = new Set((await lockAppsForNewRows(trx, organisationId, desired.map((a) => a.id))).map((a) => a.id));
+  const goneApp = desired.find((a) => !liveApps.has(a.id));
+  if (goneApp) throw notFound(`App not found: ${goneApp.id}`);
+  const liveEnvironments = new Set(await lockEnvironmentsForNewRows(trx, organisationId, desired.flatMap((a) => a.environmentIds)));
+  for (const app of desired) {
+    const gone = app.environmentIds.filter((id) => !liveEnvironments.has(id));
+    if (gone.length > 0) throw notFound(`Environment(s) not found in app '${app.name}': ${gone.join(', ')}`);
+  }
   const currentApps = (await listAppsOfAccountMembership(trx, organisationId, account)).map((a) => a.id);
   const desiredAppIds = new Set(desired.map((a) => a.id));
   const appsRemoved = currentApps.filter((id) => !desiredAppIds.has(id));
@@ -170,7 +181,7 @@ async function grantEnvironment(trx: Tx, keys: EnvironmentKeys, organisationId: 
  */
 export async function grantEverything(trx: Tx, keys: EnvironmentKeys, organisationId: string, grantee: Grantee, at: Date): Promise<AccessChange> {
   const account = accountOf(grantee);
-  const { appIds, environmentIds } = await listAllAppAndEnvironmentIds(trx, organisationId);
+  const { appIds, environmentIds } = await lockAllAppAndEnvironmentIds(trx, organisationId);
   const currentApps = new Set((await listAppsOfAccountMembership(trx, organisationId, account)).map((a) => a.id));
   await addAppMemberships(trx, organisationId, account, appIds, at);
   const held = new Set((await listGrantRows(trx, organisationId, account)).map((g) => g.environment_id));

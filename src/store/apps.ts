@@ -1,7 +1,7 @@
 // Apps, their members and environments.
 import { sql } from 'kysely';
 import type { App, Environment } from './apps.table.js';
-import type { Executor } from './database.js';
+import type { Executor, Tx } from './database.js';
 
 export function listAppsOfAccount(db: Executor, organisationId: string, account: { memberId: string } | { serviceAccountId: string }): Promise<App[]> {
   return db
@@ -24,6 +24,37 @@ export function listAppsOfAccount(db: Executor, organisationId: string, account:
 
 export function findApp(db: Executor, organisationId: string, appId: string): Promise<App | undefined> {
   return db.selectFrom('apps').selectAll().where('organisation_id', '=', organisationId).where('id', '=', appId).executeTakeFirst();
+}
+
+/**
+ * Locks apps that are about to get rows under them (environments, memberships) until the
+ * transaction ends: FOR KEY SHARE lets renames and other such writes through but makes a concurrent
+ * delete of the app wait, and one that committed first leaves its app out. Returns the apps that
+ * still exist, locked in id order.
+ */
+export function lockAppsForNewRows(trx: Tx, organisationId: string, appIds: readonly string[]): Promise<App[]> {
+  if (appIds.length === 0) return Promise.resolve([]);
+  return trx.selectFrom('apps').selectAll().where('organisation_id', '=', organisationId).where('id', 'in', appIds).orderBy('id').forKeyShare().execute();
+}
+
+/** As lockAppsForNewRows, for environments about to be granted: the ids that still exist. Apps are locked before environments. */
+export async function lockEnvironmentsForNewRows(trx: Tx, organisationId: string, environmentIds: readonly string[]): Promise<string[]> {
+  if (environmentIds.length === 0) return [];
+  const rows = await trx.selectFrom('environments').select('id').where('organisation_id', '=', organisationId).where('id', 'in', environmentIds).orderBy('id').forKeyShare().execute();
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Deletes an app and (by cascade) everything under it. The app row is locked first, so creates
+ * under it that hold it (lockAppsForNewRows) have committed and their environments are among the
+ * ids returned. Undefined when the app was already gone.
+ */
+export async function deleteApp(trx: Tx, organisationId: string, appId: string): Promise<string[] | undefined> {
+  const app = await trx.selectFrom('apps').select('id').where('organisation_id', '=', organisationId).where('id', '=', appId).forUpdate().executeTakeFirst();
+  if (!app) return undefined;
+  const environments = await trx.selectFrom('environments').select('id').where('organisation_id', '=', organisationId).where('app_id', '=', appId).execute();
+  await trx.deleteFrom('apps').where('organisation_id', '=', organisationId).where('id', '=', appId).execute();
+  return environments.map((env) => env.id);
 }
 
 export function findEnvironment(db: Executor, organisationId: string, environmentId: string): Promise<Environment | undefined> {

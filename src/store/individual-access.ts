@@ -1,6 +1,6 @@
 // One account's individual access: its app memberships and its environment grants (EnvironmentKey
 // rows). Every function is scoped to the organisation; the account is a member or a service account.
-import type { Executor } from './database.js';
+import type { Executor, Tx } from './database.js';
 import type { EnvironmentKeyInsert } from './environment-keys.js';
 
 export type AccountRef = { memberId: string } | { serviceAccountId: string };
@@ -133,9 +133,11 @@ export function listEnvironmentIdsOfApps(db: Executor, organisationId: string, a
   return db.selectFrom('environments').select(['id', 'app_id']).where('organisation_id', '=', organisationId).where('app_id', 'in', appIds).execute();
 }
 
-/** Every app and environment of the organisation (promotion to a global-access role). */
-export async function listAllAppAndEnvironmentIds(db: Executor, organisationId: string): Promise<{ appIds: string[]; environmentIds: string[] }> {
-  const apps = await db.selectFrom('apps').select('id').where('organisation_id', '=', organisationId).execute();
-  const environments = await db.selectFrom('environments').select('id').where('organisation_id', '=', organisationId).execute();
+/** Every app and environment of the organisation, locked FOR KEY SHARE (promotion to a global-access role). */
+export async function lockAllAppAndEnvironmentIds(trx: Tx, organisationId: string): Promise<{ appIds: string[]; environmentIds: string[] }> {
+  // Locked until commit (apps before environments, each in id order), so none is deleted under the
+  // memberships and grants about to be written; one deleted first is simply not listed.
+  const apps = await trx.selectFrom('apps').select('id').where('organisation_id', '=', organisationId).orderBy('id').forKeyShare().execute();
+  const environments = await trx.selectFrom('environments').select('id').where('organisation_id', '=', organisationId).orderBy('id').forKeyShare().execute();
   return { appIds: apps.map((a) => a.id), environmentIds: environments.map((e) => e.id) };
 }
