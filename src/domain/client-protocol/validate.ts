@@ -7,7 +7,7 @@ import { invalid } from '../errors.js';
 import { checkFolderNames, normalisePath } from '../secrets/paths.js';
 import { pythonLiteral } from '../secrets/python-literal.js';
 import { processTags } from '../secrets/tags.js';
-import { checkBatchSize, SECRET_TYPES } from '../secrets/validate.js';
+import { checkBatchSize, checkTagNames, checkWellFormedField, SECRET_TYPES } from '../secrets/validate.js';
 
 export const INVALID_CIPHERTEXT = 'Invalid ciphertext format';
 
@@ -102,13 +102,17 @@ function path(value: unknown): string | undefined {
   if (typeof value !== 'string') throw invalid("'path' must be a string.");
   const normalised = normalisePath(value === '' ? '/' : value);
   checkFolderNames(normalised);
+  checkWellFormedField('path', value);
   return normalised;
 }
 
 function tags(value: unknown): { names: string[]; tooLong?: string } {
   if (!given(value)) return { names: [] };
   if (!Array.isArray(value)) throw invalid("'tags' must be a list of strings.");
-  return processTags(value);
+  const processed = processTags(value);
+  // Stored as text, as on the REST route: PostgreSQL refuses NUL, and a lone surrogate is no UTF-8.
+  checkTagNames(processed.names);
+  return processed;
 }
 
 function override(value: unknown): OverrideCiphertext | undefined {

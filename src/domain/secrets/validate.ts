@@ -81,7 +81,7 @@ function parseOverride(entry: Record<string, unknown>): OverrideInput | undefine
 /** Tag names are stored as text, which PostgreSQL refuses with NUL in it (Phase crashes; Coffer message). */
 export const NUL_IN_TAG = 'Tag names cannot contain NUL (0x00) characters.';
 
-function hasNul(text: string): boolean {
+export function hasNul(text: string): boolean {
   return text.includes('\u0000');
 }
 
@@ -91,15 +91,27 @@ function hasNul(text: string): boolean {
  * than store U+FFFD and answer with the original.
  */
 const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
-const wellFormed = (text: string) => !UNPAIRED_SURROGATE.test(text);
+export const wellFormed = (text: string) => !UNPAIRED_SURROGATE.test(text);
+
+/** 400 when a string field is not well-formed UTF-16 (REST and client protocol). */
+export function checkWellFormedField(field: string, text: unknown): void {
+  if (typeof text === 'string' && !wellFormed(text)) throw invalid(`'${field}' must not contain unpaired surrogates.`);
+}
+
+/** 400 when a tag name cannot be stored as text: NUL, then unpaired surrogates (REST and client protocol). */
+export function checkTagNames(names: readonly string[] | undefined): void {
+  if (names?.some(hasNul)) throw invalid(NUL_IN_TAG);
+  checkWellFormedTags(names);
+}
+
+function checkWellFormedTags(names: readonly string[] | undefined): void {
+  if (names?.some((name) => !wellFormed(name))) throw invalid("'tags' must not contain unpaired surrogates.");
+}
 
 function checkWellFormed(entry: Record<string, unknown>, override: OverrideInput | undefined, tags: readonly string[] | undefined): void {
-  for (const field of ['key', 'value', 'comment', 'path'] as const) {
-    const text = entry[field];
-    if (typeof text === 'string' && !wellFormed(text)) throw invalid(`'${field}' must not contain unpaired surrogates.`);
-  }
-  if (override && !wellFormed(override.value)) throw invalid("'override.value' must not contain unpaired surrogates.");
-  if (tags?.some((name) => !wellFormed(name))) throw invalid("'tags' must not contain unpaired surrogates.");
+  for (const field of ['key', 'value', 'comment', 'path'] as const) checkWellFormedField(field, entry[field]);
+  if (override) checkWellFormedField('override.value', override.value);
+  checkWellFormedTags(tags);
 }
 
 /** Phase tests `key.strip()`: Python's whitespace, not JavaScript's. */
