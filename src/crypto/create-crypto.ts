@@ -41,6 +41,7 @@ export function createCrypto(backend: SodiumBackend) {
     keyDigest: formats.keyDigest,
     ed25519ToKx: formats.ed25519ToKx,
     ed25519PublicKeyToKx: formats.ed25519PublicKeyToKx,
+    isEd25519PublicKey: formats.isEd25519PublicKey,
     splitSecret: formats.splitSecret,
     wrapShare: formats.wrapShare,
     reconstructSecret: formats.reconstructSecret,

@@ -259,6 +259,21 @@ export function createPhaseFormats(sodium: SodiumBackend) {
     return withKey(edPublicKey, SIGN_PUBLIC_KEY_BYTES, 'Ed25519 public key', (pk) => sodium.ed25519PublicKeyToCurve25519(pk));
   }
 
+  /**
+   * Whether `edPublicKey` (hex or bytes) is an Ed25519 public key that ed25519PublicKeyToKx accepts:
+   * 32 bytes that are a valid curve point. Anything else (wrong length, not hex, not a point) is false.
+   */
+  function isEd25519PublicKey(edPublicKey: unknown): boolean {
+    if (typeof edPublicKey !== 'string' && !(edPublicKey instanceof Uint8Array)) return false;
+    try {
+      sodium.memzero(ed25519PublicKeyToKx(edPublicKey));
+      return true;
+    } catch (error) {
+      if (error instanceof CryptoFormatError) return false;
+      throw error;
+    }
+  }
+
   function kxPublicKeyOf(privateKey: KeyInput): Uint8Array {
     return withKey(privateKey, KEY_BYTES, 'X25519 private key', (sk) => sodium.scalarmultBase(sk));
   }
@@ -326,6 +341,7 @@ export function createPhaseFormats(sodium: SodiumBackend) {
     keyDigest,
     ed25519ToKx,
     ed25519PublicKeyToKx,
+    isEd25519PublicKey,
     splitSecret,
     wrapShare,
     unwrapShare,

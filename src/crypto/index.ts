@@ -14,7 +14,7 @@ export { nodeBackend } from './backend-node.js';
 export * from './errors.js';
 export { fromHex, isHex, toHex } from './encoding.js';
 export type { Ciphertext, KeyInput, KeyPairInput, ParsedCiphertext } from './formats.js';
-export { PHASE_KDF_MODERATE, PHASE_KDF_SENSITIVE, TEST_KDF_FAST } from './keyring.js';
+export { isKdfParams, KDF_PARAM_LIMITS, PHASE_KDF_MODERATE, PHASE_KDF_SENSITIVE, TEST_KDF_FAST } from './keyring.js';
 export type { IdentityKeyring, KdfParams, UserKeyring } from './keyring.js';
 export { TOKEN_PATTERN } from './tokens.js';
 export type { MintedToken, MintOptions, ParsedToken, TokenAuthType } from './tokens.js';
@@ -47,6 +47,7 @@ export const {
   keyDigest,
   ed25519ToKx,
   ed25519PublicKeyToKx,
+  isEd25519PublicKey,
   splitSecret,
   wrapShare,
   reconstructSecret,

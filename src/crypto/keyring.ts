@@ -36,6 +36,27 @@ export const PHASE_KDF_SENSITIVE: KdfParams = Object.freeze({ opsLimit: 4, memLi
 export const PHASE_KDF_MODERATE: KdfParams = Object.freeze({ opsLimit: 3, memLimit: 256 * 1024 * 1024 });
 
 /**
+ * The Argon2id parameters a member's keyring may be wrapped with: libsodium's crypto_pwhash bounds
+ * (OPSLIMIT_MIN..OPSLIMIT_MAX, MEMLIMIT_MIN..), memory capped at 4 GiB (MEMLIMIT_MAX is 4 TiB on 64-bit
+ * builds: no client derives a key with that, so a membership stored with it could never be opened).
+ * test/crypto checks them against sodium-native.
+ */
+export const KDF_PARAM_LIMITS = Object.freeze({
+  opsLimitMin: 1,
+  opsLimitMax: 4_294_967_295,
+  memLimitMin: 8192,
+  memLimitMax: 4 * 1024 * 1024 * 1024,
+});
+
+/** Whether `params` are integer Argon2id parameters within KDF_PARAM_LIMITS. */
+export function isKdfParams(params: unknown): params is KdfParams {
+  if (typeof params !== 'object' || params === null) return false;
+  const { opsLimit, memLimit } = params as Record<string, unknown>;
+  const within = (value: unknown, min: number, max: number) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
+  return within(opsLimit, KDF_PARAM_LIMITS.opsLimitMin, KDF_PARAM_LIMITS.opsLimitMax) && within(memLimit, KDF_PARAM_LIMITS.memLimitMin, KDF_PARAM_LIMITS.memLimitMax);
+}
+
+/**
  * For test suites that create many users: 1 pass over 1 MiB, about a millisecond. Keys derived with it
  * are NOT Phase-compatible (a Phase console would derive different keys from the same words) and offer
  * no resistance to guessing. Never use outside tests.

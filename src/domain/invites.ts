@@ -13,6 +13,7 @@ import { allowsOrg, roleAllowsOrg } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { notAnEmail } from './organisations.js';
 import type { Action } from './role-definitions.js';
 import { inTransaction } from './transactions.js';
 
@@ -48,7 +49,7 @@ export function cleanInviteEmail(value: unknown): string {
   if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) throw invalid('Missing required field: email');
   if (typeof value !== 'string') throw invalid("'email' must be a string.");
   const email = value.trim().toLowerCase();
-  if (!isValidEmail(email)) throw invalid(`'${email}' is not a valid email address.`);
+  if (!isValidEmail(email)) throw notAnEmail(email);
   return email;
 }
 

@@ -1,12 +1,13 @@
 // Organisations and their owners. The keyring of every member is made on the member's own client
 // (CLI or console); the server receives only the public identity key and blobs it cannot open.
 import { randomUUID } from 'node:crypto';
+import { isEd25519PublicKey, isKdfParams, KDF_PARAM_LIMITS } from '../crypto/index.js';
 import type { KdfParamsColumn } from '../store/accounts.table.js';
 import type { Db, Tx } from '../store/database.js';
 import type { AuditTrail } from './audit.js';
 import { DEFAULT_ROLES } from './role-definitions.js';
 import { asUuid } from '../store/directory.js';
-import { invalid } from './errors.js';
+import { invalid, type DomainError } from './errors.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction } from './transactions.js';
 
@@ -41,22 +42,41 @@ export function validateKeyMaterial(material: MemberKeyMaterial): void {
   if (typeof material.identityKey !== 'string' || !/^[0-9a-fA-F]{64}$/.test(material.identityKey)) {
     throw invalid("'identityKey' must be 64 hexadecimal characters.");
   }
+  // Its key-exchange key is derived at once (the member's first token): a non-point is refused here.
+  if (!isEd25519PublicKey(material.identityKey)) throw invalid("'identityKey' must be an Ed25519 public key.");
   for (const field of ['wrappedKeyring', 'wrappedRecovery'] as const) {
     const value = material[field];
     if (typeof value !== 'string' || value.length < 80 || value.length > 8192 || value.length % 2 !== 0 || !HEX.test(value)) {
       throw invalid(`'${field}' must be hexadecimal text.`);
     }
   }
-  const kdf = material.kdfParams;
-  if (!kdf || !Number.isInteger(kdf.opsLimit) || !Number.isInteger(kdf.memLimit) || kdf.opsLimit < 1 || kdf.memLimit < 8192) {
-    throw invalid("'kdfParams' must be {opsLimit, memLimit} integers.");
+  if (!isKdfParams(material.kdfParams)) {
+    const { opsLimitMin, opsLimitMax, memLimitMin, memLimitMax } = KDF_PARAM_LIMITS;
+    throw invalid(`'kdfParams' must be {opsLimit, memLimit} integers: opsLimit ${opsLimitMin} to ${opsLimitMax}, memLimit ${memLimitMin} to ${memLimitMax} bytes.`);
   }
 }
+
+/** Longest address an account may have (RFC 5321's path limit less its angle brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+/** How much of a refused address its 400 repeats: a 2 MB body is not echoed back (docs/security.md "Limits"). */
+const EMAIL_ECHO_MAX = 64;
+
+/** `'<cleaned email>' is not a valid email address.`, the address cut to its first 64 characters. */
+export function notAnEmail(cleaned: string): DomainError {
+  const chars = [...cleaned];
+  const shown = chars.length > EMAIL_ECHO_MAX ? `${chars.slice(0, EMAIL_ECHO_MAX).join('')}…` : cleaned;
+  return invalid(`'${shown}' is not a valid email address.`);
+}
+
+// Control characters (PostgreSQL refuses NUL in text; the others have no place in an address) and
+// unpaired surrogates (not UTF-8: refused by PostgreSQL's json in the audit event naming the user).
+const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Surrogate}]/u;
 
 export function normaliseEmail(email: unknown): string {
   if (typeof email !== 'string' || email.trim() === '') throw invalid('Missing required field: email');
   const cleaned = email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(cleaned) || cleaned.length > 254) throw invalid(`'${cleaned}' is not a valid email address.`);
+  // The length first: neither the pattern nor the message sees a long input whole.
+  if (cleaned.length > MAX_EMAIL_LENGTH || CONTROL_OR_SURROGATE.test(cleaned) || !/^[^\s@]+@[^\s@]+$/.test(cleaned)) throw notAnEmail(cleaned);
   return cleaned;
 }
 
