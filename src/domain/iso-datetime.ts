@@ -9,6 +9,15 @@ export interface IsoDateTime {
   readonly hasOffset: boolean;
 }
 
+/**
+ * The instants a datetime may name, as Python's datetime can hold them in UTC: 0001-01-01T00:00:00Z to
+ * datetime.max. An offset can carry a value written in year 1 or 9999 outside them
+ * (`9999-12-31T23:59:59-23:59` is 10000-01-01 in UTC), which PostgreSQL refuses or answers as
+ * `+010000-...` and Phase cannot compute.
+ */
+export const EARLIEST_INSTANT_MS = -62_135_596_800_000;
+export const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 class IsoError extends Error {}
 
 const DIGIT = /^[0-9]$/;
@@ -148,7 +157,10 @@ function parseTime(text: string): { clock: [number, number, number, number]; off
   return { clock, offsetMicros: text[zone] === '-' ? -magnitude : magnitude };
 }
 
-/** Parses like datetime.fromisoformat; returns undefined when Python would raise ValueError. */
+/**
+ * Parses like datetime.fromisoformat; returns undefined when Python would raise ValueError, and when
+ * the instant (the value less its offset) falls outside years 1 to 9999 in UTC.
+ */
 export function parseIsoDateTime(text: string): IsoDateTime | undefined {
   try {
     if (text.length < 7 || /[^\x20-\x7e]/.test(text)) return undefined;
@@ -165,7 +177,9 @@ export function parseIsoDateTime(text: string): IsoDateTime | undefined {
     const local = new Date(Date.UTC(2000, month - 1, day, hours, minutes, seconds, Math.floor(micros / 1000)));
     // Date.UTC reads years 0-99 as 1900-1999: set the year on its own.
     local.setUTCFullYear(year, month - 1, day);
-    return { instant: new Date(local.getTime() - Math.trunc(offsetMicros / 1000)), hasOffset: true };
+    const instant = local.getTime() - Math.trunc(offsetMicros / 1000);
+    if (instant < EARLIEST_INSTANT_MS || instant > LATEST_INSTANT_MS) return undefined;
+    return { instant: new Date(instant), hasOffset: true };
   } catch (error) {
     if (error instanceof IsoError) return undefined;
     throw error;

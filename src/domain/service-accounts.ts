@@ -40,7 +40,7 @@ import {
   parseDeclaredAccess,
   type AppAccessView,
 } from './individual-access.js';
-import { parseIsoDateTime } from './iso-datetime.js';
+import { LATEST_INSTANT_MS, parseIsoDateTime } from './iso-datetime.js';
 import type { Action } from './role-definitions.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction } from './transactions.js';
@@ -71,8 +71,6 @@ export interface TokenBody {
 
 const EXPIRES_AT_NOT_STRING = "'expires_at' must be an ISO-8601 datetime string with timezone (e.g. '2026-12-31T23:59:59Z').";
 const EXPIRES_IN_INVALID = "'expires_in' must be a positive integer (seconds).";
-/** Python's datetime.max: later expiries cannot be represented (Phase would crash). */
-const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export function keyringContext(organisationId: string, serviceAccountId: string): string {
   return `org:${organisationId}/sa:${serviceAccountId}/keyring`;
@@ -103,7 +101,8 @@ export function parseTokenExpiry(input: TokenBody, now: Date): Date | null {
       throw invalid(EXPIRES_IN_INVALID);
     }
     const at = now.getTime() + expiresIn * 1000;
-    if (at > LATEST_EXPIRY_MS) throw invalid(EXPIRES_IN_INVALID);
+    // Python's datetime.max: later expiries cannot be represented (Phase would crash).
+    if (at > LATEST_INSTANT_MS) throw invalid(EXPIRES_IN_INVALID);
     return new Date(at);
   }
   return null;

@@ -14,6 +14,7 @@ import type { MemberKeyMaterial, Organisations } from './organisations.js';
 import type { NewPersonalToken, PersonalTokens, RegisteredToken } from './personal-tokens.js';
 import type { Actor, MemberPrincipal } from './principal.js';
 import type { SessionInfo } from './sessions.js';
+import { parseIsoDateTime } from './iso-datetime.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
 
 interface CallerBase {
@@ -85,13 +86,18 @@ export function readKeyMaterial(value: unknown): MemberKeyMaterial {
   };
 }
 
-/** `expiresAt`: absent or null (never), or an ISO-8601 instant in the future. */
+/**
+ * `expiresAt`: absent or null (never), or an ISO-8601 instant in the future, read as service-account
+ * token expiries are (one parser, src/domain/iso-datetime.ts): with an offset, never in the server's
+ * own time zone, and within years 1 to 9999 in UTC.
+ */
 export function readExpiry(value: unknown, now: Date): Date | null {
   if (value === undefined || value === null) return null;
-  const at = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(at.getTime())) throw invalid("'expiresAt' must be an ISO-8601 date-time such as 2030-01-31T12:00:00Z, or null.");
-  if (at.getTime() <= now.getTime()) throw invalid("'expiresAt' must be in the future.");
-  return at;
+  const parsed = typeof value === 'string' ? parseIsoDateTime(value) : undefined;
+  if (!parsed) throw invalid("'expiresAt' must be an ISO-8601 date-time such as 2030-01-31T12:00:00Z, or null.");
+  if (!parsed.hasOffset || !parsed.instant) throw invalid("'expiresAt' must include a timezone offset (e.g. 'Z' or '+00:00').");
+  if (parsed.instant.getTime() <= now.getTime()) throw invalid("'expiresAt' must be in the future.");
+  return parsed.instant;
 }
 
 /** `token` of a request body: the public parts of a personal access token minted on the client. */
