@@ -83,11 +83,21 @@ export function validatePermissionObject(input: Record<string, unknown>): Valida
   return { permissions: permissions as Record<string, unknown> | null, app_permissions: appPermissions as Record<string, unknown> | null };
 }
 
-/** `color`: at most 7 characters; a non-string is refused (D-2 extension). Undefined when not given. */
+// Control characters (PostgreSQL refuses NUL in text) and unpaired surrogates (stored as U+FFFD, not as sent).
+const CONTROL = /\p{Cc}/u;
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * `color`: at most 7 characters, no format check (rest-api §11.3; `#RRGGBB` intended); a non-string
+ * is refused (D-2 extension), and so are control characters and unpaired surrogates (Coffer
+ * messages). Undefined when not given.
+ */
 function validateColor(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw invalid("'color' must be a string.");
   if ([...value].length > 7) throw invalid('Role color cannot exceed 7 characters.');
+  if (CONTROL.test(value)) throw invalid("'color' must not contain control characters.");
+  if (UNPAIRED_SURROGATE.test(value)) throw invalid("'color' must not contain unpaired surrogates.");
   return value;
 }
 
