@@ -20,10 +20,11 @@ export interface CreatedApp {
 export const SSE_NOT_ENABLED_FOR_APP = 'SSE is not enabled for this App.';
 
 /**
- * Coffer's bound on `environments` in one app creation (docs/security.md "Limits"): each costs a
- * key pair and a key share per grantee inside the one transaction, and 40,000 held it 70 s.
+ * Coffer's bound on `environments` in one app creation, POST /v1/apps/ and the E2EE POST
+ * /coffer/v1/apps/ alike (docs/security.md "Limits"): each costs rows per grantee (and here a key
+ * pair) inside the one transaction, and 40,000 held it 70 s.
  */
-const ENVIRONMENTS_PER_NEW_APP_MAX = 100;
+export const ENVIRONMENTS_PER_NEW_APP_MAX = 100;
 
 export class Apps {
   constructor(private readonly deps: DomainDeps, private readonly environments: Environments) {}

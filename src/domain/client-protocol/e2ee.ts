@@ -17,6 +17,7 @@ import { listRecipientCandidates, listEnvironmentIdentities, lockApp, type Recip
 import { insertEnvironmentKeys, type EnvironmentKeyInsert } from '../../store/environment-keys.js';
 import { bumpEnvironmentRevision } from '../../store/secrets.js';
 import { allowsInApp, allowsOrg, hasEnvironmentAccess } from '../access.js';
+import { ENVIRONMENTS_PER_NEW_APP_MAX } from '../apps.js';
 import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
 import type { EnvironmentSecrets } from '../environment-keys.js';
@@ -28,7 +29,6 @@ import { inTransaction } from '../transactions.js';
 import { INVALID_CIPHERTEXT, isCiphertext } from './validate.js';
 
 export const SSE_ALREADY_ENABLED = 'SSE is already enabled for this App.';
-const MAX_ENVIRONMENTS = 64;
 const ENV_TYPES: readonly EnvType[] = ['dev', 'staging', 'prod', 'custom'];
 
 /** A principal that can receive environment keys. */
@@ -281,7 +281,9 @@ export class E2eeApps {
 
   #environments(value: unknown, candidates: RecipientRow[]): EnvironmentInput[] {
     if (!Array.isArray(value) || value.length === 0) throw invalid("'environments' must be a non-empty list of {name, identityKey, grants}.");
-    if (value.length > MAX_ENVIRONMENTS) throw invalid(`An app can have at most ${MAX_ENVIRONMENTS} environments.`);
+    if (value.length > ENVIRONMENTS_PER_NEW_APP_MAX) {
+      throw invalid(`At most ${ENVIRONMENTS_PER_NEW_APP_MAX} environments can be created with an app (got ${value.length}).`);
+    }
     const byKey = new Map(candidates.map((row) => [`${row.kind}:${row.id}`, row]));
     const names = new Set<string>();
     const identityKeys = new Set<string>();
