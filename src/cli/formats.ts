@@ -63,16 +63,24 @@ const READERS: Record<Format, (text: string) => Entry[]> = {
     } catch (error) {
       throw new UserError(`not valid JSON: ${(error as Error).message}`, 'the file must be one object of names and values');
     }
-    return flat(value, 'a JSON object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError('not a JSON object of names and values');
+    return jsonEntries(text);
   },
+  // YAML: every scalar that is not a string (numbers, booleans, timestamps) is taken as the text
+  // written in the file, so `01234`, `1.10`, `0x1F` or `1e3` are not rewritten; null is ''.
   yaml: (text) => {
-    let value: unknown;
-    try {
-      value = YAML.parse(text);
-    } catch (error) {
-      throw new UserError(`not valid YAML: ${(error as Error).message.split('\n')[0]}`, 'the file must be one mapping of names to values');
-    }
-    return flat(value ?? {}, 'a YAML mapping');
+    const doc = YAML.parseDocument(text, { logLevel: 'silent' });
+    const error = doc.errors[0];
+    if (error) throw new UserError(`not valid YAML: ${error.message.split('\n')[0]}`, 'the file must be one mapping of names to values');
+    const unknownTag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+    if (unknownTag) throw new UserError(`unknown YAML tag: ${unknownTag.message.split('\n')[0]}`, 'remove the tag (quote the value if it must stay text)');
+    const root = doc.contents;
+    if (root === null || (YAML.isScalar(root) && root.value === null)) return [];
+    if (!YAML.isMap(root)) throw new UserError('not a YAML mapping of names and values');
+    return root.items.map((pair) => {
+      const key = yamlText(doc, text, pair.key, 'a name');
+      return { key, value: yamlText(doc, text, pair.value, key) };
+    });
   },
   csv: (text) => {
     let rows: Array<Record<string, string>>;
@@ -91,22 +99,108 @@ const READERS: Record<Format, (text: string) => Entry[]> = {
     } catch (error) {
       throw new UserError(`not valid TOML: ${(error as Error).message.split('\n')[0]}`, 'the file must hold `KEY = "value"` lines');
     }
-    return flat(value, 'a TOML table');
+    return flat(value, 'a TOML table', (key, v) => tomlText(text, key, v));
   },
 };
+
+/**
+ * The entries of a JSON object, in file order, a name given twice kept twice (so that the import
+ * refuses it) and numbers as written (`1.10`, `1e3`, `12345678901234567890` stay that text);
+ * true and false become their text, null the empty string. `text` is valid JSON (JSON.parse
+ * accepted it) whose top level is an object.
+ */
+function jsonEntries(text: string): Entry[] {
+  let i = 0;
+  const space = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const string = (): string => {
+    const start = i;
+    for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const literal = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+  const entries: Entry[] = [];
+  space();
+  i++; // {
+  space();
+  if (text[i] === '}') return entries;
+  for (;;) {
+    space();
+    const key = string();
+    space();
+    i++; // :
+    space();
+    if (text[i] === '"') entries.push({ key, value: string() });
+    else if (text[i] === '{' || text[i] === '[') throw new UserError(`${key} holds a nested value, not text`, 'only flat files of names and values can be imported');
+    else {
+      literal.lastIndex = i;
+      const token = literal.exec(text)![0];
+      i += token.length;
+      entries.push({ key, value: token === 'null' ? '' : token });
+    }
+    space();
+    if (text[i] !== ',') return entries;
+    i++;
+  }
+}
+
+/** A YAML name or value: strings as they are, null '', other scalars the text written in the file. */
+function yamlText(doc: YAML.Document, text: string, node: unknown, key: string): string {
+  const resolved = YAML.isAlias(node) ? node.resolve(doc) : node;
+  if (resolved === null || resolved === undefined) return '';
+  if (!YAML.isScalar(resolved)) throw new UserError(`${key} holds a nested value, not text`, 'only flat files of names and values can be imported');
+  if (resolved.value === null || resolved.value === undefined) return '';
+  if (typeof resolved.value === 'string') return resolved.value;
+  const [start, end] = resolved.range!;
+  return text.slice(start, end);
+}
+
+/**
+ * A TOML number or date as written in the file. smol-toml keeps no source text, so the `KEY = …` line
+ * is looked up; its text is used when exactly one line assigns KEY and that text parses to the same
+ * value. Otherwise the value is refused rather than rewritten (`1.10` would become `1.1`).
+ */
+function tomlText(text: string, key: string, value: unknown): string {
+  const kind = value instanceof Date ? 'date' : 'number';
+  const written: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*=\s*([^#]*?)\s*(?:#.*)?$/.exec(line);
+    if (!match) continue;
+    const name = match[1]!;
+    let lineKey = name;
+    try {
+      lineKey = name.startsWith('"') ? (JSON.parse(name) as string) : name.startsWith("'") ? name.slice(1, -1) : name;
+    } catch {
+      continue;
+    }
+    if (lineKey === key) written.push(match[2]!);
+  }
+  if (written.length === 1) {
+    try {
+      const back = parseToml(`x = ${written[0]!}`).x;
+      const same = value instanceof Date ? back instanceof Date && String(back) === String(value) && back.toISOString() === value.toISOString() : back === value;
+      if (same) return written[0]!;
+    } catch {
+      // not a value on its own: refused below
+    }
+  }
+  throw new UserError(`${key}: the TOML ${kind} cannot be imported exactly as written`, `quote it as a string: ${key} = "…"`);
+}
 
 function withNewline(text: string): string {
   return text === '' || text.endsWith('\n') ? text : `${text}\n`;
 }
 
-/** A flat object of names to strings; numbers and booleans become their text, null the empty string. */
-function flat(value: unknown, what: string): Entry[] {
+/** A flat object of names to strings; booleans become their text, numbers and dates `asWritten`. */
+function flat(value: unknown, what: string, asWritten: (key: string, v: unknown) => string): Entry[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`not ${what} of names and values`);
   return Object.entries(value as Record<string, unknown>).map(([key, v]) => {
     if (v === null || v === undefined) return { key, value: '' };
     if (typeof v === 'string') return { key, value: v };
-    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return { key, value: String(v) };
-    if (v instanceof Date) return { key, value: v.toISOString() };
+    if (typeof v === 'boolean') return { key, value: String(v) };
+    if (typeof v === 'number' || typeof v === 'bigint' || v instanceof Date) return { key, value: asWritten(key, v) };
     throw new UserError(`${key} holds a nested value, not text`, 'only flat files of names and values can be imported');
   });
 }

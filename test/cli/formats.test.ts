@@ -1,0 +1,103 @@
+// Unit tests of src/cli/formats.ts (no server): what `coffer secrets import` reads from each format
+// and what `coffer secrets export` can write. Each test names the bug it guards.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseEntries, stringifyEntries, type Entry, type Format } from '../../src/cli/formats.js';
+import { UserError } from '../../src/cli/errors.js';
+
+const read = (format: Format, text: string): Record<string, string> => Object.fromEntries(parseEntries(format, text).map((e) => [e.key, e.value]));
+const refused = (fn: () => unknown, message: RegExp): void => {
+  assert.throws(fn, (error: unknown) => error instanceof UserError && message.test(error.message));
+};
+
+describe('import keeps numbers, booleans and dates as written', () => {
+  it('YAML: scalars that are not strings are their source text; null is empty', () => {
+    const text = [
+      'ZIP: 01234',
+      'PORT: 08080',
+      'VER: 1.10',
+      'HEX: 0x1F',
+      'OCT: 0o17',
+      'BIG: 123456789012345678901234567890',
+      'EXP: 1e3',
+      'INF: .inf',
+      'NAN: .NaN',
+      'TS: 2001-12-14t21:59:43.10-05:00',
+      'BOOL: True',
+      'TAGGED: !!int 0x2A   # comment',
+      'NUL: ~',
+      'NUL2: null',
+      'EMPTY:',
+      'STR: "01234"',
+      'ANCHOR: &a 007',
+      'ALIAS: *a',
+      '',
+    ].join('\n');
+    assert.deepEqual(read('yaml', text), {
+      ZIP: '01234',
+      PORT: '08080',
+      VER: '1.10',
+      HEX: '0x1F',
+      OCT: '0o17',
+      BIG: '123456789012345678901234567890',
+      EXP: '1e3',
+      INF: '.inf',
+      NAN: '.NaN',
+      TS: '2001-12-14t21:59:43.10-05:00',
+      BOOL: 'True',
+      TAGGED: '0x2A',
+      NUL: '',
+      NUL2: '',
+      EMPTY: '',
+      STR: '01234',
+      ANCHOR: '007',
+      ALIAS: '007',
+    });
+  });
+
+  it('YAML: nested values and a top level that is not a mapping are refused', () => {
+    refused(() => read('yaml', 'A:\n  B: 1\n'), /A holds a nested value/);
+    refused(() => read('yaml', '- a\n- b\n'), /not a YAML mapping/);
+    assert.deepEqual(read('yaml', ''), {});
+  });
+
+  it('YAML: an unknown tag is refused, with no raw Node warning', () => {
+    const warnings: string[] = [];
+    const listener = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', listener);
+    try {
+      refused(() => read('yaml', 'F: !!js/function x\n'), /unknown YAML tag/);
+      refused(() => read('yaml', 'F: !custom x\n'), /unknown YAML tag/);
+    } finally {
+      process.off('warning', listener);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
+  it('JSON: numbers keep their text, true/false their text, null is empty', () => {
+    const text = '{"VER": 1.10, "EXP": 1e3, "BIG": 123456789012345678901234567890, "NEG": -0.50, "T": true, "F": false, "N": null, "S": "x\\"y\\\\", "E": 2E-7}';
+    assert.deepEqual(read('json', text), { VER: '1.10', EXP: '1e3', BIG: '123456789012345678901234567890', NEG: '-0.50', T: 'true', F: 'false', N: '', S: 'x"y\\', E: '2E-7' });
+    assert.deepEqual(read('json', ' { } '), {});
+    refused(() => read('json', '{"A": {"B": 1}}'), /A holds a nested value/);
+    refused(() => read('json', '{"A": [1]}'), /A holds a nested value/);
+    refused(() => read('json', '[1]'), /not a JSON object/);
+  });
+
+  it('TOML: numbers and dates as written, or refused; never rewritten', () => {
+    assert.deepEqual(read('toml', 'PORT = 8080\nVER = 1.5\nB = true\n"Q" = -3 # c\nD = 1979-05-27T07:32:00Z\n'), { PORT: '8080', VER: '1.5', B: 'true', Q: '-3', D: '1979-05-27T07:32:00Z' });
+    for (const written of ['1.10', '0x1F', '0o17', '1_000', '+5', '1e3', '1979-05-27T07:32:00.000001Z']) {
+      const result = (() => {
+        try {
+          return read('toml', `V = ${written}\n`).V;
+        } catch (error) {
+          return error;
+        }
+      })();
+      if (typeof result === 'string') assert.equal(result, written);
+      else assert.ok(result instanceof UserError && /V: the TOML (number|date) cannot be imported exactly as written/.test(result.message), String(result));
+    }
+    assert.equal(read('toml', 'D = 1979-05-27T07:32:00\n').D, '1979-05-27T07:32:00');
+    assert.equal(read('toml', 'V = 1.10\n').V, '1.10');
+    assert.equal(read('toml', 'V = 0x1F\n').V, '0x1F');
+  });
+});
