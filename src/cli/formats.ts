@@ -55,7 +55,7 @@ const WRITERS: Record<Format, (entries: readonly Entry[]) => string> = {
 
 const READERS: Record<Format, (text: string) => Entry[]> = {
   // dotenv: comments, quotes ('…', "…" with \n and \r escapes, `…`), multi-line quoted values, `export`.
-  dotenv: (text) => Object.entries(dotenv.parse(text)).map(([key, value]) => ({ key, value })),
+  dotenv: (text) => dotenvEntries(text),
   json: (text) => {
     let value: unknown;
     try {
@@ -102,6 +102,28 @@ const READERS: Record<Format, (text: string) => Entry[]> = {
     return flat(value, 'a TOML table', (key, v) => tomlText(text, key, v));
   },
 };
+
+/**
+ * dotenv's own grammar (the line pattern and value rules of `dotenv.parse`, dotenv 18), but every
+ * line kept: `dotenv.parse` returns an object, in which a name given twice keeps only its last value
+ * and `__proto__` is dropped. Checked against `dotenv.parse` on every read, so the two cannot drift.
+ */
+const DOTENV_LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+
+function dotenvEntries(text: string): Entry[] {
+  const entries: Entry[] = [];
+  for (const match of text.replace(/\r\n?/gm, '\n').matchAll(DOTENV_LINE)) {
+    let value = (match[2] ?? '').trim();
+    const quote = value[0];
+    value = value.replace(/^(['"`])([\s\S]*)\1$/gm, '$2');
+    if (quote === '"') value = value.replace(/\\n/g, '\n').replace(/\\r/g, '\r');
+    entries.push({ key: match[1]!, value });
+  }
+  const theirs = Object.entries(dotenv.parse(text));
+  const ours = new Map(entries.filter((e) => e.key !== '__proto__').map((e) => [e.key, e.value]));
+  if (theirs.length !== ours.size || theirs.some(([key, value]) => ours.get(key) !== value)) throw new Error('internal error: the .env reader disagrees with the dotenv package');
+  return entries;
+}
 
 /**
  * The entries of a JSON object, in file order, a name given twice kept twice (so that the import

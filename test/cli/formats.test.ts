@@ -101,3 +101,32 @@ describe('import keeps numbers, booleans and dates as written', () => {
     assert.equal(read('toml', 'V = 0x1F\n').V, '0x1F');
   });
 });
+
+describe('a name given twice is kept twice (so that import refuses it), none dropped', () => {
+  const keys = (format: Format, text: string): string[] => parseEntries(format, text).map((e) => e.key);
+
+  it('dotenv: duplicates and __proto__ are entries', () => {
+    assert.deepEqual(parseEntries('dotenv', 'DUP=first\nDUP=second\n'), [
+      { key: 'DUP', value: 'first' },
+      { key: 'DUP', value: 'second' },
+    ]);
+    assert.deepEqual(parseEntries('dotenv', '__proto__=p\nA=a\n'), [
+      { key: '__proto__', value: 'p' },
+      { key: 'A', value: 'a' },
+    ]);
+    assert.deepEqual(keys('dotenv', 'export A=1\r\nB="x\ny" # c\n# C=3\nD: 4\n'), ['A', 'B', 'D']);
+  });
+
+  it('JSON: duplicates are entries', () => {
+    assert.deepEqual(parseEntries('json', '{"DUP":"first","DUP":"second"}'), [
+      { key: 'DUP', value: 'first' },
+      { key: 'DUP', value: 'second' },
+    ]);
+    assert.deepEqual(keys('json', '{"__proto__": "p"}'), ['__proto__']);
+  });
+
+  it('YAML and TOML refuse duplicates themselves', () => {
+    assert.throws(() => parseEntries('yaml', 'A: 1\nA: 2\n'), UserError);
+    assert.throws(() => parseEntries('toml', 'A = "1"\nA = "2"\n'), UserError);
+  });
+});
