@@ -41,8 +41,9 @@ export function stringifyEntries(format: Format, entries: readonly Entry[]): str
   return text;
 }
 
+/** A leading byte order mark (editors on Windows write one) is not part of any format's text. */
 export function parseEntries(format: Format, text: string): Entry[] {
-  return READERS[format](text);
+  return READERS[format](text.replace(/^\uFEFF/, ''));
 }
 
 const WRITERS: Record<Format, (entries: readonly Entry[]) => string> = {

@@ -130,3 +130,19 @@ describe('a name given twice is kept twice (so that import refuses it), none dro
     assert.throws(() => parseEntries('toml', 'A = "1"\nA = "2"\n'), UserError);
   });
 });
+
+describe('text input', () => {
+  it('a leading UTF-8 byte order mark is ignored in every format', () => {
+    const files: Record<Format, string> = { dotenv: 'A=1\n', json: '{"A": "1"}', yaml: 'A: "1"\n', csv: 'key,value\nA,1\n', toml: 'A = "1"\n' };
+    for (const [format, text] of Object.entries(files) as Array<[Format, string]>) {
+      assert.deepEqual(parseEntries(format, `\uFEFF${text}`), [{ key: 'A', value: '1' }], format);
+    }
+  });
+
+  it('bytes that are not UTF-8 are refused, not turned into U+FFFD', async () => {
+    const { utf8Text } = await import('../../src/cli/commands/secrets/shared.js');
+    assert.equal(utf8Text(Buffer.from('café ✓', 'utf8'), 'x', 'h'), 'café ✓');
+    refused(() => utf8Text(Buffer.from([0x4c, 0x41, 0x54, 0x3d, 0x63, 0x61, 0x66, 0xe9, 0x0a]), 'l1.env', 'h'), /^l1\.env is not UTF-8 text$/);
+    refused(() => utf8Text(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00]), 'the value of KEY on standard input', 'h'), /is not UTF-8 text/);
+  });
+});

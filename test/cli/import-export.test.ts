@@ -160,6 +160,32 @@ for (const target of STORE_TARGETS) {
       assert.match(refusedNested.stderr, /^coffer: .*nested\.json: DB holds a nested value, not text$/m);
     });
 
+    it('refuses a name given twice and text that is not UTF-8; keeps numbers as written; ignores a BOM', async () => {
+      const file = async (name: string, content: string | Buffer) => {
+        await fs.writeFile(path.join(d.dir, name), content);
+        return path.join(d.dir, name);
+      };
+      for (const [name, content] of [
+        ['dup.env', 'DUP=first\nDUP=second\n'],
+        ['dup2.json', '{"DUP":"first","DUP":"second"}'],
+      ] as const) {
+        const result = await d.owner.run(at('secrets', 'import', await file(name, content), '--env', 'production', '--path', '/strict'));
+        assert.equal(result.code, 1, name);
+        assert.match(result.stderr, /names DUP more than once/, name);
+      }
+      const latin1 = await d.owner.run(at('secrets', 'import', await file('l1.env', Buffer.from('LAT=caf\xe9\n', 'latin1')), '--env', 'production', '--path', '/strict'));
+      assert.equal(latin1.code, 1);
+      assert.match(latin1.stderr, /^coffer: .*l1\.env is not UTF-8 text$/m);
+      assert.equal((await d.owner.json(at('secrets', 'list', '--env', 'production', '--path', '/strict'))).data.length, 0, 'nothing was imported');
+
+      const numbers = await d.owner.json(at('secrets', 'import', await file('numbers.yaml', '\uFEFFZIP: 01234\nVER: 1.10\nHEX: 0x1F\n'), '--env', 'production', '--path', '/strict'));
+      assert.deepEqual(numbers.created, ['ZIP', 'VER', 'HEX']);
+      const bom = await d.owner.json(at('secrets', 'import', await file('bom.json', '\uFEFF{"BIG": 123456789012345678901234567890, "__proto__": "p"}'), '--env', 'production', '--path', '/strict'));
+      assert.deepEqual(bom.created, ['BIG', '__PROTO__']);
+      const values = await d.owner.json(at('secrets', 'list', '--env', 'production', '--path', '/strict', '--show'));
+      assert.deepEqual(Object.fromEntries(values.data.map((s: any) => [s.key, s.value])), { ZIP: '01234', VER: '1.10', HEX: '0x1F', BIG: '123456789012345678901234567890', __PROTO__: 'p' });
+    });
+
     it('says when a value cannot be written as .env, and exports it in the other formats', async () => {
       const nasty = `all three ' " \` quotes\r\nand a trailing backslash \\`;
       await d.owner.json(at('secrets', 'set', `NASTY=${nasty}`, '--env', 'staging', '--path', '/odd'));

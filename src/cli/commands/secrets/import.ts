@@ -11,7 +11,7 @@ import { checkFormat, formatOfFile, parseEntries } from '../../formats.js';
 import { progressBar } from '../../progress.js';
 import { createUi } from '../../ui.js';
 import { checkType, describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
-import { normaliseKey, where } from './shared.js';
+import { normaliseKey, utf8Text, where } from './shared.js';
 import { applyWrites, checkDistinct, planWrites } from './write.js';
 
 export interface SecretsImportOptions extends TargetOptions {
@@ -75,12 +75,16 @@ async function readInput(file: string): Promise<string> {
     if (process.stdin.isTTY) throw new UserError('`-` reads the file from standard input, but stdin is a terminal', 'pipe it in: coffer secrets import - < .env');
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    return utf8Text(Buffer.concat(chunks), 'standard input', NOT_UTF8_HINT);
   }
+  let bytes: Buffer;
   try {
-    return await fs.readFile(file, 'utf8');
+    bytes = await fs.readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${(error as Error).message}`, 'check the path');
   }
+  return utf8Text(bytes, file, NOT_UTF8_HINT);
 }
+
+const NOT_UTF8_HINT = 'save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8); store binary values base64-encoded with `coffer secrets set`';

@@ -4,7 +4,7 @@
 import { UserError } from '../../errors.js';
 import { createUi, type Ui } from '../../ui.js';
 import { checkType, describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
-import { normaliseKey, where } from './shared.js';
+import { normaliseKey, utf8Text, where } from './shared.js';
 import { applyWrites, checkDistinct, planWrites } from './write.js';
 
 export interface SecretsSetOptions extends TargetOptions {
@@ -55,5 +55,6 @@ async function readValue(ui: Ui, key: string): Promise<string> {
   }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = utf8Text(Buffer.concat(chunks), `the value of ${key} on standard input`, `store binary data base64-encoded: base64 < FILE | coffer secrets set ${key}`);
+  return text.replace(/\r?\n$/, '');
 }

@@ -39,3 +39,15 @@ export function oneNamed(client: SecretsClient, secrets: readonly Secret[], key:
 export function sortSecrets<T extends { path: string; key: string }>(secrets: T[]): T[] {
   return secrets.sort((a, b) => (a.path === b.path ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.path < b.path ? -1 : 1));
 }
+
+/**
+ * Bytes read from a file or standard input as UTF-8 text, refused when they are not UTF-8 (a
+ * Latin-1 file or binary data would otherwise be stored with U+FFFD in place of the bytes).
+ */
+export function utf8Text(bytes: Uint8Array, what: string, hint: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new UserError(`${what} is not UTF-8 text`, hint);
+  }
+}
