@@ -236,16 +236,30 @@ function dotenvKey(key: string): string {
 
 /**
  * A quoting that dotenv reads back unchanged: single quotes (nothing is unescaped inside), else
- * backticks, else double quotes (where dotenv turns \n and \r into line breaks, so real line
- * breaks are written raw and carriage returns as \r). dotenv has no escape for the quote itself,
- * and a backslash right before the closing quote would read as an escaped quote; a value that
- * fits none of the three is refused by the round-trip check of stringifyEntries.
+ * backticks, else double quotes (where dotenv turns \n and \r into line breaks, so real line breaks
+ * are written raw and carriage returns as \r). Each candidate is tried by reading it back with the
+ * .env reader, followed by another line, the honest test; dotenv has no escape for the quote
+ * characters themselves, so a value that no candidate carries is refused, saying what it holds.
  */
 function dotenvValue(key: string, value: string): string {
-  const endsWithBackslash = value.endsWith('\\');
-  const hasCr = value.includes('\r');
-  if (!value.includes("'") && !endsWithBackslash && !hasCr) return `'${value}'`;
-  if (!value.includes('`') && !endsWithBackslash && !hasCr) return `\`${value}\``;
-  if (!value.includes('"') && !endsWithBackslash && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, '\\r')}"`;
-  throw new UserError(`the value of ${key} cannot be written in a .env file (it holds ', \` and " together with a backslash or carriage return)`, 'use --format json, yaml or toml');
+  const candidates = [`'${value}'`, `\`${value}\``, `"${value.replace(/\r/g, '\\r')}"`];
+  for (const candidate of candidates) {
+    const back = dotenvEntries(`${key}=${candidate}\nZ_NEXT=z\n`);
+    if (back.length === 2 && back[0]!.key === key && back[0]!.value === value && back[1]!.key === 'Z_NEXT' && back[1]!.value === 'z') return candidate;
+  }
+  const holds = [
+    ["'", value.includes("'")],
+    ['`', value.includes('`')],
+    ['"', value.includes('"')],
+    ['a carriage return', value.includes('\r')],
+    ['a literal \\n or \\r', /\\[nr]/.test(value)],
+    ['a backslash before a quote', /\\['"`]/.test(value)],
+    ['a backslash at the end', value.endsWith('\\')],
+  ]
+    .filter(([, present]) => present)
+    .map(([what]) => what as string);
+  throw new UserError(
+    `the value of ${key} cannot be written in a .env file: dotenv reads it back changed in '…', \`…\` and "…" quoting (it holds ${holds.join(', ') || 'characters dotenv cannot quote'})`,
+    'use --format json, yaml or toml',
+  );
 }

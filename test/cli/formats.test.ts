@@ -146,3 +146,58 @@ describe('text input', () => {
     refused(() => utf8Text(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00]), 'the value of KEY on standard input', 'h'), /is not UTF-8 text/);
   });
 });
+
+describe('dotenv export', () => {
+  // Every value either reads back exactly (through the writer's own check and through the dotenv
+  // package) or is refused with a message that names only what the value holds.
+  const AWKWARD = [
+    'C:\\Temp\\',
+    'ends with two \\\\',
+    `all three ' " \` quotes`,
+    `all three ' " \` quotes # and a hash`,
+    `it's "quoted"`,
+    'a\nb',
+    'cr\rhere',
+    'crlf\r\nhere',
+    'literal \\n and \\r',
+    `literal \\n with ' and \``,
+    "back\\'slash quote",
+    `all three ' " \` quotes\r\nand a trailing backslash \\`,
+    '  padded  ',
+    '#hash',
+    '',
+    'x=y',
+    '${HOME}',
+  ];
+
+  for (const value of AWKWARD) {
+    it(`writes or truly refuses ${JSON.stringify(value)}`, async () => {
+      const dotenv = (await import('dotenv')).default;
+      let text: string | undefined;
+      try {
+        text = stringifyEntries('dotenv', [{ key: 'A', value }, { key: 'B', value: 'b' }]);
+      } catch (error) {
+        assert.ok(error instanceof UserError, String(error));
+        assert.match(error.message, /^the value of A cannot be written in a \.env file: dotenv reads it back changed in '…', `…` and "…" quoting \(it holds (.+)\)$/);
+        const holds = /\(it holds (.+)\)$/.exec(error.message)![1]!;
+        if (holds.includes("'")) assert.ok(value.includes("'"));
+        if (holds.includes('`')) assert.ok(value.includes('`'));
+        if (holds.includes('"')) assert.ok(value.includes('"'));
+        if (holds.includes('carriage return')) assert.ok(value.includes('\r'));
+        if (holds.includes('at the end')) assert.ok(value.endsWith('\\'));
+        // Truly: no quoting reads back unchanged with the dotenv package.
+        for (const quoted of [`'${value}'`, `\`${value}\``, `"${value.replace(/\r/g, '\\r')}"`]) {
+          assert.notEqual(dotenv.parse(`A=${quoted}\nB=b\n`).A, value, quoted);
+        }
+        return;
+      }
+      assert.deepEqual(dotenv.parse(text), { A: value, B: 'b' }, text);
+    });
+  }
+
+  it('a trailing backslash and three quote characters without a backslash are written', () => {
+    for (const value of ['C:\\Temp\\', `all three ' " \` quotes`]) {
+      assert.deepEqual(parseEntries('dotenv', stringifyEntries('dotenv', [{ key: 'A', value }])), [{ key: 'A', value }]);
+    }
+  });
+});
