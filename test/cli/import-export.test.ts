@@ -186,6 +186,19 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual(Object.fromEntries(values.data.map((s: any) => [s.key, s.value])), { ZIP: '01234', VER: '1.10', HEX: '0x1F', BIG: '123456789012345678901234567890', __PROTO__: 'p' });
     });
 
+    it('refuses more than 1000 secrets in one import or delete, saying what to do', async () => {
+      const many = path.join(d.dir, 'many.env');
+      await fs.writeFile(many, Array.from({ length: 1001 }, (_, i) => `K${i}=v\n`).join(''));
+      const imported = await d.owner.run(at('secrets', 'import', many, '--env', 'production', '--path', '/many'));
+      assert.equal(imported.code, 1);
+      assert.match(imported.stderr, /^coffer: this would create 1001 secrets, but the server takes at most 1000 in one all-or-nothing batch; nothing was written$/m);
+      assert.match(imported.stderr, /split the file .* into parts of at most 1000 names/);
+      assert.equal((await d.owner.json(at('secrets', 'list', '--env', 'production', '--path', '/many'))).data.length, 0);
+      const deleted = await d.owner.run(at('secrets', 'delete', ...Array.from({ length: 1001 }, (_, i) => `K${i}`), '--env', 'production'));
+      assert.equal(deleted.code, 1);
+      assert.match(deleted.stderr, /^coffer: this would delete 1001 secrets, but the server takes at most 1000/m);
+    });
+
     it('says when a value cannot be written as .env, and exports it in the other formats', async () => {
       const nasty = `all three ' " \` quotes\r\nand a trailing backslash \\`;
       await d.owner.json(at('secrets', 'set', `NASTY=${nasty}`, '--env', 'staging', '--path', '/odd'));

@@ -3,6 +3,7 @@ import { UserError } from '../../errors.js';
 import { createUi } from '../../ui.js';
 import { describeTarget, resolveTarget, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
 import { normaliseKey, oneNamed, where } from './shared.js';
+import { checkBatchSize, MAX_BATCH } from './write.js';
 
 export interface SecretsDeleteOptions extends TargetOptions {
   json?: boolean;
@@ -11,6 +12,7 @@ export interface SecretsDeleteOptions extends TargetOptions {
 export async function secretsDelete(names: string[], options: SecretsDeleteOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   const keys = [...new Set(names.map(normaliseKey))];
+  checkBatchSize(keys.length, 'this would delete', `delete at most ${MAX_BATCH} names per command (each command is then all or nothing on its own)`);
   const target = await resolveTarget(options);
   await withSecretsClient(target, {}, async (client) => {
     const existing = await client.list({ ...(target.path ? { path: target.path } : {}), resolve: false });

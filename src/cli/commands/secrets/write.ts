@@ -37,8 +37,19 @@ export function planWrites(client: SecretsClient, existing: readonly Secret[], v
   return plan;
 }
 
+/** The server writes (and deletes) at most this many secrets in one request (MAX_BATCH_SIZE). */
+export const MAX_BATCH = 1000;
+
+/** Refused before anything is sent: one batch holds at most MAX_BATCH, and splitting it would break all-or-nothing. */
+export function checkBatchSize(count: number, what: string, hint: string): void {
+  if (count > MAX_BATCH) throw new UserError(`${what} ${count} secrets, but the server takes at most ${MAX_BATCH} in one all-or-nothing batch; nothing was written`, hint);
+}
+
 /** PUT batch, then POST batch (each all-or-nothing on the server); `progress` hears how many are written. */
 export async function applyWrites(client: SecretsClient, plan: WritePlan, progress: (written: number, stage: string) => void = () => {}): Promise<void> {
+  const hint = `split the file (or the command) into parts of at most ${MAX_BATCH} names and write each; each part is then all or nothing on its own`;
+  checkBatchSize(plan.creates.length, 'this would create', hint);
+  checkBatchSize(plan.updates.length, 'this would update', hint);
   let written = 0;
   if (plan.updates.length > 0) {
     progress(written, `updating ${plan.updates.length} existing in one batch`);
