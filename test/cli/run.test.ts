@@ -113,6 +113,76 @@ for (const target of STORE_TARGETS) {
       assert.equal(await child.exited, 0, 'the child handled SIGTERM and exited 0');
     });
 
+    it('refuses secrets an environment variable cannot hold: one line naming the key, never the value, no stack', async () => {
+      await d.owner.json(['apps', 'create', 'odd']);
+      const odd = (env: string, ...args: string[]) => ['run', '--app', 'odd', '--env', env, ...args];
+      const importJson = async (env: string, secrets: Record<string, string>) => {
+        const file = path.join(d.dir, `odd-${env}.json`);
+        await fs.writeFile(file, JSON.stringify(secrets));
+        await d.owner.json(['secrets', 'import', file, '--format', 'json', '--app', 'odd', '--env', env, '--overwrite']);
+      };
+      const noLeak = (result: { stderr: string; stdout: string }, ...parts: string[]) => {
+        for (const part of parts) assert.ok(!result.stderr.includes(part) && !result.stdout.includes(part), `the output does not contain ${part}`);
+        assert.doesNotMatch(result.stderr, /\n\s+at |TypeError|ERR_|unexpected error/, 'no stack trace');
+      };
+
+      await importJson('development', { NULVAL: 'secret-left\u0000secret-right', FINE: 'fine' });
+      const nul = await d.owner.run(odd('development', '--', NODE, '-e', 'console.log("ran")'));
+      assert.equal(nul.code, 1, nul.stderr);
+      assert.match(nul.stderr, /^coffer: cannot start .*: the value of NULVAL contains a NUL byte/m);
+      assert.equal(nul.stdout, '', 'the command did not run');
+      noLeak(nul, 'secret-left', 'secret-right');
+
+      const big = 'B'.repeat(200 * 1024);
+      await importJson('staging', { BIGVAL: big });
+      const e2big = await d.owner.run(odd('staging', '--', NODE, '-e', 'console.log("ran")'));
+      assert.equal(e2big.code, 1, e2big.stderr);
+      assert.match(e2big.stderr, /^coffer: cannot start .*: the value of BIGVAL is longer than one environment variable can be/m);
+      noLeak(e2big, 'BBBBBBBB');
+
+      const empty = await d.owner.run(run('--', ''));
+      assert.equal(empty.code, 127, empty.stderr);
+      assert.match(empty.stderr, /^coffer: command not found: ''$/m);
+      noLeak(empty, 'db.internal');
+    });
+
+    it('--watch keeps the child when the new secrets cannot be passed; a failed restart ends the run', async () => {
+      await d.owner.json(['apps', 'create', 'watched']);
+      const at = (...args: string[]) => [...args, '--app', 'watched', '--env', 'development'];
+      await d.owner.json(at('secrets', 'set', 'WATCHED=one'));
+      const stay = STAY("process.on('SIGTERM', () => { console.log('stopping ' + process.env.WATCHED); process.exit(5); })");
+      const child = d.owner.spawn(['run', '--watch', '--interval', '1', ...at(), '--', NODE, '-e', stay]);
+      try {
+        await child.waitFor(/^ready one$/, 60_000);
+        const file = path.join(d.dir, 'watched.json');
+        await fs.writeFile(file, JSON.stringify({ WATCHED: 'nul-left\u0000nul-right' }));
+        await d.owner.json(['secrets', 'import', file, '--format', 'json', '--overwrite', ...at()]);
+        await child.waitFor(/coffer: the secrets of .* changed, but the value of WATCHED contains a NUL byte/, 60_000);
+        assert.ok(!child.stdout.some((l) => l.startsWith('stopping')), 'the old child was not stopped');
+        assert.ok(!child.stderr.join('\n').includes('nul-left'), 'the value is not printed');
+        child.child.kill('SIGTERM');
+        assert.equal(await child.exited, 5, 'SIGTERM reached the child that kept running');
+        assert.ok(child.stdout.includes('stopping one'));
+      } finally {
+        child.child.kill('SIGKILL');
+      }
+
+      // A restart that cannot start the command (here: it was deleted) ends coffer run.
+      await d.owner.json(at('secrets', 'set', 'WATCHED=one'));
+      const script = path.join(d.dir, 'vanishing.sh');
+      await fs.writeFile(script, '#!/bin/sh\necho "ready $WATCHED"\nexec sleep 600\n', { mode: 0o755 });
+      const vanishing = d.owner.spawn(['run', '--watch', '--interval', '1', ...at(), '--', script]);
+      try {
+        await vanishing.waitFor(/^ready one$/, 60_000);
+        await fs.rm(script);
+        await d.owner.json(at('secrets', 'set', 'WATCHED=two'));
+        assert.equal(await vanishing.exited, 127, vanishing.stderr.join('\n'));
+        assert.match(vanishing.stderr.join('\n'), /coffer: command not found: .*vanishing\.sh/);
+      } finally {
+        vanishing.child.kill('SIGKILL');
+      }
+    });
+
     it('works with a service-account token and no stored login (CI)', async () => {
       const api = apiClient(d.server.url, `Bearer ${d.setup.token}`);
       const roles = await api.get('/v1/roles/');

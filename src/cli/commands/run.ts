@@ -29,11 +29,14 @@ export interface RunOptions extends TargetOptions {
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 5;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 const STOP_GRACE_MS = 10_000;
+/** Linux's MAX_ARG_STRLEN: one `NAME=value` string of the environment (with its NUL) may not be longer. */
+const MAX_ENV_STRING_BYTES = 32 * 4096;
 
 type Values = Record<string, string>;
 
 export async function run(command: string[], options: RunOptions): Promise<void> {
   if (command.length === 0) throw new UserError('no command to run', 'put it after --, e.g. coffer run --env development -- npm start');
+  if (command[0] === '') throw new UserError("command not found: ''", 'the command name is empty', 127);
   const intervalMs = parseInterval(options.interval) * 1000;
   const target = await resolveTarget(options);
   const source = new SecretsSource(target, options);
@@ -51,6 +54,8 @@ export async function run(command: string[], options: RunOptions): Promise<void>
     values = await source.fromCache(unreachable.message);
   }
   if (!options.watch) source.close();
+  const problem = unpassable(values);
+  if (problem) throw new UserError(`cannot start ${command[0]}: ${problem.message}`, problem.hint);
 
   const supervisor = new Supervisor(command);
   let timer: NodeJS.Timeout | undefined;
@@ -65,7 +70,11 @@ export async function run(command: string[], options: RunOptions): Promise<void>
         const changed = await source.changed(marker);
         if (changed) {
           marker = changed.marker;
-          if (!sameValues(values, changed.values)) {
+          const refused = sameValues(values, changed.values) ? undefined : unpassable(changed.values);
+          if (refused) {
+            // Checked before the old child is stopped: it keeps running with the values it has.
+            process.stderr.write(`coffer: the secrets of ${source.where} changed, but ${refused.message}; ${command[0]} keeps running with the previous values\n`);
+          } else if (!sameValues(values, changed.values)) {
             values = changed.values;
             process.stderr.write(`coffer: the secrets of ${source.where} changed; restarting ${command[0]}\n`);
             await supervisor.restart(values);
@@ -91,7 +100,11 @@ export async function run(command: string[], options: RunOptions): Promise<void>
     const code = outcome.error.code;
     if (code === 'ENOENT') throw new UserError(`command not found: ${command[0]}`, 'check its name and your PATH', 127);
     if (code === 'EACCES') throw new UserError(`cannot execute ${command[0]}: permission denied`, 'check that it is executable', 126);
-    throw new UserError(`cannot start ${command[0]}: ${outcome.error.message}`, undefined, 126);
+    if (code === 'E2BIG') {
+      throw new UserError(`cannot start ${command[0]}: its arguments and environment are too large for the system (E2BIG)`, largest(values), 126);
+    }
+    // Only the code: a message of Node's may quote an argument or a variable of the environment.
+    throw new UserError(`cannot start ${command[0]}: ${code ?? 'error'}`, undefined, 126);
   }
   if (outcome.code !== 0) throw new ExitError(outcome.code);
 }
@@ -101,6 +114,40 @@ function parseInterval(text: string | undefined): number {
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 1) throw new UserError(`--interval ${text} is not a number of seconds of at least 1`, 'e.g. --interval 10');
   return seconds;
+}
+
+/**
+ * Why these values cannot be put in a child's environment, naming the secrets but never quoting a
+ * value; undefined when they can. Names that are merely unusual (spaces, a leading digit, unicode)
+ * are passed as they are.
+ */
+function unpassable(values: Values): { message: string; hint: string } | undefined {
+  const badName = Object.keys(values).filter((k) => k === '' || k.includes('=') || k.includes('\0'));
+  if (badName.length > 0) {
+    return { message: `the secret name${badName.length > 1 ? 's' : ''} ${badName.map(show).join(', ')} cannot be an environment variable (empty, or with = or a NUL byte)`, hint: 'rename the secret' };
+  }
+  const nul = Object.keys(values).filter((k) => values[k]!.includes('\0'));
+  if (nul.length > 0) {
+    return { message: `the value of ${nul.map(show).join(', ')} contains a NUL byte, which an environment variable cannot hold`, hint: 'remove the NUL byte from the secret, or encode the value (e.g. base64)' };
+  }
+  const long = Object.keys(values).filter((k) => Buffer.byteLength(`${k}=${values[k]}`) + 1 > MAX_ENV_STRING_BYTES);
+  if (long.length > 0 && process.platform === 'linux') {
+    return { message: `the value of ${long.map(show).join(', ')} is longer than one environment variable can be (${MAX_ENV_STRING_BYTES / 1024} KiB on Linux)`, hint: 'keep large values in a file and put its path in the secret' };
+  }
+  return undefined;
+}
+
+/** A name as it can be printed on one line. */
+function show(name: string): string {
+  return /^[\x21-\x7e]+$/.test(name) ? name : JSON.stringify(name);
+}
+
+function largest(values: Values): string {
+  const sizes = Object.keys(values)
+    .map((k) => ({ k, bytes: Buffer.byteLength(values[k]!) }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 3);
+  return sizes.length ? `the largest secrets: ${sizes.map((s) => `${show(s.k)} (${s.bytes} bytes)`).join(', ')}` : 'shorten the arguments or the environment';
 }
 
 function sameValues(a: Values, b: Values): boolean {
@@ -201,6 +248,7 @@ class Supervisor {
   #child: ChildProcess | undefined;
   readonly #replaced = new WeakSet<ChildProcess>();
   #stopSignal: NodeJS.Signals | undefined;
+  #restarting = false;
   #resolve!: (outcome: Outcome) => void;
   finished = false;
   readonly done: Promise<Outcome>;
@@ -215,8 +263,16 @@ class Supervisor {
     this.#resolve(outcome);
   }
 
+  /** Never throws: a failure to start (thrown at once by spawn, or reported later) ends the run. */
   start(values: Values): void {
-    const child = spawn(this.command[0]!, this.command.slice(1), { stdio: 'inherit', env: { ...process.env, ...values } });
+    let child: ChildProcess;
+    try {
+      child = spawn(this.command[0]!, this.command.slice(1), { stdio: 'inherit', env: { ...process.env, ...values } });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.#finish({ error: Object.assign(new Error(code ?? 'spawn failed'), { code }) });
+      return;
+    }
     this.#child = child;
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (!this.#replaced.has(child)) this.#finish({ error });
@@ -233,6 +289,7 @@ class Supervisor {
     if (this.finished || !old) return;
     this.#replaced.add(old);
     this.#child = undefined;
+    this.#restarting = true;
     if (old.exitCode === null && old.signalCode === null) {
       const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
       old.kill('SIGTERM');
@@ -240,6 +297,7 @@ class Supervisor {
       await exited;
       clearTimeout(timer);
     }
+    this.#restarting = false;
     if (this.#stopSignal) {
       // A signal came while the old child was stopping: end like the child would have.
       this.#finish({ code: 128 + (os.constants.signals[this.#stopSignal] ?? 0) });
@@ -252,7 +310,9 @@ class Supervisor {
     const child = this.#child;
     if (!child) {
       // Between two children (a restart): remember it; the restart ends the run instead.
-      this.#stopSignal = signal;
+      if (this.#restarting) this.#stopSignal = signal;
+      // No child and none coming: end now, like a child would have.
+      else this.#finish({ code: 128 + (os.constants.signals[signal] ?? 0) });
       return;
     }
     // On a terminal, Ctrl-C already reached the child (same foreground process group): do not
