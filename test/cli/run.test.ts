@@ -183,6 +183,23 @@ for (const target of STORE_TARGETS) {
       }
     });
 
+    it('forwards SIGUSR1 to the child and does not open the Node inspector', async () => {
+      const marker = path.join(d.dir, 'usr1-marker');
+      const handled = `process.on('SIGUSR1', () => { require('fs').writeFileSync(${JSON.stringify(marker)}, 'usr1'); console.log('child got SIGUSR1'); })`;
+      const child = d.owner.spawn(run('--', NODE, '-e', STAY(handled)));
+      try {
+        await child.waitFor(/^ready/, 60_000);
+        child.child.kill('SIGUSR1');
+        await child.waitFor(/^child got SIGUSR1$/, 60_000);
+        assert.equal(await fs.readFile(marker, 'utf8'), 'usr1');
+        child.child.kill('SIGTERM');
+        assert.equal(await child.exited, 128 + 15);
+      } finally {
+        child.child.kill('SIGKILL');
+      }
+      assert.doesNotMatch(child.stderr.join('\n'), /Debugger listening|inspector/i);
+    });
+
     it('works with a service-account token and no stored login (CI)', async () => {
       const api = apiClient(d.server.url, `Bearer ${d.setup.token}`);
       const roles = await api.get('/v1/roles/');

@@ -1,7 +1,7 @@
 // `coffer run [--app A] [--env E] [--path P] -- command args…`: runs a command with the
 // environment's secrets in its environment (your active personal overrides applied, references
 // resolved; secrets win over variables of the same name). Exit code and signals pass through:
-// SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR2 are forwarded to the child, and coffer exits with the
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the child, and coffer exits with the
 // child's code, or 128 + the number of the signal that ended it.
 //
 // --watch restarts the child when the secrets change. It polls every --interval seconds (default
@@ -27,7 +27,9 @@ export interface RunOptions extends TargetOptions {
 }
 
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 5;
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+// SIGUSR1 is forwarded too: without a listener, Node opens its inspector on 127.0.0.1:9229 when it
+// gets SIGUSR1, and any local process could then attach and read the token and the secrets.
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const STOP_GRACE_MS = 10_000;
 /** Linux's MAX_ARG_STRLEN: one `NAME=value` string of the environment (with its NUL) may not be longer. */
 const MAX_ENV_STRING_BYTES = 32 * 4096;
@@ -37,6 +39,18 @@ type Values = Record<string, string>;
 export async function run(command: string[], options: RunOptions): Promise<void> {
   if (command.length === 0) throw new UserError('no command to run', 'put it after --, e.g. coffer run --env development -- npm start');
   if (command[0] === '') throw new UserError("command not found: ''", 'the command name is empty', 127);
+  // Listen to SIGUSR1 from the start (the token and the secrets are in memory from here on): it
+  // keeps Node's inspector closed. Until the child runs it is ignored.
+  const early = () => {};
+  process.on('SIGUSR1', early);
+  try {
+    await runCommand(command, options);
+  } finally {
+    process.off('SIGUSR1', early);
+  }
+}
+
+async function runCommand(command: string[], options: RunOptions): Promise<void> {
   const intervalMs = parseInterval(options.interval) * 1000;
   const target = await resolveTarget(options);
   const source = new SecretsSource(target, options);
@@ -309,6 +323,7 @@ class Supervisor {
   signal(signal: NodeJS.Signals): void {
     const child = this.#child;
     if (!child) {
+      if (signal === 'SIGUSR1') return;
       // Between two children (a restart): remember it; the restart ends the run instead.
       if (this.#restarting) this.#stopSignal = signal;
       // No child and none coming: end now, like a child would have.
