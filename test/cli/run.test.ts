@@ -200,6 +200,14 @@ for (const target of STORE_TARGETS) {
       assert.doesNotMatch(child.stderr.join('\n'), /Debugger listening|inspector/i);
     });
 
+    it('--interval is at most a day', async () => {
+      const long = await d.owner.run(run('--watch', '--interval', '3000000', '--', NODE, '-e', 'console.log("ran")'));
+      assert.equal(long.code, 1);
+      assert.match(long.stderr, /^coffer: --interval 3000000 is more than 86400 seconds/m);
+      assert.equal(long.stdout, '');
+      assert.doesNotMatch(long.stderr, /TimeoutOverflowWarning/);
+    });
+
     it('works with a service-account token and no stored login (CI)', async () => {
       const api = apiClient(d.server.url, `Bearer ${d.setup.token}`);
       const roles = await api.get('/v1/roles/');

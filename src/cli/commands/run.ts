@@ -31,6 +31,8 @@ export const DEFAULT_WATCH_INTERVAL_SECONDS = 5;
 // gets SIGUSR1, and any local process could then attach and read the token and the secrets.
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const STOP_GRACE_MS = 10_000;
+/** setTimeout cannot wait longer than 2^31-1 ms; a day is plenty for a poll. */
+export const MAX_WATCH_INTERVAL_SECONDS = 86_400;
 /** Linux's MAX_ARG_STRLEN: one `NAME=value` string of the environment (with its NUL) may not be longer. */
 const MAX_ENV_STRING_BYTES = 32 * 4096;
 
@@ -127,6 +129,7 @@ function parseInterval(text: string | undefined): number {
   if (text === undefined) return DEFAULT_WATCH_INTERVAL_SECONDS;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 1) throw new UserError(`--interval ${text} is not a number of seconds of at least 1`, 'e.g. --interval 10');
+  if (seconds > MAX_WATCH_INTERVAL_SECONDS) throw new UserError(`--interval ${text} is more than ${MAX_WATCH_INTERVAL_SECONDS} seconds (a day)`, 'e.g. --interval 60');
   return seconds;
 }
 
