@@ -3,10 +3,11 @@
 import { ConfigError } from '../config.js';
 import { ExitError, UserError } from './errors.js';
 import { buildProgram } from './program.js';
+import { noControls } from './table.js';
 
 function fail(message: string, hint?: string, code = 1): never {
-  process.stderr.write(`coffer: ${message}\n`);
-  if (hint) process.stderr.write(`  ${hint}\n`);
+  process.stderr.write(`coffer: ${noControls(message)}\n`);
+  if (hint) process.stderr.write(`  ${noControls(hint)}\n`);
   process.exit(code);
 }
 

@@ -3,6 +3,7 @@
 // is the whole output then). Every prompt can be cancelled: Ctrl-C prints a line and exits 0.
 import * as clack from '@clack/prompts';
 import { ExitError, UserError } from './errors.js';
+import { noControls as clean } from './table.js';
 
 export interface Spinner {
   start(message: string): void;
@@ -55,11 +56,13 @@ export function createUi(options: { json?: boolean } = {}): Ui {
   return {
     interactive,
     json,
-    intro: (title) => (fancy ? clack.intro(title) : out(title)),
-    outro: (message) => (fancy ? clack.outro(message) : out(message)),
-    info: (message) => (fancy ? clack.log.info(message) : out(message)),
-    success: (message) => (fancy ? clack.log.success(message) : out(message)),
-    warn: (message) => {
+    // Messages name apps, environments, organisations...: user data, so no raw control characters.
+    intro: (title) => (fancy ? clack.intro(clean(title)) : out(clean(title))),
+    outro: (message) => (fancy ? clack.outro(clean(message)) : out(clean(message))),
+    info: (message) => (fancy ? clack.log.info(clean(message)) : out(clean(message))),
+    success: (message) => (fancy ? clack.log.success(clean(message)) : out(clean(message))),
+    warn: (raw) => {
+      const message = clean(raw);
       if (fancy) clack.log.warn(message);
       else if (json) process.stderr.write(`warning: ${message}\n`);
       else out(`Warning: ${message}`);

@@ -1,6 +1,7 @@
 // `coffer whoami`: who the stored login (or COFFER_TOKEN) is, on which server and organisation.
 import { CofferApi, type MeResponse } from '../api.js';
 import { credentialsPath, displayPath, resolveAccount } from '../credentials.js';
+import { visible } from '../table.js';
 import { createUi } from '../ui.js';
 
 export interface WhoamiOptions {
@@ -31,5 +32,5 @@ export async function whoami(options: WhoamiOptions): Promise<void> {
     `Server        ${account.url}`,
     `Token         ${me.tokenId ?? '-'} from ${source}`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.map(visible).join('\n')}\n`);
 }

@@ -1,7 +1,7 @@
 // `coffer envs list`: the environments of an app that you hold.
 import { createUi } from '../../ui.js';
 import { listEnvironments } from '../../secrets-client.js';
-import { printTable } from '../../table.js';
+import { printTable, visible } from '../../table.js';
 import { envsTarget, type EnvsTargetOptions } from './shared.js';
 
 export interface EnvsListOptions extends EnvsTargetOptions {
@@ -17,7 +17,7 @@ export async function envsList(options: EnvsListOptions): Promise<void> {
     return;
   }
   if (envs.length === 0) {
-    process.stdout.write(`${app.name} has no environment you can access.\n`);
+    process.stdout.write(`${visible(app.name)} has no environment you can access.\n`);
     return;
   }
   printTable(['NAME', 'ID', 'TYPE'], envs.map((e) => [e.name, e.id, e.envType]));

@@ -1,7 +1,7 @@
 // `coffer secrets list`: the secrets of an environment; values masked unless --show.
 import { createUi } from '../../ui.js';
 import { describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
-import { cell, MASK, printTable } from '../../table.js';
+import { cell, MASK, printTable, visible } from '../../table.js';
 import { sortSecrets, where } from './shared.js';
 
 export interface SecretsListOptions extends TargetOptions {
@@ -35,20 +35,20 @@ export async function secretsList(options: SecretsListOptions): Promise<void> {
       return;
     }
     if (secrets.length === 0) {
-      process.stdout.write(`No secrets in ${describeTarget(client, target.path)}${tags ? ` tagged ${tags.join(' or ')}` : ''}.\n`);
+      process.stdout.write(`${visible(`No secrets in ${describeTarget(client, target.path)}${tags ? ` tagged ${tags.join(' or ')}` : ''}.`)}\n`);
       return;
     }
     printTable(
       ['KEY', 'VALUE', 'PATH', 'TYPE', 'TAGS', 'COMMENT'],
       secrets.map((s) => [
-        s.key,
+        cell(s.key, 200),
         `${options.show ? cell(s.value) : MASK}${s.overridden ? ' (override)' : ''}`,
-        s.path,
-        s.type,
-        s.tags.join(','),
+        cell(s.path, 200),
+        cell(s.type),
+        cell(s.tags.join(','), 200),
         cell(s.comment, 40),
       ]),
     );
-    if (!options.show) process.stderr.write(`${secrets.length} secret${secrets.length === 1 ? '' : 's'} in ${describeTarget(client, target.path)}; --show prints the values.\n`);
+    if (!options.show) process.stderr.write(`${secrets.length} secret${secrets.length === 1 ? '' : 's'} in ${visible(describeTarget(client, target.path))}; --show prints the values.\n`);
   });
 }

@@ -1,6 +1,7 @@
 // `coffer tokens list`: your personal access tokens in the current organisation (never secrets).
 import { CofferApi, type TokenResponse } from '../../api.js';
 import { resolveAccount } from '../../credentials.js';
+import { printTable } from '../../table.js';
 import { createUi } from '../../ui.js';
 
 export interface TokensListOptions {
@@ -23,15 +24,9 @@ export async function tokensList(options: TokensListOptions): Promise<void> {
   }
   const current = account.stored && account.source === 'file' ? account.stored.tokenId : null;
   const rows = data.map((t) => [t.id, t.name + (t.id === current ? ' (this login)' : ''), day(t.createdAt), t.expiresAt ? day(t.expiresAt) : 'never', t.lastUsed ? day(t.lastUsed) : '-']);
-  process.stdout.write(table(['ID', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED'], rows));
+  printTable(['ID', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED'], rows);
 }
 
 function day(iso: string): string {
   return iso.replace('T', ' ').slice(0, 16);
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
