@@ -36,6 +36,49 @@ export function normaliseBaseUrl(text: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/** COFFER_TIMEOUT: seconds one request may take in all (default 30). */
+export function requestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.COFFER_TIMEOUT?.trim();
+  if (!text) return 30_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`COFFER_TIMEOUT must be a positive number of seconds, not '${text}'`);
+  return Math.round(seconds * 1000);
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as { name?: string })?.name;
+  const causeName = (error as { cause?: { name?: string } })?.cause?.name;
+  return name === 'TimeoutError' || causeName === 'TimeoutError';
+}
+
+const TLS_NOT_SPOKEN = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'EPROTO']);
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+// Shapes of the answers the CLI relies on (only what it reads).
+export function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+export const hasStrings =
+  (...keys: string[]) =>
+  (value: unknown): boolean =>
+    isObject(value) && keys.every((k) => typeof value[k] === 'string');
+export const listOf =
+  (item: (value: unknown) => boolean) =>
+  (value: unknown): boolean =>
+    Array.isArray(value) && value.every(item);
+export const dataListOf =
+  (item: (value: unknown) => boolean) =>
+  (value: unknown): boolean =>
+    isObject(value) && listOf(item)(value.data);
+export const isMe = (value: unknown): boolean => isObject(value) && hasStrings('email')(value.user) && listOf(isObject)(value.memberships);
+
 export interface ApiResponse<T> {
   status: number;
   body: T;
@@ -53,8 +96,15 @@ export class CofferApi {
     return new CofferApi(this.baseUrl, credentials);
   }
 
-  async get<T>(path: string): Promise<T> {
-    return (await this.send<T>('GET', path)).body;
+  /** With `check`, an answer of another shape is an error saying so, not a crash further on. */
+  async get<T>(path: string, check?: (value: unknown) => boolean): Promise<T> {
+    const body = (await this.send<T>('GET', path)).body;
+    if (check && !check(body)) throw this.notCoffer(path);
+    return body;
+  }
+
+  notCoffer(path: string): UserError {
+    return new UserError(`the server at ${this.baseUrl} answered something that is not a Coffer/Phase API response (${path})`, 'check --url (or COFFER_URL)');
   }
 
   async post<T>(path: string, body: unknown = {}): Promise<T> {
@@ -74,15 +124,32 @@ export class CofferApi {
       headers.cookie = credentials.cookie;
       if (method !== 'GET') headers['x-csrf-token'] = credentials.csrfToken;
     }
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    } catch (error) {
+    const unreachable = (reason: string, hint = 'check --url (or COFFER_URL) and that the server is running') =>
+      new UserError(`cannot reach ${this.baseUrl}: ${reason}`, hint);
+    const timeoutMs = requestTimeoutMs();
+    // One deadline for the whole exchange: connecting, the headers and the body.
+    const signal = AbortSignal.timeout(timeoutMs);
+    const failed = (error: unknown): UserError => {
+      if (isTimeout(error)) return unreachable(`no complete answer within ${timeoutMs / 1000} s`, 'check that the server is running; COFFER_TIMEOUT sets the limit in seconds');
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code === 'ECONNREFUSED' ? 'connection refused' : cause?.code === 'ENOTFOUND' ? 'unknown host' : (cause?.message ?? (error as Error).message);
-      throw new UserError(`cannot reach ${this.baseUrl}: ${reason}`, 'check --url (or COFFER_URL) and that the server is running');
+      const code = cause?.code ?? (error as { code?: string }).code;
+      if (code === 'ECONNREFUSED') return unreachable('connection refused');
+      if (code === 'ENOTFOUND') return unreachable('unknown host');
+      if (code && TLS_NOT_SPOKEN.has(code)) return unreachable('the server does not speak TLS (HTTPS)', 'if it serves plain HTTP, use an http:// URL');
+      if (code && UNTRUSTED_CERTIFICATE.has(code)) {
+        return unreachable(`its TLS certificate is not trusted (${code})`, 'for a private CA or a self-signed certificate, point NODE_EXTRA_CA_CERTS at its PEM file');
+      }
+      return unreachable(`${cause?.message ?? (error as Error).message}`);
+    };
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      // The body can fail too (a server that stops half-way): the server is out of reach all the same.
+      text = await response.text();
+    } catch (error) {
+      throw failed(error);
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);

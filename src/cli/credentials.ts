@@ -109,5 +109,18 @@ export async function resolveAccount(urlOption: string | undefined): Promise<Acc
   if (urlOption && normaliseBaseUrl(urlOption) !== normaliseBaseUrl(stored.url)) {
     throw new UserError(`the stored login is for ${stored.url}, not ${normaliseBaseUrl(urlOption)}`, 'run `coffer login` for that server, or set COFFER_TOKEN');
   }
-  return { url: normaliseBaseUrl(stored.url), token: stored.token, source: 'file', stored };
+  return { url: normaliseBaseUrl(stored.url), token: storedUserToken(stored), source: 'file', stored };
+}
+
+/** The stored token, checked before it is used: a damaged file is a message, not a stack trace. */
+export function storedUserToken(stored: StoredCredentials): string {
+  const where = `the stored login (${displayPath(credentialsPath())})`;
+  try {
+    const parsed = parseToken(stored.token.trim());
+    if (parsed.prefix !== 'pss_user') throw new TokenFormatError('not a personal access token');
+  } catch (error) {
+    if (error instanceof TokenFormatError) throw new UserError(`${where} does not hold a valid personal access token`, 'run `coffer login` again (`coffer logout` removes the damaged file)');
+    throw error;
+  }
+  return stored.token.trim();
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { PhaseProtocolError, PhaseSession, type UnlockedApp, type UnlockedEnvironment } from '../client/index.js';
 import { CryptoError, parseToken, TokenFormatError } from '../crypto/index.js';
-import { ApiError, CofferApi, normaliseBaseUrl } from './api.js';
+import { ApiError, CofferApi, dataListOf, hasStrings, listOf, normaliseBaseUrl } from './api.js';
 import { asUserError } from './commands/apps/shared.js';
 import { readCredentials } from './credentials.js';
 import { UserError } from './errors.js';
@@ -142,14 +142,14 @@ export async function resolveSecretsAccount(urlOption: string | undefined): Prom
   if (urlOption && normaliseBaseUrl(urlOption) !== normaliseBaseUrl(stored.url)) {
     throw new UserError(`the stored login is for ${stored.url}, not ${normaliseBaseUrl(urlOption)}`, 'run `coffer login` for that server, or set COFFER_TOKEN');
   }
-  return { url: normaliseBaseUrl(stored.url), token: stored.token, kind: tokenKind(stored.token, 'the stored login') };
+  return { url: normaliseBaseUrl(stored.url), token: stored.token, kind: tokenKind(stored.token, 'the stored login', 'run `coffer login` again (`coffer logout` removes the damaged file)') };
 }
 
-function tokenKind(token: string, where: string): 'user' | 'service' {
+function tokenKind(token: string, where: string, hint = 'use a pss_user:v1 or pss_service:v2 token'): 'user' | 'service' {
   try {
     return parseToken(token).prefix === 'pss_user' ? 'user' : 'service';
   } catch (error) {
-    if (error instanceof TokenFormatError) throw new UserError(`${where} is not a Coffer token: ${error.message}`, 'use a pss_user:v1 or pss_service:v2 token');
+    if (error instanceof TokenFormatError) throw new UserError(`${where} is not a Coffer token: ${error.message}`, hint);
     throw error;
   }
 }
@@ -181,7 +181,7 @@ interface RawApp {
 }
 
 export async function listApps(api: CofferApi): Promise<AppInfo[]> {
-  const answer = await api.get<{ data: RawApp[] }>('/v1/apps/');
+  const answer = await api.get<{ data: RawApp[] }>('/v1/apps/', dataListOf(hasStrings('id', 'name')));
   return answer.data.map((a) => ({ id: a.id, name: a.name, description: a.description ?? null, sseEnabled: a.sseEnabled, createdAt: a.createdAt ?? null }));
 }
 
@@ -226,7 +226,7 @@ interface RawEnv {
 /** The environments of an app you hold keys or a grant for. */
 export async function listEnvironments(account: SecretsAccount, app: AppInfo): Promise<EnvInfo[]> {
   if (app.sseEnabled) {
-    const answer = await restApi(account).get<{ data: RawEnv[] }>(`/v1/environments/?app_id=${encodeURIComponent(app.id)}`);
+    const answer = await restApi(account).get<{ data: RawEnv[] }>(`/v1/environments/?app_id=${encodeURIComponent(app.id)}`, dataListOf(hasStrings('id', 'name')));
     return answer.data.map((e) => ({ id: e.id, name: e.name, envType: e.envType, index: e.index }));
   }
   const session = await openSession(account);
@@ -318,6 +318,10 @@ interface RestSecret {
   override: { value: string; isActive: boolean } | null;
 }
 
+function isRestSecret(value: unknown): boolean {
+  return hasStrings('id', 'key', 'value', 'path')(value) && Array.isArray((value as RestSecret).tags);
+}
+
 class RestSecretsClient implements SecretsClient {
   readonly encryption = 'sse' as const;
   readonly raw = false;
@@ -348,7 +352,7 @@ class RestSecretsClient implements SecretsClient {
   }
 
   async list(filter: ListFilter = {}): Promise<Secret[]> {
-    const items = await this.#call(() => this.#api.get<RestSecret[]>(this.#query({ path: filter.path, key: filter.key, tags: filter.tags?.join(',') })));
+    const items = await this.#call(() => this.#api.get<RestSecret[]>(this.#query({ path: filter.path, key: filter.key, tags: filter.tags?.join(',') }), listOf(isRestSecret)));
     return items.map((s) => {
       const overridden = s.override?.isActive === true;
       return {
@@ -389,7 +393,7 @@ class RestSecretsClient implements SecretsClient {
 
   /** Every environment of the app the caller holds, with its updatedAt (bumped by every secret write). */
   async changeMarker(): Promise<string> {
-    const answer = await this.#call(() => this.#api.get<{ data: Array<{ id: string; updatedAt: string }> }>(`/v1/environments/?app_id=${encodeURIComponent(this.app.id)}`));
+    const answer = await this.#call(() => this.#api.get<{ data: Array<{ id: string; updatedAt: string }> }>(`/v1/environments/?app_id=${encodeURIComponent(this.app.id)}`, dataListOf(hasStrings('id'))));
     return answer.data.map((e) => `${e.id}@${e.updatedAt}`).sort().join(',');
   }
 

@@ -1,6 +1,7 @@
 // `coffer logout`: revoke the stored token on its server (when it can) and delete the stored login.
-import { ApiError, CofferApi, type MeResponse } from '../api.js';
-import { deleteCredentials, displayPath, credentialsPath, readCredentials } from '../credentials.js';
+import { ApiError, CofferApi, isMe, type MeResponse } from '../api.js';
+import { deleteCredentials, displayPath, credentialsPath, readCredentials, storedUserToken } from '../credentials.js';
+import { UserError } from '../errors.js';
 import { createUi } from '../ui.js';
 
 export interface LogoutOptions {
@@ -16,10 +17,21 @@ export async function logout(options: LogoutOptions): Promise<void> {
     else ui.outro(`You are not signed in (no ${displayPath(credentialsPath())}).${envNote}`);
     return;
   }
-  const api = new CofferApi(stored.url, { kind: 'token', token: stored.token });
+  let token: string;
+  try {
+    token = storedUserToken(stored);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    // A damaged login cannot be revoked (there is no token to send); forgetting it is all there is to do.
+    await deleteCredentials();
+    if (ui.json) ui.printJson({ signedOut: true, revoked: false, url: stored.url });
+    else ui.outro(`The stored login held no valid token, so nothing was revoked; ${displayPath(credentialsPath())} was deleted.${envNote}`);
+    return;
+  }
+  const api = new CofferApi(stored.url, { kind: 'token', token });
   let revoked = false;
   try {
-    const tokenId = stored.tokenId ?? (await api.get<MeResponse>('/coffer/v1/me/')).tokenId;
+    const tokenId = stored.tokenId ?? (await api.get<MeResponse>('/coffer/v1/me/', isMe)).tokenId;
     if (tokenId) {
       await api.delete(`/coffer/v1/tokens/${tokenId}/`);
       revoked = true;

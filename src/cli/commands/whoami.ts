@@ -1,5 +1,5 @@
 // `coffer whoami`: who the stored login (or COFFER_TOKEN) is, on which server and organisation.
-import { CofferApi, type MeResponse } from '../api.js';
+import { CofferApi, isMe, type MeResponse } from '../api.js';
 import { credentialsPath, displayPath, resolveAccount } from '../credentials.js';
 import { visible } from '../table.js';
 import { createUi } from '../ui.js';
@@ -12,7 +12,7 @@ export interface WhoamiOptions {
 export async function whoami(options: WhoamiOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   const account = await resolveAccount(options.url);
-  const me = await new CofferApi(account.url, { kind: 'token', token: account.token }).get<MeResponse>('/coffer/v1/me/');
+  const me = await new CofferApi(account.url, { kind: 'token', token: account.token }).get<MeResponse>('/coffer/v1/me/', isMe);
   const membership = me.memberships[0] ?? null;
   if (ui.json) {
     ui.printJson({

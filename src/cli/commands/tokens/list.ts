@@ -1,5 +1,5 @@
 // `coffer tokens list`: your personal access tokens in the current organisation (never secrets).
-import { CofferApi, type TokenResponse } from '../../api.js';
+import { CofferApi, dataListOf, hasStrings, type TokenResponse } from '../../api.js';
 import { resolveAccount } from '../../credentials.js';
 import { printTable } from '../../table.js';
 import { createUi } from '../../ui.js';
@@ -13,7 +13,7 @@ export async function tokensList(options: TokensListOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   const account = await resolveAccount(options.url);
   const api = new CofferApi(account.url, { kind: 'token', token: account.token });
-  const { data } = await api.get<{ data: TokenResponse[] }>('/coffer/v1/tokens/');
+  const { data } = await api.get<{ data: TokenResponse[] }>('/coffer/v1/tokens/', dataListOf(hasStrings('id', 'name', 'createdAt')));
   if (ui.json) {
     ui.printJson({ data });
     return;
