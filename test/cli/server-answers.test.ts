@@ -102,4 +102,14 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
     await store(breaks.url, d.setup.token);
     oneLineError(await user.run(['whoami']), new RegExp(`^coffer: cannot reach ${breaks.url}: `));
   });
+
+  it('an https:// URL at a plain-HTTP server says the server does not speak TLS', async () => {
+    const plain = await fakeServer((_req, res) => res.end('{}'));
+    servers.push(plain);
+    const url = plain.url.replace('http:', 'https:');
+    await store(url, d.setup.token);
+    const result = await user.run(['whoami']);
+    oneLineError(result, new RegExp(`^coffer: cannot reach ${url}: the server does not speak TLS \\(HTTPS\\)$`));
+    assert.match(result.stderr, /use an http:\/\/ URL/);
+  });
 });
