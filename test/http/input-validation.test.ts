@@ -4,44 +4,22 @@
 // 9999 once their offset is applied or without an offset, and the environment bound of E2EE app
 // creation. Each is a 400 that says what is wrong, with nothing written, on every store.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import sodium from 'sodium-native';
 import { encryptAsymmetric, isEd25519PublicKey, isKdfParams, KDF_PARAM_LIMITS, toHex } from '../../src/crypto/index.js';
 import { parseIsoDateTime } from '../../src/domain/iso-datetime.js';
 import { normaliseEmail } from '../../src/domain/organisations.js';
 import { PUBLIC_BODY_LIMIT } from '../../src/http/routes/console/define.js';
-import type { Db } from '../../src/store/database.js';
 import { apiClient, type ApiClient } from '../helpers/fixtures.js';
 import { request, startTestServer, type JsonResponse, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
-import { createAccount, makeMaterial, mintPat, uniqueEmail, type Account, type Material } from './console/accounts.js';
+import { createAccount, invite, makeMaterial, mintPat, uniqueEmail, type Account, type Material } from './console/accounts.js';
 
 /** 32 bytes that are hex but no point of Ed25519 (libsodium refuses to convert it). */
 const NOT_A_POINT = `02${'00'.repeat(31)}`;
 const HEX64 = () => randomBytes(32).toString('hex');
 
-async function invite(db: Db, organisationId: string, email: string): Promise<string> {
-  const token = randomBytes(32).toString('hex');
-  const role = await db.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('name', '=', 'Developer').executeTakeFirstOrThrow();
-  const now = new Date();
-  await db
-    .insertInto('invites')
-    .values({
-      id: randomUUID(),
-      organisation_id: organisationId,
-      email,
-      role_id: role.id,
-      invited_by_member_id: null,
-      invited_by_service_account_id: null,
-      token_hash: createHash('sha256').update(token).digest('hex'),
-      valid: true,
-      created_at: now,
-      expires_at: new Date(now.getTime() + 86_400_000),
-    })
-    .execute();
-  return token;
-}
 
 const acceptBody = (material: Material, keyring: Record<string, unknown> = {}) => ({
   email: material.email,

@@ -1,7 +1,7 @@
 // Client-made material for the /coffer/v1 tests, made the way the CLI makes it (with the fast test
 // Argon2 parameters), and a scan of database rows for anything that must never be stored.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import {
   derivePasswordLoginHash,
@@ -122,4 +122,27 @@ export function assertNotStored(dump: string, secrets: string[]): void {
   for (const secret of secrets) {
     assert.ok(!lower.includes(secret.toLowerCase()), `a database row contains a client secret (${secret.slice(0, 6)}...)`);
   }
+}
+
+/** A valid invite stored directly (Developer unless `role`; 14 days unless `expiresAt`): its token. */
+export async function invite(db: Db, organisationId: string, email: string, options: { role?: string; expiresAt?: Date } = {}): Promise<string> {
+  const token = randomBytes(32).toString('hex');
+  const role = await db.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('name', '=', options.role ?? 'Developer').executeTakeFirstOrThrow();
+  const now = new Date();
+  await db
+    .insertInto('invites')
+    .values({
+      id: randomUUID(),
+      organisation_id: organisationId,
+      email,
+      role_id: role.id,
+      invited_by_member_id: null,
+      invited_by_service_account_id: null,
+      token_hash: createHash('sha256').update(token).digest('hex'),
+      valid: true,
+      created_at: now,
+      expires_at: options.expiresAt ?? new Date(now.getTime() + 14 * 86400_000),
+    })
+    .execute();
+  return token;
 }

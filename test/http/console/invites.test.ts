@@ -2,35 +2,13 @@
 // writes them (SHA-256 of a one-time hex token), so acceptance is tested on its own; the CLI
 // end-to-end test goes through the invite endpoint.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Db } from '../../../src/store/database.js';
 import { apiClient } from '../../helpers/fixtures.js';
 import { request, startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
-import { assertNotStored, clientSecrets, createAccount, dumpDatabase, makeMaterial, signIn, uniqueEmail, type Account, type Material } from './accounts.js';
+import { assertNotStored, clientSecrets, createAccount, dumpDatabase, invite, makeMaterial, signIn, uniqueEmail, type Account, type Material } from './accounts.js';
 
-async function invite(db: Db, organisationId: string, email: string, options: { role?: string; expiresAt?: Date } = {}): Promise<string> {
-  const token = randomBytes(32).toString('hex');
-  const role = await db.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('name', '=', options.role ?? 'Developer').executeTakeFirstOrThrow();
-  const now = new Date();
-  await db
-    .insertInto('invites')
-    .values({
-      id: randomUUID(),
-      organisation_id: organisationId,
-      email,
-      role_id: role.id,
-      invited_by_member_id: null,
-      invited_by_service_account_id: null,
-      token_hash: createHash('sha256').update(token).digest('hex'),
-      valid: true,
-      created_at: now,
-      expires_at: options.expiresAt ?? new Date(now.getTime() + 14 * 86400_000),
-    })
-    .execute();
-  return token;
-}
 
 function acceptBody(material: Material, extra: Record<string, unknown> = {}) {
   return { email: material.email, loginHash: material.loginHash, keyring: material.keyringBody, token: material.pat.body, ...extra };
