@@ -10,6 +10,7 @@ import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { APP_PERMISSION_CLASSES, DEFAULT_ROLES, ORG_PERMISSION_CLASSES, validActions, type Action } from './role-definitions.js';
+import { checkWellFormedField } from './secrets/validate.js';
 import { pythonLiteral } from './secrets/python-literal.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
@@ -83,9 +84,8 @@ export function validatePermissionObject(input: Record<string, unknown>): Valida
   return { permissions: permissions as Record<string, unknown> | null, app_permissions: appPermissions as Record<string, unknown> | null };
 }
 
-// Control characters (PostgreSQL refuses NUL in text) and unpaired surrogates (stored as U+FFFD, not as sent).
+// Control characters: PostgreSQL refuses NUL in text, and the others have no place in a color.
 const CONTROL = /\p{Cc}/u;
-const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * `color`: at most 7 characters, no format check (rest-api §11.3; `#RRGGBB` intended); a non-string
@@ -97,7 +97,7 @@ function validateColor(value: unknown): string | undefined {
   if (typeof value !== 'string') throw invalid("'color' must be a string.");
   if ([...value].length > 7) throw invalid('Role color cannot exceed 7 characters.');
   if (CONTROL.test(value)) throw invalid("'color' must not contain control characters.");
-  if (UNPAIRED_SURROGATE.test(value)) throw invalid("'color' must not contain unpaired surrogates.");
+  checkWellFormedField('color', value);
   return value;
 }
 
