@@ -94,9 +94,10 @@ export class InviteAcceptance {
     try {
       return await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
         // The invite's role is locked before the invite (the order Roles.delete takes them in), so it
-        // cannot be deleted under the new member. A valid invite holds its role; one whose role is
-        // gone had expired meanwhile.
-        if (invite.role_id === null || !(await lockRoleForAssignment(trx, invite.organisation_id, invite.role_id))) throw notFound(INVITE_GONE);
+        // cannot be deleted or changed under the new member, and the answer names it as locked. A
+        // valid invite holds its role; one whose role is gone had expired meanwhile.
+        const role = invite.role_id === null ? undefined : await lockRoleForAssignment(trx, invite.organisation_id, invite.role_id);
+        if (!role) throw notFound(INVITE_GONE);
         if (!(await claimInvite(trx, invite.id))) throw notFound(INVITE_GONE);
         const now = new Date();
         if (newUser) {
@@ -109,7 +110,7 @@ export class InviteAcceptance {
           id: memberId,
           organisationId: invite.organisation_id,
           userId,
-          roleId: invite.role_id,
+          roleId: role.id,
           identityKey: keyring.identityKey.toLowerCase(),
           wrappedKeyring: keyring.wrappedKeyring.toLowerCase(),
           wrappedRecovery: keyring.wrappedRecovery.toLowerCase(),
@@ -134,7 +135,7 @@ export class InviteAcceptance {
           memberId,
           tokenId: registered.id,
           email,
-          role: view(invite).role,
+          role: { id: role.id, name: role.name },
         };
       });
     } catch (error) {

@@ -8,7 +8,8 @@ import { bearerHash } from '../crypto/index.js';
 import { asUuid } from '../store/directory.js';
 import { deleteInvite, findInvite, hasActiveInviteFor, insertInvite, listActiveInvites, type InviteRow } from '../store/invites.js';
 import { findMemberByEmail } from '../store/members.js';
-import { findRoleById, lockRoleForAssignment } from '../store/roles.js';
+import type { Role } from '../store/accounts.table.js';
+import { lockRoleForAssignment } from '../store/roles.js';
 import { allowsOrg, roleAllowsOrg } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -53,6 +54,12 @@ export function cleanInviteEmail(value: unknown): string {
   return email;
 }
 
+/** §12.7 steps 4 and 5: roles no invitee may be given. */
+function refuseInviteRole(role: Role): void {
+  if (role.global_access) throw invalid(`Members cannot be invited with the '${role.name}' role.`);
+  if (roleAllowsOrg(role, 'ServiceAccountTokens', 'create')) throw invalid('Members cannot be invited with a role that allows creating service account tokens.');
+}
+
 export interface CreatedInvite {
   invite: InviteRow;
   /** The one-time invite token (64 hex). Returned once; only its hash is stored. */
@@ -77,22 +84,22 @@ export class Invites {
     if (roleId === undefined || roleId === null || roleId === '' || roleId === false || roleId === 0) throw invalid('Missing required field: role_id');
     const org = call.principal.organisationId;
     const id = typeof roleId === 'string' ? asUuid(roleId) : undefined;
-    const role = id ? await findRoleById(this.deps.db, org, id) : undefined;
-    if (!role) throw notFound('Role not found.');
-    if (role.global_access) throw invalid(`Members cannot be invited with the '${role.name}' role.`);
-    if (roleAllowsOrg(role, 'ServiceAccountTokens', 'create')) throw invalid('Members cannot be invited with a role that allows creating service account tokens.');
-    const now = new Date();
-    if (await findMemberByEmail(this.deps.db, org, email)) throw conflict(`'${email}' is already a member of this organisation.`);
-    if (await hasActiveInviteFor(this.deps.db, org, email, now)) throw conflict(`An active invite already exists for '${email}'.`);
-    if ('apps' in body) {
-      throw invalid("The 'apps' field is not accepted when creating an invite. Use PUT /v1/members/<id>/access/ after the invitee accepts and completes their key ceremony.");
-    }
+    if (!id) throw notFound('Role not found.');
     const token = randomBytes(32).toString('hex');
     const inviteId = randomUUID();
     const p = call.principal;
     const invite = await inTransaction(this.deps.db, async ({ trx }) => {
-      // Held until commit, so the role cannot be deleted under the new invite (see Roles.delete).
-      if (!(await lockRoleForAssignment(trx, org, role.id))) throw notFound('Role not found.');
+      // The role is judged as locked: held until commit, it cannot be deleted (see Roles.delete) nor
+      // given other permissions (see Roles.update) under the new invite.
+      const role = await lockRoleForAssignment(trx, org, id);
+      if (!role) throw notFound('Role not found.');
+      refuseInviteRole(role);
+      const now = new Date();
+      if (await findMemberByEmail(trx, org, email)) throw conflict(`'${email}' is already a member of this organisation.`);
+      if (await hasActiveInviteFor(trx, org, email, now)) throw conflict(`An active invite already exists for '${email}'.`);
+      if ('apps' in body) {
+        throw invalid("The 'apps' field is not accepted when creating an invite. Use PUT /v1/members/<id>/access/ after the invitee accepts and completes their key ceremony.");
+      }
       await insertInvite(trx, {
         id: inviteId,
         organisation_id: org,

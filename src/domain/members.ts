@@ -5,7 +5,7 @@ import { asUuid } from '../store/directory.js';
 import type { Executor } from '../store/database.js';
 import { removeAllIndividualAccess } from '../store/individual-access.js';
 import { findMember, listMembers, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
-import { findRoleById, lockRoleForAssignment } from '../store/roles.js';
+import { lockRoleForAssignment } from '../store/roles.js';
 import { allowsOrg, mayAssignGlobalRole, memberChangeDenial, type MemberChangeDenial } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -67,13 +67,14 @@ export class Members {
     if (roleId === undefined || roleId === null || roleId === '' || roleId === false || roleId === 0) throw invalid('Missing required field: role_id');
     const org = call.principal.organisationId;
     const id = typeof roleId === 'string' ? asUuid(roleId) : undefined;
-    const role = id ? await findRoleById(this.deps.db, org, id) : undefined;
-    if (!role) throw notFound('Role not found.');
-    if (role.name.toLowerCase() === 'owner') throw forbidden('You cannot assign the Owner role directly. Use the ownership transfer flow.');
-    if (role.global_access && !mayAssignGlobalRole(call.principal, call.access)) throw forbidden(`You cannot assign the '${role.name}' role.`);
+    if (!id) throw notFound('Role not found.');
     const updated = await inTransaction(this.deps.db, async ({ trx }) => {
-      // Held until commit, so the role cannot be deleted under the member (see Roles.delete).
-      if (!(await lockRoleForAssignment(trx, org, role.id))) throw notFound('Role not found.');
+      // The role is judged as locked: held until commit, it cannot be deleted (see Roles.delete) nor
+      // changed (see Roles.update) under the member.
+      const role = await lockRoleForAssignment(trx, org, id);
+      if (!role) throw notFound('Role not found.');
+      if (role.name.toLowerCase() === 'owner') throw forbidden('You cannot assign the Owner role directly. Use the ownership transfer flow.');
+      if (role.global_access && !mayAssignGlobalRole(call.principal, call.access)) throw forbidden(`You cannot assign the '${role.name}' role.`);
       const now = new Date();
       await setMemberRole(trx, org, member.id, role.id, now);
       const promotion = role.global_access && !hasGlobalAccess(member)

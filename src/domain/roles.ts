@@ -164,6 +164,8 @@ export class Roles {
       Object.assign(changes, validatePermissionObject(body.permissions));
     }
     return this.#write(async (trx) => {
+      // The UPDATE waits for assignments of the role in flight (they hold it FOR SHARE and judge it on
+      // the row they locked), and assignments arriving now wait for this commit and see the change.
       const updated = await updateRole(trx, org, role.id, changes);
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'role.update', resourceId: role.id, snapshot: { oldName: role.name, ...changes } } }]);
       return updated;
@@ -177,7 +179,7 @@ export class Roles {
     if (role.is_default) throw forbidden('Default roles cannot be deleted.');
     const org = call.principal.organisationId;
     await this.#write(async (trx) => {
-      // The role row is locked first: transactions assigning it (which hold it FOR KEY SHARE) finish
+      // The role row is locked first: transactions assigning it (which hold it FOR SHARE) finish
       // before its holders are counted, and later ones wait and then find it gone (404).
       if (!(await lockRoleForDelete(trx, org, role.id))) throw notFound(ROLE_NOT_FOUND);
       const holders = await roleHolders(trx, org, role.id, new Date());

@@ -14,11 +14,17 @@ export function findRoleById(db: Executor, organisationId: string, roleId: strin
 
 /**
  * Locks a role that is about to be assigned (to a member, service account or invite) until the
- * transaction ends: FOR KEY SHARE lets other assignments and updates of the role through but makes
- * a concurrent delete wait (lockRoleForDelete). Undefined when the role no longer exists.
+ * transaction ends, and returns it as locked: the assignment is judged on this row. FOR SHARE, not
+ * FOR KEY SHARE: a role update is a plain UPDATE of non-key columns (FOR NO KEY UPDATE), which FOR
+ * KEY SHARE lets through, so an update could commit new permissions between this read and the
+ * assignment's commit. FOR SHARE makes updates (updateRole) and deletes (lockRoleForDelete) wait for
+ * the assignment, and the assignment wait for them and then read the committed row; share locks do
+ * not conflict with each other, so assignments of one role still run side by side. Every writer of
+ * the role is covered without taking a lock of its own first. Undefined when the role no longer
+ * exists.
  */
 export function lockRoleForAssignment(trx: Tx, organisationId: string, roleId: string): Promise<Role | undefined> {
-  return trx.selectFrom('roles').selectAll().where('organisation_id', '=', organisationId).where('id', '=', roleId).forKeyShare().executeTakeFirst();
+  return trx.selectFrom('roles').selectAll().where('organisation_id', '=', organisationId).where('id', '=', roleId).forShare().executeTakeFirst();
 }
 
 /** Locks a role before its holders are counted and it is deleted: assignments in flight finish first, new ones wait. */
