@@ -14,7 +14,7 @@ import { allowsOrg, roleAllowsOrg } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
-import { notAnEmail } from './organisations.js';
+import { isEmailTooLong, notAnEmail } from './organisations.js';
 import type { Action } from './role-definitions.js';
 import { inTransaction } from './transactions.js';
 
@@ -34,7 +34,8 @@ function isValidDomainPart(domain: string): boolean {
 }
 
 export function isValidEmail(value: string): boolean {
-  if (value === '' || !value.includes('@') || [...value].length > 320) return false;
+  // The account length rule, not Django's 320: the invitee must be able to become an account.
+  if (value === '' || !value.includes('@') || isEmailTooLong(value)) return false;
   const at = value.lastIndexOf('@');
   const user = value.slice(0, at);
   const domain = value.slice(at + 1);

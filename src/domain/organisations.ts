@@ -61,6 +61,11 @@ export const MAX_EMAIL_LENGTH = 254;
 /** How much of a refused address its 400 repeats: a 2 MB body is not echoed back (docs/security.md "Limits"). */
 const EMAIL_ECHO_MAX = 64;
 
+/** The one length rule for addresses, accounts and invites alike (an invite becomes an account). */
+export function isEmailTooLong(cleaned: string): boolean {
+  return cleaned.length > MAX_EMAIL_LENGTH;
+}
+
 /** `'<cleaned email>' is not a valid email address.`, the address cut to its first 64 characters. */
 export function notAnEmail(cleaned: string): DomainError {
   const chars = [...cleaned];
@@ -76,7 +81,7 @@ export function normaliseEmail(email: unknown): string {
   if (typeof email !== 'string' || email.trim() === '') throw invalid('Missing required field: email');
   const cleaned = email.trim().toLowerCase();
   // The length first: neither the pattern nor the message sees a long input whole.
-  if (cleaned.length > MAX_EMAIL_LENGTH || CONTROL_OR_SURROGATE.test(cleaned) || !/^[^\s@]+@[^\s@]+$/.test(cleaned)) throw notAnEmail(cleaned);
+  if (isEmailTooLong(cleaned) || CONTROL_OR_SURROGATE.test(cleaned) || !/^[^\s@]+@[^\s@]+$/.test(cleaned)) throw notAnEmail(cleaned);
   return cleaned;
 }
 

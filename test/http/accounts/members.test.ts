@@ -4,14 +4,28 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isValidEmail } from '../../../src/domain/invites.js';
+import { MAX_EMAIL_LENGTH } from '../../../src/domain/organisations.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { request, startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
+import { makeMaterial } from '../console/accounts.js';
 import { addApp, addMember, addServiceAccount, roleId } from './helpers.js';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
+/** A valid address of exactly MAX_EMAIL_LENGTH (254) characters: 64 of `letter`, then a 189-character domain. */
+function longestAddress(letter: string): string {
+  const address = `${letter.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
+  assert.equal(address.length, MAX_EMAIL_LENGTH);
+  return address;
+}
+
 describe('invitee e-mail validation (Django EmailValidator)', () => {
+  it('allows the account length, 254 characters, and no more', () => {
+    assert.equal(isValidEmail(longestAddress('a')), true);
+    assert.equal(isValidEmail(`a${longestAddress('a')}`), false);
+  });
+
   it('accepts and refuses the forms Django does', () => {
     for (const ok of ['a@example.com', 'first.last+tag@sub.example.co', '"quoted@local"@example.com', 'x@localhost', 'x@[127.0.0.1]', 'x@[::1]', 'user@bücher.de', "o'brien@example.io"]) {
       assert.equal(isValidEmail(ok), true, ok);
@@ -214,6 +228,22 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual((await api.delete('/v1/members/invites/nope/')).body, { error: 'Invite not found.' });
       assert.deepEqual((await api.get(`/v1/members/invites/${bySa.body.id}/`)).body, { error: 'Method "GET" not allowed.' });
       assert.deepEqual((await api.put('/v1/members/invites/', {})).body, { error: 'Method "PUT" not allowed.' });
+    });
+
+    it('invites an address as long as an account may have (254), which can then be accepted, and refuses one longer (400)', async () => {
+      const longest = longestAddress('l');
+      const tooLong = await api.post('/v1/members/invites/', { email: `l${longest}`, role_id: await role('Developer') });
+      assert.deepEqual([tooLong.status, tooLong.body], [400, { error: `'${'l'.repeat(64)}…' is not a valid email address.` }]);
+      const created = await api.post('/v1/members/invites/', { email: longest, role_id: await role('Developer') });
+      assert.equal(created.status, 201, created.text);
+      const token = String(created.body.inviteUrl).split('/').pop();
+      const material = await makeMaterial(owner.organisationId, longest);
+      const accepted = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, {
+        method: 'POST',
+        json: { email: longest, loginHash: material.loginHash, keyring: material.keyringBody, token: material.pat.body },
+      });
+      assert.equal(accepted.status, 201, accepted.text);
+      assert.equal(accepted.body.email, longest);
     });
   });
 }
