@@ -22,6 +22,8 @@ import {
   insertServiceAccountToken,
   listLiveTokens,
   listServiceAccounts,
+  lockServiceAccountForAccessChange,
+  lockServiceAccountForDelete,
   revokeAllTokens,
   revokeToken,
   softDeleteServiceAccount,
@@ -209,6 +211,9 @@ export class ServiceAccounts {
     const account = await this.#find(this.deps.db, call, serviceAccountId);
     const org = call.principal.organisationId;
     await inTransaction(this.deps.db, async ({ trx }) => {
+      // Locked first: access changes holding the account have committed, so what they wrote is
+      // removed below; when another delete committed first, the account is gone.
+      if (!(await lockServiceAccountForDelete(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const now = new Date();
       await revokeAllTokens(trx, org, account.id, now);
       await removeAllIndividualAccess(trx, org, { serviceAccountId: account.id });
@@ -232,6 +237,10 @@ export class ServiceAccounts {
     const desired = await parseDeclaredAccess(this.deps.db, call, readBody(), { entirely: false });
     const org = call.principal.organisationId;
     const detail = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit, before the apps and environments applyDeclaredAccess locks: a concurrent
+      // delete of the account waits and then removes this access, or, when it committed first, the
+      // account is gone and the answer is the unknown account's.
+      if (!(await lockServiceAccountForAccessChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const change = await applyDeclaredAccess(trx, this.deps.keys, org, { serviceAccountId: account.id, identityKey: account.identity_key }, desired, new Date());
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'service_account.access', resourceId: account.id, snapshot: { ...change } } },

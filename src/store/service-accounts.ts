@@ -2,7 +2,7 @@
 // reach SQL (the caller passes canonical ids from asUuid).
 import type { ServiceAccountTokensTable } from './accounts.table.js';
 import type { Insertable } from 'kysely';
-import type { Executor } from './database.js';
+import type { Executor, Tx } from './database.js';
 
 export interface ServiceAccountRow {
   id: string;
@@ -32,6 +32,23 @@ export function listServiceAccounts(db: Executor, organisationId: string): Promi
 
 export function findServiceAccount(db: Executor, organisationId: string, id: string): Promise<ServiceAccountRow | undefined> {
   return selectServiceAccounts(db, organisationId).where('sa.id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Locks a live service account whose access is about to change until the transaction ends: FOR KEY
+ * SHARE lets renames and other access changes through but makes a concurrent delete wait
+ * (lockServiceAccountForDelete), so the delete removes what the change wrote. False when the account
+ * is gone, including deleted by a transaction this one waited for.
+ */
+export async function lockServiceAccountForAccessChange(trx: Tx, organisationId: string, id: string): Promise<boolean> {
+  const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forKeyShare().executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Locks a live service account before its access is removed and it is deleted: access changes in flight finish first, new ones wait. False when it is already gone. */
+export async function lockServiceAccountForDelete(trx: Tx, organisationId: string, id: string): Promise<boolean> {
+  const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function insertServiceAccount(

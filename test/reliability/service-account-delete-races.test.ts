@@ -1,0 +1,87 @@
+// Deleting a service account while its app/environment access is being changed (rest-api §10.5,
+// §10.6). Each round fires two access PUTs and two deletes of the same account at once; the requests
+// decide in the database (the account's row lock), so whatever order they land in:
+// - an access change that lost the race answers as for an unknown account (404
+//   `Service account not found.`), one that won is undone by the delete that follows it;
+// - exactly one delete succeeds (204), the other finds the account gone (404);
+// - the deleted account is left with no app membership, environment grant or live token;
+// - no answer is a 500.
+// Before the lock, PostgreSQL wrote memberships and grants for an account deleted in the same
+// instant (its access PUT answered 200 after the delete committed), and both deletes answered 204.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { addServiceAccount } from '../helpers/principals.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { STORE_TARGETS } from '../helpers/stores.js';
+import { createApp, sleep } from '../helpers/world.js';
+
+const ROUNDS = 25;
+const UNKNOWN_ACCOUNT = { error: 'Service account not found.' };
+
+type Answer = { status: number; body: any; text: string };
+
+const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
+
+/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
+function tally(counts: Map<string, number>, outcome: string): void {
+  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+}
+
+for (const target of STORE_TARGETS) {
+  describe(`deleting a service account while its access is being changed, on ${target.kind}`, () => {
+    let server: TestServer;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    before(async () => {
+      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
+      owner = await createOwner(server.domain);
+      api = apiClient(server.url, owner.authorization);
+    });
+    after(() => server.close());
+
+    it(`${ROUNDS} rounds of two service-account deletes racing two access PUTs to that account`, async (t) => {
+      const outcomes = new Map<string, number>();
+      const db = server.store.db;
+      const org = owner.organisationId;
+      const shop = await createApp(api, 'Shop');
+      const blog = await createApp(api, 'Blog');
+      const [dev, staging, prod] = shop.environments.map((e) => e.id);
+      for (let round = 0; round < ROUNDS; round++) {
+        const account = await addServiceAccount(server.domain, org, 'Service', { via: api });
+        const id = account.serviceAccountId;
+        // Access to change: one PUT revokes and grants within Shop, the other swaps Shop for Blog.
+        const initial = await api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [dev] }] });
+        assert.equal(initial.status, 200, initial.text);
+        const [accessChanges, deletes] = await Promise.all([
+          Promise.all([
+            api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [staging, prod] }] }),
+            api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: blog.id, environments: blog.environments.map((e) => e.id) }] }),
+          ]),
+          // The deletes land at a different point of the access changes from round to round (0 to 24 ms in).
+          Promise.all([0, 1].map(() => sleep(round).then(() => api.delete(`/v1/service-accounts/${id}/`)))),
+        ]);
+        const answers = [...accessChanges, ...deletes];
+        const summary = `round ${round}: ${describeAnswers(answers)}`;
+        for (const answer of answers) assert.ok(answer.status < 500, `a ${answer.status}: ${summary}`);
+        for (const answer of accessChanges) {
+          if (answer.status === 200) continue;
+          assert.deepEqual({ status: answer.status, body: answer.body }, { status: 404, body: UNKNOWN_ACCOUNT }, summary);
+        }
+        // The account is gone, and nothing is left pointing to it.
+        const row = await db.selectFrom('service_accounts').select('deleted_at').where('id', '=', id).executeTakeFirstOrThrow();
+        assert.notEqual(row.deleted_at, null, summary);
+        const left = await Promise.all([
+          db.selectFrom('app_members').select('app_id').where('service_account_id', '=', id).execute(),
+          db.selectFrom('environment_keys').select('environment_id').where('service_account_id', '=', id).execute(),
+          db.selectFrom('service_account_tokens').select('id').where('service_account_id', '=', id).where('deleted_at', 'is', null).execute(),
+        ]);
+        assert.deepEqual(left.map((rows) => rows.length), [0, 0, 0], `memberships, grants and live tokens left after ${summary}`);
+        assert.deepEqual(deletes.map((a) => a.status).sort(), [204, 404], summary);
+        assert.deepEqual(deletes.find((a) => a.status === 404)!.body, UNKNOWN_ACCOUNT, summary);
+        tally(outcomes, `access ${accessChanges.map((a) => a.status).join('/')}`);
+      }
+      t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
+    });
+  });
+}
