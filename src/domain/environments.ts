@@ -8,9 +8,9 @@ import {
   findGlobalAccessMembers,
   findMemberIdentity,
   findServiceAccountIdentity,
-  findServiceAccountMembersOfApp,
   listEnvironmentsOfApp,
   lockAppsForNewRows,
+  lockServiceAccountMembersOfApp,
   maxEnvironmentIndex,
 } from '../store/apps.js';
 import { allowsInApp, hasEnvironmentAccess } from './access.js';
@@ -56,7 +56,8 @@ export async function environmentGrantees(trx: Tx, principal: Principal, appId: 
   }
   for (const member of await findGlobalAccessMembers(trx, org)) grantees.set(member.id, { memberId: member.id, identityKey: member.identity_key });
   if (appId) {
-    for (const sa of await findServiceAccountMembersOfApp(trx, org, appId)) grantees.set(sa.id, { serviceAccountId: sa.id, identityKey: sa.identity_key });
+    // Locked after the app (Environments.create holds it): an account deleted meanwhile gets no grant.
+    for (const sa of await lockServiceAccountMembersOfApp(trx, org, appId)) grantees.set(sa.id, { serviceAccountId: sa.id, identityKey: sa.identity_key });
   }
   return [...grantees.values()];
 }

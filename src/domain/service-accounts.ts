@@ -22,7 +22,7 @@ import {
   insertServiceAccountToken,
   listLiveTokens,
   listServiceAccounts,
-  lockServiceAccountForAccessChange,
+  lockServiceAccountForChange,
   lockServiceAccountForDelete,
   revokeAllTokens,
   revokeToken,
@@ -191,6 +191,8 @@ export class ServiceAccounts {
     }
     const detail = await inTransaction(this.deps.db, async ({ trx }) => {
       if (roleId !== undefined && !(await lockRoleForAssignment(trx, org, roleId))) throw notFound('Role not found.');
+      // After the role (lock order: role, service account): a delete that committed first leaves nothing to update.
+      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       await updateServiceAccount(trx, org, account.id, { ...(name !== undefined ? { name } : {}), ...(roleId !== undefined ? { role_id: roleId } : {}) }, new Date());
       await this.deps.audit.append(trx, [
         {
@@ -240,7 +242,7 @@ export class ServiceAccounts {
       // Held until commit, before the apps and environments applyDeclaredAccess locks: a concurrent
       // delete of the account waits and then removes this access, or, when it committed first, the
       // account is gone and the answer is the unknown account's.
-      if (!(await lockServiceAccountForAccessChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
+      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const change = await applyDeclaredAccess(trx, this.deps.keys, org, { serviceAccountId: account.id, identityKey: account.identity_key }, desired, new Date());
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'service_account.access', resourceId: account.id, snapshot: { ...change } } },
@@ -266,6 +268,8 @@ export class ServiceAccounts {
     const expiresAt = parseTokenExpiry(input, now);
     const org = call.principal.organisationId;
     const token = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit: a concurrent delete revokes this token too, or committed first (404).
+      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const minted = await this.#mint(trx, call, account, name, expiresAt, now);
       await this.deps.audit.append(trx, [
         {

@@ -90,15 +90,21 @@ export function findGlobalAccessMembers(db: Executor, organisationId: string): P
     .execute();
 }
 
-/** Live service accounts that are individual members of an app. */
-export function findServiceAccountMembersOfApp(db: Executor, organisationId: string, appId: string): Promise<IdentityRow[]> {
-  return db
+/**
+ * Live service accounts that are individual members of an app, locked FOR KEY SHARE in id order until
+ * the transaction ends (they are about to get grants): a concurrent delete of one waits and then
+ * removes its grant, or committed first and the account is not listed.
+ */
+export function lockServiceAccountMembersOfApp(trx: Tx, organisationId: string, appId: string): Promise<IdentityRow[]> {
+  return trx
     .selectFrom('app_members as am')
     .innerJoin('service_accounts as sa', 'sa.id', 'am.service_account_id')
     .select(['sa.id', 'sa.identity_key'])
     .where('am.organisation_id', '=', organisationId)
     .where('am.app_id', '=', appId)
     .where('sa.deleted_at', 'is', null)
+    .orderBy('sa.id')
+    .forKeyShare('sa')
     .execute();
 }
 

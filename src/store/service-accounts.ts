@@ -35,17 +35,17 @@ export function findServiceAccount(db: Executor, organisationId: string, id: str
 }
 
 /**
- * Locks a live service account whose access is about to change until the transaction ends: FOR KEY
- * SHARE lets renames and other access changes through but makes a concurrent delete wait
- * (lockServiceAccountForDelete), so the delete removes what the change wrote. False when the account
- * is gone, including deleted by a transaction this one waited for.
+ * Locks a live service account that is about to change or get rows under it (access, a token, a new
+ * name or role) until the transaction ends: FOR KEY SHARE lets other such changes through but makes
+ * a concurrent delete wait (lockServiceAccountForDelete), so the delete undoes what the change wrote.
+ * False when the account is gone, including deleted by a transaction this one waited for.
  */
-export async function lockServiceAccountForAccessChange(trx: Tx, organisationId: string, id: string): Promise<boolean> {
+export async function lockServiceAccountForChange(trx: Tx, organisationId: string, id: string): Promise<boolean> {
   const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forKeyShare().executeTakeFirst();
   return row !== undefined;
 }
 
-/** Locks a live service account before its access is removed and it is deleted: access changes in flight finish first, new ones wait. False when it is already gone. */
+/** Locks a live service account before its access is removed and it is deleted: changes in flight finish first, new ones wait. False when it is already gone. */
 export async function lockServiceAccountForDelete(trx: Tx, organisationId: string, id: string): Promise<boolean> {
   const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
   return row !== undefined;

@@ -1,13 +1,16 @@
 // Deleting a service account while its app/environment access is being changed (rest-api §10.5,
-// §10.6). Each round fires two access PUTs and two deletes of the same account at once; the requests
-// decide in the database (the account's row lock), so whatever order they land in:
-// - an access change that lost the race answers as for an unknown account (404
-//   `Service account not found.`), one that won is undone by the delete that follows it;
+// §10.6), and while it is renamed, given a token or granted a new environment of its app (§10.5,
+// §10.7, §9.3). Each round fires them and the delete(s) at once; the requests decide in the database
+// (the account's row lock), so whatever order they land in:
+// - a change that lost the race answers as for an unknown account (404 `Service account not
+//   found.`; an environment create just leaves the account out), one that won is undone by the
+//   delete that follows it;
 // - exactly one delete succeeds (204), the other finds the account gone (404);
 // - the deleted account is left with no app membership, environment grant or live token;
 // - no answer is a 500.
 // Before the lock, PostgreSQL wrote memberships and grants for an account deleted in the same
-// instant (its access PUT answered 200 after the delete committed), and both deletes answered 204.
+// instant (its access PUT answered 200 after the delete committed), and both deletes answered 204;
+// a rename answered 500, a token mint left a live token and an environment create a grant behind.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
@@ -80,6 +83,42 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual(deletes.map((a) => a.status).sort(), [204, 404], summary);
         assert.deepEqual(deletes.find((a) => a.status === 404)!.body, UNKNOWN_ACCOUNT, summary);
         tally(outcomes, `access ${accessChanges.map((a) => a.status).join('/')}`);
+      }
+      t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
+    });
+
+    it(`${ROUNDS} rounds of a service-account delete racing its rename, a token mint and an environment created in its app`, async (t) => {
+      const outcomes = new Map<string, number>();
+      const db = server.store.db;
+      const org = owner.organisationId;
+      const shop = await createApp(api, 'Workshop');
+      for (let round = 0; round < ROUNDS; round++) {
+        const account = await addServiceAccount(server.domain, org, 'Service', { via: api });
+        const id = account.serviceAccountId;
+        const initial = await api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [shop.environments[0]!.id] }] });
+        assert.equal(initial.status, 200, initial.text);
+        const [rename, mint, environment, deleted] = await Promise.all([
+          api.put(`/v1/service-accounts/${id}/`, { name: `renamed-${round}` }),
+          api.post(`/v1/service-accounts/${id}/tokens/`, { name: `late-${round}` }),
+          api.post(`/v1/environments/?app_id=${shop.id}`, { name: `E${round}` }),
+          sleep(round).then(() => api.delete(`/v1/service-accounts/${id}/`)),
+        ]);
+        const answers = [rename, mint, environment, deleted];
+        const summary = `round ${round}: ${describeAnswers(answers)}`;
+        for (const answer of answers) assert.ok(answer.status < 500, `a ${answer.status}: ${summary}`);
+        for (const [answer, ok] of [[rename, 200], [mint, 201]] as const) {
+          if (answer.status === ok) continue;
+          assert.deepEqual({ status: answer.status, body: answer.body }, { status: 404, body: UNKNOWN_ACCOUNT }, summary);
+        }
+        assert.equal(environment.status, 201, summary);
+        assert.equal(deleted.status, 204, summary);
+        tally(outcomes, `rename ${rename.status}, mint ${mint.status}`);
+        const left = await Promise.all([
+          db.selectFrom('app_members').select('app_id').where('service_account_id', '=', id).execute(),
+          db.selectFrom('environment_keys').select('environment_id').where('service_account_id', '=', id).execute(),
+          db.selectFrom('service_account_tokens').select('id').where('service_account_id', '=', id).where('deleted_at', 'is', null).execute(),
+        ]);
+        assert.deepEqual(left.map((rows) => rows.length), [0, 0, 0], `memberships, grants and live tokens left after ${summary}`);
       }
       t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
     });
