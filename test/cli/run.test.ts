@@ -4,11 +4,14 @@
 // CI, and `--fallback` runs from the encrypted offline cache when the server is gone (and only then).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { apiClient } from '../helpers/fixtures.js';
+import { FIXTURES } from '../helpers/process.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
-import { startDeployment, type Deployment } from './fixture.js';
+import { eventually, startDeployment, type Deployment } from './fixture.js';
 
 const NODE = process.execPath;
 /** A child that prints the variables named on its command line as one JSON line. */
@@ -16,6 +19,17 @@ const PRINT_ENV = `console.log(JSON.stringify(Object.fromEntries(process.argv.sl
 /** A child that prints `ready VALUE` and stays until a signal. */
 const STAY = (handled: string) =>
   `${handled}; console.log('ready ' + process.env.WATCHED); setInterval(() => {}, 1000);`;
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false);
+}
+
+/** Whether `signal` waits, not yet delivered, for the process (Linux: /proc/PID/status). */
+async function signalPending(pid: number, signal: NodeJS.Signals): Promise<boolean> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+  const bit = 1n << BigInt(os.constants.signals[signal] - 1);
+  return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => (BigInt(`0x${m[1]}`) & bit) !== 0n);
+}
 
 for (const target of STORE_TARGETS) {
   describe(`coffer run on ${target.kind}`, { timeout: 300_000 }, () => {
@@ -197,6 +211,24 @@ for (const target of STORE_TARGETS) {
       } finally {
         child.child.kill('SIGKILL');
       }
+      assert.doesNotMatch(child.stderr.join('\n'), /Debugger listening|inspector/i);
+    });
+
+    it('keeps the Node inspector closed when SIGUSR1 comes while Node is still loading the CLI', async () => {
+      // A module hook holds the loading of the CLI's main module (a slow disk, made deterministic).
+      const gate = await fs.mkdtemp(path.join(d.dir, 'load-gate-'));
+      const hook = pathToFileURL(path.join(FIXTURES, 'slow-cli-load.js')).href;
+      const child = d.owner.spawn(run('--', 'sh', '-c', 'echo "ran with $DB_HOST"'), { env: { NODE_OPTIONS: `--import=${hook}`, COFFER_TEST_LOAD_GATE: gate } });
+      try {
+        await eventually(async () => (await exists(path.join(gate, 'stalled'))) || undefined, 'the CLI to be held while loading');
+        child.child.kill('SIGUSR1');
+        await eventually(async () => (await signalPending(child.child.pid!, 'SIGUSR1')) ? undefined : true, 'SIGUSR1 to be delivered');
+        await fs.writeFile(path.join(gate, 'release'), '');
+        assert.equal(await child.exited, 0, child.stderr.join('\n'));
+      } finally {
+        child.child.kill('SIGKILL');
+      }
+      assert.deepEqual(child.stdout, ['ran with db.internal']);
       assert.doesNotMatch(child.stderr.join('\n'), /Debugger listening|inspector/i);
     });
 

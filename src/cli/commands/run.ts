@@ -27,8 +27,8 @@ export interface RunOptions extends TargetOptions {
 }
 
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 5;
-// SIGUSR1 is forwarded too: without a listener, Node opens its inspector on 127.0.0.1:9229 when it
-// gets SIGUSR1, and any local process could then attach and read the token and the secrets.
+// SIGUSR1 is forwarded too. (Node's inspector stays closed because bin/coffer.js listens to SIGUSR1
+// before the CLI loads; until the child runs, the signal is ignored.)
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const STOP_GRACE_MS = 10_000;
 /** setTimeout cannot wait longer than 2^31-1 ms; a day is plenty for a poll. */
@@ -41,18 +41,6 @@ type Values = Record<string, string>;
 export async function run(command: string[], options: RunOptions): Promise<void> {
   if (command.length === 0) throw new UserError('no command to run', 'put it after --, e.g. coffer run --env development -- npm start');
   if (command[0] === '') throw new UserError("command not found: ''", 'the command name is empty', 127);
-  // Listen to SIGUSR1 from the start (the token and the secrets are in memory from here on): it
-  // keeps Node's inspector closed. Until the child runs it is ignored.
-  const early = () => {};
-  process.on('SIGUSR1', early);
-  try {
-    await runCommand(command, options);
-  } finally {
-    process.off('SIGUSR1', early);
-  }
-}
-
-async function runCommand(command: string[], options: RunOptions): Promise<void> {
   const intervalMs = parseInterval(options.interval) * 1000;
   const target = await resolveTarget(options);
   const source = new SecretsSource(target, options);
