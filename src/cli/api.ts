@@ -79,6 +79,50 @@ export const dataListOf =
     isObject(value) && listOf(item)(value.data);
 export const isMe = (value: unknown): boolean => isObject(value) && hasStrings('email')(value.user) && listOf(isObject)(value.memberships);
 
+export function notCofferAnswer(baseUrl: string, path: string): UserError {
+  return new UserError(`the server at ${baseUrl} answered something that is not a Coffer/Phase API response (${path})`, 'check --url (or COFFER_URL)');
+}
+
+/**
+ * One request to the server and its whole answer within COFFER_TIMEOUT (connecting, the headers and
+ * the body); any failure on the way is a UserError `cannot reach <baseUrl>: …`.
+ */
+export async function exchange(baseUrl: string, url: string, init: RequestInit): Promise<{ response: Response; text: string }> {
+  const unreachable = (reason: string, hint = 'check --url (or COFFER_URL) and that the server is running') => new UserError(`cannot reach ${baseUrl}: ${reason}`, hint);
+  const timeoutMs = requestTimeoutMs();
+  const failed = (error: unknown): UserError => {
+    if (isTimeout(error)) return unreachable(`no complete answer within ${timeoutMs / 1000} s`, 'check that the server is running; COFFER_TIMEOUT sets the limit in seconds');
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? (error as { code?: string }).code;
+    if (code === 'ECONNREFUSED') return unreachable('connection refused');
+    if (code === 'ENOTFOUND') return unreachable('unknown host');
+    if (code && TLS_NOT_SPOKEN.has(code)) return unreachable('the server does not speak TLS (HTTPS)', 'if it serves plain HTTP, use an http:// URL');
+    if (code && UNTRUSTED_CERTIFICATE.has(code)) {
+      return unreachable(`its TLS certificate is not trusted (${code})`, 'for a private CA or a self-signed certificate, point NODE_EXTRA_CA_CERTS at its PEM file');
+    }
+    return unreachable(`${cause?.message ?? (error as Error).message}`);
+  };
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    // The body can fail too (a server that stops half-way): the server is out of reach all the same.
+    return { response, text: await response.text() };
+  } catch (error) {
+    throw failed(error);
+  }
+}
+
+/**
+ * A fetch for the client library (src/client), so that the E2EE path has the same deadline and the
+ * same `cannot reach` errors as CofferApi. Its answers arrive already read in full; its errors are
+ * the UserErrors of exchange(), which the library keeps as the `cause` of its own.
+ */
+export function fetchWithin(baseUrl: string): typeof fetch {
+  return async (input, init) => {
+    const { response, text } = await exchange(baseUrl, String(input instanceof Request ? input.url : input), init ?? {});
+    return new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
 export interface ApiResponse<T> {
   status: number;
   body: T;
@@ -104,7 +148,7 @@ export class CofferApi {
   }
 
   notCoffer(path: string): UserError {
-    return new UserError(`the server at ${this.baseUrl} answered something that is not a Coffer/Phase API response (${path})`, 'check --url (or COFFER_URL)');
+    return notCofferAnswer(this.baseUrl, path);
   }
 
   async post<T>(path: string, body: unknown = {}): Promise<T> {
@@ -124,32 +168,7 @@ export class CofferApi {
       headers.cookie = credentials.cookie;
       if (method !== 'GET') headers['x-csrf-token'] = credentials.csrfToken;
     }
-    const unreachable = (reason: string, hint = 'check --url (or COFFER_URL) and that the server is running') =>
-      new UserError(`cannot reach ${this.baseUrl}: ${reason}`, hint);
-    const timeoutMs = requestTimeoutMs();
-    // One deadline for the whole exchange: connecting, the headers and the body.
-    const signal = AbortSignal.timeout(timeoutMs);
-    const failed = (error: unknown): UserError => {
-      if (isTimeout(error)) return unreachable(`no complete answer within ${timeoutMs / 1000} s`, 'check that the server is running; COFFER_TIMEOUT sets the limit in seconds');
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const code = cause?.code ?? (error as { code?: string }).code;
-      if (code === 'ECONNREFUSED') return unreachable('connection refused');
-      if (code === 'ENOTFOUND') return unreachable('unknown host');
-      if (code && TLS_NOT_SPOKEN.has(code)) return unreachable('the server does not speak TLS (HTTPS)', 'if it serves plain HTTP, use an http:// URL');
-      if (code && UNTRUSTED_CERTIFICATE.has(code)) {
-        return unreachable(`its TLS certificate is not trusted (${code})`, 'for a private CA or a self-signed certificate, point NODE_EXTRA_CA_CERTS at its PEM file');
-      }
-      return unreachable(`${cause?.message ?? (error as Error).message}`);
-    };
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, { method, headers, signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      // The body can fail too (a server that stops half-way): the server is out of reach all the same.
-      text = await response.text();
-    } catch (error) {
-      throw failed(error);
-    }
+    const { response, text } = await exchange(this.baseUrl, `${this.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);

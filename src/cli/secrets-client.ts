@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { PhaseProtocolError, PhaseSession, type UnlockedApp, type UnlockedEnvironment } from '../client/index.js';
 import { CryptoError, parseToken, TokenFormatError } from '../crypto/index.js';
 import { ApiError, CofferApi, dataListOf, hasStrings, listOf, normaliseBaseUrl } from './api.js';
-import { asUserError } from './commands/apps/shared.js';
+import { asUserError, openPhaseSession } from './commands/apps/shared.js';
 import { readCredentials } from './credentials.js';
 import { UserError } from './errors.js';
 import { findProject, normalisePath, type FoundProject } from './project.js';
@@ -117,7 +117,11 @@ export function asUnreachable(error: unknown): ServerUnreachableError | undefine
     return [502, 503, 504].includes(error.status) ? new ServerUnreachableError(`the server is unavailable (HTTP ${error.status})`, error.hint) : undefined;
   }
   if (error instanceof PhaseProtocolError) {
-    if (error.kind === 'unreachable') return new ServerUnreachableError(error.message, 'check --url (or COFFER_URL) and that the server is running');
+    if (error.kind === 'unreachable') {
+      // fetchWithin's own explanation (timeout, refused, TLS), when it was the cause.
+      if (error.cause instanceof UserError) return new ServerUnreachableError(error.cause.message, error.cause.hint);
+      return new ServerUnreachableError(error.message, 'check --url (or COFFER_URL) and that the server is running');
+    }
     if (error.kind === 'http' && [502, 503, 504].includes(error.status)) return new ServerUnreachableError(`the server is unavailable (HTTP ${error.status})`);
     return undefined;
   }
@@ -161,7 +165,7 @@ export function restApi(account: SecretsAccount): CofferApi {
 /** Opens a client-protocol session, with the client library's errors told as the CLI tells errors. */
 export async function openSession(account: SecretsAccount): Promise<PhaseSession> {
   try {
-    return await PhaseSession.open({ host: account.url, token: account.token, userAgent: 'coffer-cli' });
+    return await openPhaseSession(account);
   } catch (error) {
     const unreachable = asUnreachable(error);
     if (unreachable) throw unreachable;
@@ -420,6 +424,10 @@ class ProtocolSecretsClient implements SecretsClient {
     try {
       return await work();
     } catch (error) {
+      if (error instanceof CryptoError) {
+        // A stored field that is not a ciphertext of this environment: the server's answer, not a crash here.
+        throw new UserError(`a secret of ${describeTarget(this)} that the server returned does not decrypt: ${error.message}`, 'check --url (or COFFER_URL); if the server is right, the stored secret is damaged');
+      }
       throw asUnreachable(error) ?? asUserError(error);
     }
   }

@@ -39,10 +39,47 @@ export class PhaseProtocolError extends Error {
     readonly status = 0,
     /** The server's `{"error": ...}` message, when it sent one. */
     readonly serverMessage?: string,
+    /** The server and request path the error is about, and what caused it (e.g. the error of a custom fetch). */
+    details: { host?: string; path?: string; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'PhaseProtocolError';
+    this.host = details.host;
+    this.path = details.path;
   }
+
+  readonly host: string | undefined;
+  readonly path: string | undefined;
+}
+
+/** An answer of another shape than the protocol's: named by its path, never quoted (it may hold key material). */
+function unexpectedAnswer(host: string, path: string): PhaseProtocolError {
+  return new PhaseProtocolError(`${host} answered ${path} with something that is not a Coffer/Phase API response`, 'unexpected', 200, undefined, { host, path });
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const hasStrings = (value: unknown, ...keys: string[]): boolean => isRecord(value) && keys.every((k) => typeof value[k] === 'string');
+
+/** The fields of /service/secrets/tokens/ this client reads. */
+function isTokensResponse(value: unknown): value is TokensResponse {
+  return (
+    hasStrings(value, 'wrapped_key_share') &&
+    Array.isArray((value as Record<string, unknown>).apps) &&
+    (value as { apps: unknown[] }).apps.every(
+      (app) =>
+        hasStrings(app, 'id', 'name') &&
+        Array.isArray((app as Record<string, unknown>).environment_keys) &&
+        (app as { environment_keys: unknown[] }).environment_keys.every((key) => hasStrings(key, 'identity_key', 'wrapped_seed', 'wrapped_salt') && hasStrings((key as Record<string, unknown>).environment, 'id', 'name')),
+    )
+  );
+}
+
+/** The fields of a stored secret this client reads (either casing). */
+function isEncryptedSecret(value: unknown): boolean {
+  if (!hasStrings(value, 'id', 'key', 'value')) return false;
+  const s = value as Record<string, unknown>;
+  const optionalString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+  return optionalString(s.comment) && optionalString(s.path) && (s.tags === undefined || (Array.isArray(s.tags) && s.tags.every((t) => typeof t === 'string'))) && (s.override === undefined || s.override === null || hasStrings(s.override, 'value'));
 }
 
 export interface ClientOptions {
@@ -227,21 +264,24 @@ class Transport {
     for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined && value !== '') headers[name] = value;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
+    let text: string;
     try {
       response = await this.#fetch(`${this.host}${path}`, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+      // A body that breaks off half-way: the server is out of reach all the same.
+      text = await response.text();
     } catch (error) {
-      throw new PhaseProtocolError(`cannot reach ${this.host}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`, 'unreachable');
+      const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
+      throw new PhaseProtocolError(`cannot reach ${this.host}: ${reason}`, 'unreachable', 0, undefined, { host: this.host, path, cause: error });
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
-      throw new PhaseProtocolError(`${method} ${path} answered ${response.status} with a body that is not JSON; is ${this.host} a Coffer or Phase server?`, 'unexpected', response.status);
+      throw new PhaseProtocolError(`${method} ${path} answered ${response.status} with a body that is not JSON; is ${this.host} a Coffer or Phase server?`, 'unexpected', response.status, undefined, { host: this.host, path });
     }
     if (!response.ok) {
       const message = typeof (parsed as { error?: unknown })?.error === 'string' ? (parsed as { error: string }).error : undefined;
-      throw new PhaseProtocolError(`${method} ${path} failed with ${response.status}${message ? `: ${message}` : ''}`, 'http', response.status, message);
+      throw new PhaseProtocolError(`${method} ${path} failed with ${response.status}${message ? `: ${message}` : ''}`, 'http', response.status, message, { host: this.host, path });
     }
     return parsed as T;
   }
@@ -289,10 +329,8 @@ export class PhaseSession {
   static async open(options: ClientOptions): Promise<PhaseSession> {
     const token = parseToken(options.token);
     const transport = new Transport(options, token);
-    const response = await transport.request<TokensResponse>('GET', '/service/secrets/tokens/');
-    if (!response || typeof response.wrapped_key_share !== 'string' || !Array.isArray(response.apps)) {
-      throw new PhaseProtocolError('the server answered /service/secrets/tokens/ without a wrapped key share; is the host right?', 'unexpected', 200);
-    }
+    const response = await transport.request<unknown>('GET', '/service/secrets/tokens/');
+    if (!isTokensResponse(response)) throw unexpectedAnswer(transport.host, '/service/secrets/tokens/');
     const keyPair = reconstructTokenKeyPair(token, response.wrapped_key_share);
     return new PhaseSession(transport, keyPair, response);
   }
@@ -334,7 +372,7 @@ export class PhaseSession {
     const items = await this.#transport.request<unknown[]>('GET', '/service/secrets/', {
       headers: { environment: env.id, keydigest: filters.keyDigest, path: filters.path, 'x-use-camel-case': 'true' },
     });
-    if (!Array.isArray(items)) throw new PhaseProtocolError('GET /service/secrets/ did not answer a list', 'unexpected', 200);
+    if (!Array.isArray(items) || !items.every(isEncryptedSecret)) throw unexpectedAnswer(this.#transport.host, '/service/secrets/');
     return items.map(normaliseSecret);
   }
 
@@ -435,6 +473,9 @@ export class PhaseSession {
   /** GET /coffer/v1/recipients/ (Coffer only). */
   async recipients(): Promise<Recipient[]> {
     const answer = await this.#transport.request<{ recipients: Recipient[] }>('GET', '/coffer/v1/recipients/');
+    if (!isRecord(answer) || !Array.isArray(answer.recipients) || !answer.recipients.every((r) => hasStrings(r, 'type', 'id', 'identityKey'))) {
+      throw unexpectedAnswer(this.#transport.host, '/coffer/v1/recipients/');
+    }
     return answer.recipients;
   }
 
@@ -476,7 +517,9 @@ export class PhaseSession {
    */
   async enableSse(appIdOrName: string): Promise<AppSummary> {
     const app = this.app(appIdOrName);
-    const { publicKey } = await this.#transport.request<{ publicKey: string }>('GET', '/coffer/v1/server-key/');
+    const answer = await this.#transport.request<{ publicKey: string }>('GET', '/coffer/v1/server-key/');
+    if (!hasStrings(answer, 'publicKey')) throw unexpectedAnswer(this.#transport.host, '/coffer/v1/server-key/');
+    const { publicKey } = answer;
     const environments = app.environments.map((env) => ({
       id: env.id,
       wrappedSeed: wrapForRecipient(env.seedHex, publicKey),

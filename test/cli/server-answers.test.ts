@@ -29,6 +29,18 @@ async function fakeServer(handler: http.RequestListener): Promise<{ url: string;
   };
 }
 
+/** Forwards every request to `target`, except those `misbehave` answers itself (it returns true then). */
+async function proxyTo(target: string, misbehave: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): Promise<{ url: string; close(): Promise<void> }> {
+  return fakeServer((req, res) => {
+    if (misbehave(req, res)) return;
+    const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+}
+
 describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, () => {
   let d: Deployment;
   let user: CliUser;
@@ -91,6 +103,54 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
     }
     const bad = await user.run(['whoami'], { env: { COFFER_TIMEOUT: 'soon' } });
     oneLineError(bad, /^coffer: COFFER_TIMEOUT must be a positive number of seconds/);
+  });
+
+  it('the E2EE path (client protocol) keeps COFFER_TIMEOUT and tells stalls and answers of the wrong shape in one line', { timeout: 120_000 }, async () => {
+    await d.owner.json(['apps', 'create', 'vault', '--e2ee']);
+    await d.owner.json(['secrets', 'set', 'VAULT_KEY=vault-value', '--app', 'vault', '--env', 'development']);
+    let misbehave: (req: http.IncomingMessage, res: http.ServerResponse) => boolean = () => false;
+    const proxy = await proxyTo(d.server.url, (req, res) => misbehave(req, res));
+    servers.push(proxy);
+    await store(proxy.url, d.setup.token);
+    const list = ['secrets', 'list', '--app', 'vault', '--env', 'development'];
+    const run = ['run', '--app', 'vault', '--env', 'development', '--', process.execPath, '-e', 'console.log(process.env.VAULT_KEY)'];
+    const through = await user.run(run);
+    assert.equal(through.code, 0, through.stderr);
+    assert.equal(through.stdout, 'vault-value', 'the proxy itself passes the protocol through');
+
+    const at = (path: string, answer: (res: http.ServerResponse) => void) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (new URL(req.url!, 'http://x').pathname !== path) return false;
+      answer(res);
+      return true;
+    };
+    const stalls = (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('[');
+    };
+    const json = (body: unknown) => (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const timedOut = new RegExp(`^coffer: cannot reach ${proxy.url}: no complete answer within 1 s$`);
+    for (const path of ['/service/secrets/tokens/', '/service/secrets/']) {
+      for (const [answer, expected] of [
+        [stalls, timedOut],
+        [() => {}, timedOut],
+        [json(path.endsWith('tokens/') ? { wrapped_key_share: '00', apps: [{ id: 'x' }] } : [{ id: 1 }]), new RegExp(`^coffer: the server at ${proxy.url} answered something that is not a Coffer/Phase API response \\(${path}\\)$`)],
+      ] as const) {
+        misbehave = at(path, answer);
+        for (const args of [list, run]) {
+          const result = await user.run(args, { env: { COFFER_TIMEOUT: '1' } });
+          oneLineError(result, expected);
+          assert.equal(result.stdout, '', `${args[0]} at ${path}: nothing ran`);
+        }
+      }
+    }
+    // A stored value that is not a ciphertext of the environment.
+    misbehave = at('/service/secrets/', json([{ id: 'a', key: 'ph:v1:00:00', value: 'ph:v1:00:00', path: '/', tags: [] }]));
+    for (const args of [list, run]) {
+      oneLineError(await user.run(args), /^coffer: a secret of vault \/ Development that the server returned does not decrypt: /);
+    }
   });
 
   it('a server that breaks the connection half-way through the body is unreachable, not a crash', async () => {
