@@ -160,6 +160,27 @@ for (const target of STORE_TARGETS) {
       noLeak(empty, 'db.internal');
     });
 
+    it('skips secrets whose names are not environment variable names, with one warning line; export keeps them', async () => {
+      await d.owner.json(['apps', 'create', 'names']);
+      const file = path.join(d.dir, 'names.json');
+      const odd = ['MY KEY', '1ST', 'WITH-DASH', 'A.B', 'É', 'ESC\u001bNAME', 'NL\nX'];
+      await fs.writeFile(file, JSON.stringify({ GOOD_ONE: 'good', _UNDER: 'under', ...Object.fromEntries(odd.map((k) => [k, `value of ${k}`])) }));
+      await d.owner.json(['secrets', 'import', file, '--format', 'json', '--app', 'names', '--env', 'development']);
+
+      const result = await d.owner.run(['run', '--app', 'names', '--env', 'development', '--', NODE, '-e', PRINT_ENV, 'GOOD_ONE', '_UNDER', ...odd]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { GOOD_ONE: 'good', _UNDER: 'under', ...Object.fromEntries(odd.map((k) => [k, null])) });
+      const lines = result.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, /^coffer: warning: skipped 7 secrets whose names are not environment variable names \(letters, digits and _, not starting with a digit\): /);
+      for (const shown of ["'MY KEY'", "'1ST'", "'WITH-DASH'", "'A.B'", "'É'", "'ESC\\x1bNAME'", "'NL\\x0aX'"]) assert.ok(lines[0]!.includes(shown), `${shown} in ${lines[0]}`);
+      assert.ok(!result.stderr.includes('\u001b') && !result.stderr.includes('value of'), 'no raw control character, no value');
+
+      const exported = await d.owner.run(['secrets', 'export', '--format', 'json', '--app', 'names', '--env', 'development']);
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.deepEqual(Object.keys(JSON.parse(exported.rawStdout)).sort(), ['GOOD_ONE', '_UNDER', ...odd].sort());
+    });
+
     it('--watch keeps the child when the new secrets cannot be passed; a failed restart ends the run', async () => {
       await d.owner.json(['apps', 'create', 'watched']);
       const at = (...args: string[]) => [...args, '--app', 'watched', '--env', 'development'];

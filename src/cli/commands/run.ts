@@ -2,7 +2,8 @@
 // environment's secrets in its environment (your active personal overrides applied, references
 // resolved; secrets win over variables of the same name). Exit code and signals pass through:
 // SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the child, and coffer exits with the
-// child's code, or 128 + the number of the signal that ended it.
+// child's code, or 128 + the number of the signal that ended it. Secrets whose names are not
+// environment variable names are skipped with one warning line (see NameFilter).
 //
 // --watch restarts the child when the secrets change. It polls every --interval seconds (default
 // 5) with one cheap request: for SSE apps GET /v1/environments/?app_id= (whose updatedAt moves with
@@ -18,6 +19,7 @@ import os from 'node:os';
 import { ExitError, UserError } from '../errors.js';
 import { readOfflineCache, writeOfflineCache, type CacheLookup } from '../offline-cache.js';
 import { asUnreachable, describeTarget, openSecretsClient, resolveTarget, type ResolvedTarget, type SecretsClient, type TargetOptions } from '../secrets-client.js';
+import { noControls } from '../table.js';
 import { flatten } from './secrets/export.js';
 
 export interface RunOptions extends TargetOptions {
@@ -37,6 +39,8 @@ export const MAX_WATCH_INTERVAL_SECONDS = 86_400;
 const MAX_ENV_STRING_BYTES = 32 * 4096;
 
 type Values = Record<string, string>;
+/** A POSIX environment variable name: what a shell can export and a program can read back. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export async function run(command: string[], options: RunOptions): Promise<void> {
   if (command.length === 0) throw new UserError('no command to run', 'put it after --, e.g. coffer run --env development -- npm start');
@@ -57,6 +61,8 @@ export async function run(command: string[], options: RunOptions): Promise<void>
     }
     values = await source.fromCache(unreachable.message);
   }
+  const names = new NameFilter();
+  values = names.passable(values);
   if (!options.watch) source.close();
   const problem = unpassable(values);
   if (problem) throw new UserError(`cannot start ${command[0]}: ${problem.message}`, problem.hint);
@@ -74,6 +80,7 @@ export async function run(command: string[], options: RunOptions): Promise<void>
         const changed = await source.changed(marker);
         if (changed) {
           marker = changed.marker;
+          changed.values = names.passable(changed.values);
           const refused = sameValues(values, changed.values) ? undefined : unpassable(changed.values);
           if (refused) {
             // Checked before the old child is stopped: it keeps running with the values it has.
@@ -122,15 +129,33 @@ function parseInterval(text: string | undefined): number {
 }
 
 /**
+ * Drops the secrets whose names are not environment variable names (spaces, a leading digit, '-',
+ * '.', unicode, '=', empty…), as dotenv-style tools do, and says which on stderr: once, and again
+ * under --watch only when that list changes. The names are the user's own, shown on their terminal
+ * with control characters as \xHH; `coffer secrets export` and --json still give every secret.
+ */
+class NameFilter {
+  #lastWarned = '';
+
+  passable(values: Values): Values {
+    const skipped = Object.keys(values).filter((k) => !ENV_NAME.test(k));
+    const said = JSON.stringify(skipped);
+    if (skipped.length > 0 && said !== this.#lastWarned) {
+      const list = skipped.map((k) => `'${noControls(k.replace(/[\n\t]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}'`).join(', ');
+      process.stderr.write(
+        `coffer: warning: skipped ${skipped.length} ${skipped.length > 1 ? 'secrets whose names are not environment variable names' : 'secret whose name is not an environment variable name'} (letters, digits and _, not starting with a digit): ${list}\n`,
+      );
+    }
+    this.#lastWarned = said;
+    return Object.fromEntries(Object.entries(values).filter(([k]) => ENV_NAME.test(k)));
+  }
+}
+
+/**
  * Why these values cannot be put in a child's environment, naming the secrets but never quoting a
- * value; undefined when they can. Names that are merely unusual (spaces, a leading digit, unicode)
- * are passed as they are.
+ * value; undefined when they can. (Names are checked before: see NameFilter.)
  */
 function unpassable(values: Values): { message: string; hint: string } | undefined {
-  const badName = Object.keys(values).filter((k) => k === '' || k.includes('=') || k.includes('\0'));
-  if (badName.length > 0) {
-    return { message: `the secret name${badName.length > 1 ? 's' : ''} ${badName.map(show).join(', ')} cannot be an environment variable (empty, or with = or a NUL byte)`, hint: 'rename the secret' };
-  }
   const nul = Object.keys(values).filter((k) => values[k]!.includes('\0'));
   if (nul.length > 0) {
     return { message: `the value of ${nul.map(show).join(', ')} contains a NUL byte, which an environment variable cannot hold`, hint: 'remove the NUL byte from the secret, or encode the value (e.g. base64)' };
