@@ -1,7 +1,7 @@
 // Apps (rest-api §8): created SSE by default with three environments, or custom ones.
 import { randomUUID } from 'node:crypto';
 import type { App, Environment } from '../store/apps.table.js';
-import { deleteApp, findApp, findGlobalAccessMembers, listAppsOfAccount } from '../store/apps.js';
+import { deleteApp, findApp, listAppsOfAccount } from '../store/apps.js';
 import { allowsOrg, allowsOrgInApp } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -50,15 +50,16 @@ export class Apps {
       const app: App = { id: randomUUID(), organisation_id: org, name, description: description ?? null, sse_enabled: sse, created_at: now, updated_at: now };
       await trx.insertInto('apps').values(app).execute();
       const p = call.principal;
-      const members = new Map<string, { member_id: string | null; service_account_id: string | null }>();
-      if (p.kind === 'member') members.set(p.memberId, { member_id: p.memberId, service_account_id: null });
-      else members.set(p.serviceAccountId, { member_id: null, service_account_id: p.serviceAccountId });
-      for (const member of await findGlobalAccessMembers(trx, org)) members.set(member.id, { member_id: member.id, service_account_id: null });
-      await trx
-        .insertInto('app_members')
-        .values([...members.values()].map((m) => ({ app_id: app.id, organisation_id: org, ...m, created_at: now })))
-        .execute();
+      // The members of the new app: the creator and the global-access members, locked until commit. One
+      // removed meanwhile is left out, or its removal waits and then takes this app along.
       const grantees = await environmentGrantees(trx, p, null);
+      const members = grantees.map((g) => ('memberId' in g ? { member_id: g.memberId, service_account_id: null } : { member_id: null, service_account_id: g.serviceAccountId }));
+      if (members.length > 0) {
+        await trx
+          .insertInto('app_members')
+          .values(members.map((m) => ({ app_id: app.id, organisation_id: org, ...m, created_at: now })))
+          .execute();
+      }
       const environments = await this.environments.insert(trx, org, app.id, specs, grantees, sse, afterCommit);
       await this.deps.audit.append(trx, [
         {

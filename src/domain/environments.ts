@@ -5,12 +5,13 @@ import type { Tx } from '../store/database.js';
 import { insertEnvironmentKeys } from '../store/environment-keys.js';
 import {
   findEnvironment,
-  findGlobalAccessMembers,
-  findMemberIdentity,
-  findServiceAccountIdentity,
+  findServiceAccountMembersOfApp,
   listEnvironmentsOfApp,
+  lockAppMemberships,
   lockAppsForNewRows,
-  lockServiceAccountMembersOfApp,
+  lockGlobalAccessMembers,
+  lockMemberIdentity,
+  lockServiceAccountIdentity,
   maxEnvironmentIndex,
 } from '../store/apps.js';
 import { allowsInApp, hasEnvironmentAccess } from './access.js';
@@ -43,21 +44,26 @@ export function isValidEnvironmentName(name: unknown): name is string {
   return typeof name === 'string' && ENVIRONMENT_NAME.test(name) && !name.includes('\n');
 }
 
-/** The principals that receive a new environment (§2.8): the creator, global-access members, the app's service accounts. */
+/**
+ * The principals that receive a new environment (§2.8): the creator, global-access members, the app's
+ * service accounts. Their rows and the app's memberships stay locked until commit, so an account
+ * removed meanwhile is either left out or loses the new grants with the rest (src/store/apps.ts
+ * "Grantee reads"). Call it after locking the app, before inserting the grants.
+ */
 export async function environmentGrantees(trx: Tx, principal: Principal, appId: string | null): Promise<Grantee[]> {
   const org = principal.organisationId;
   const grantees = new Map<string, Grantee>();
   const creator =
     principal.kind === 'member'
-      ? await findMemberIdentity(trx, org, principal.memberId)
-      : await findServiceAccountIdentity(trx, org, principal.serviceAccountId);
+      ? await lockMemberIdentity(trx, org, principal.memberId)
+      : await lockServiceAccountIdentity(trx, org, principal.serviceAccountId);
   if (creator) {
     grantees.set(creator.id, principal.kind === 'member' ? { memberId: creator.id, identityKey: creator.identity_key } : { serviceAccountId: creator.id, identityKey: creator.identity_key });
   }
-  for (const member of await findGlobalAccessMembers(trx, org)) grantees.set(member.id, { memberId: member.id, identityKey: member.identity_key });
+  for (const member of await lockGlobalAccessMembers(trx, org)) grantees.set(member.id, { memberId: member.id, identityKey: member.identity_key });
   if (appId) {
-    // Locked after the app (Environments.create holds it): an account deleted meanwhile gets no grant.
-    for (const sa of await lockServiceAccountMembersOfApp(trx, org, appId)) grantees.set(sa.id, { serviceAccountId: sa.id, identityKey: sa.identity_key });
+    await lockAppMemberships(trx, org, appId);
+    for (const sa of await findServiceAccountMembersOfApp(trx, org, appId)) grantees.set(sa.id, { serviceAccountId: sa.id, identityKey: sa.identity_key });
   }
   return [...grantees.values()];
 }

@@ -121,7 +121,10 @@ export interface AccessChange {
 /**
  * Makes the account's individual access exactly `desired` (§10.6 step 6): memberships of unlisted
  * apps and their grants go, listed apps are joined, and per app the grants follow the list. Existing
- * grants are kept as they are (no re-wrapping).
+ * grants are kept as they are (no re-wrapping). The caller has locked the account row first (lock
+ * order: role, account, apps, environments), so a removal waits for the grants written here and
+ * deletes them with the rest, or came first and the caller answered 404 (src/store/apps.ts "Grantee
+ * reads").
  */
 export async function applyDeclaredAccess(
   trx: Tx,
@@ -146,9 +149,11 @@ export async function applyDeclaredAccess(
   const desiredAppIds = new Set(desired.map((a) => a.id));
   const appsRemoved = currentApps.filter((id) => !desiredAppIds.has(id));
   const appsAdded = [...desiredAppIds].filter((id) => !currentApps.includes(id));
+  // Memberships before grants: deleting one waits for environment creates in that app (they hold the
+  // app's memberships), so the environments listed next include theirs and no new grant stays behind.
+  await removeAppMemberships(trx, organisationId, account, appsRemoved);
   const removedAppEnvironments = (await listEnvironmentIdsOfApps(trx, organisationId, appsRemoved)).map((e) => e.id);
   await removeEnvironmentGrants(trx, organisationId, account, removedAppEnvironments);
-  await removeAppMemberships(trx, organisationId, account, appsRemoved);
   await addAppMemberships(trx, organisationId, account, appsAdded, at);
 
   const held = new Set((await listGrantRows(trx, organisationId, account)).map((g) => g.environment_id));

@@ -3,6 +3,7 @@
 // app/environment access wrapped by the server to the member's Ed25519 identity key.
 import { asUuid } from '../store/directory.js';
 import type { Executor } from '../store/database.js';
+import { lockMemberIdentity } from '../store/apps.js';
 import { removeAllIndividualAccess } from '../store/individual-access.js';
 import { findMember, listMembers, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
 import { lockRoleForAssignment } from '../store/roles.js';
@@ -76,7 +77,9 @@ export class Members {
       if (role.name.toLowerCase() === 'owner') throw forbidden('You cannot assign the Owner role directly. Use the ownership transfer flow.');
       if (role.global_access && !mayAssignGlobalRole(call.principal, call.access)) throw forbidden(`You cannot assign the '${role.name}' role.`);
       const now = new Date();
-      await setMemberRole(trx, org, member.id, role.id, now);
+      // A removal that committed first leaves no live member to change (nor to promote and grant to);
+      // one that comes later waits for this row and then takes the grants along.
+      if (!(await setMemberRole(trx, org, member.id, role.id, now))) throw notFound(MEMBER_NOT_FOUND);
       const promotion = role.global_access && !hasGlobalAccess(member)
         ? await grantEverything(trx, this.deps.keys, org, { memberId: member.id, identityKey: member.identity_key }, now)
         : undefined;
@@ -102,8 +105,10 @@ export class Members {
     if (denial) throw forbidden(REMOVE_DENIALS[denial]);
     const org = call.principal.organisationId;
     await inTransaction(this.deps.db, async ({ trx }) => {
-      await removeAllIndividualAccess(trx, org, { memberId: member.id });
+      // The row first: it waits for environment creates that locked it as a grantee, so their grants
+      // are among those removed next, and creates that come later skip the member.
       await softDeleteMember(trx, org, member.id, new Date());
+      await removeAllIndividualAccess(trx, org, { memberId: member.id });
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'member.delete', resourceId: member.id, snapshot: { role: member.role_name } } },
       ]);
@@ -126,6 +131,9 @@ export class Members {
     const desired = await parseDeclaredAccess(this.deps.db, call, readBody(), { entirely: true });
     const org = call.principal.organisationId;
     const result = await inTransaction(this.deps.db, async ({ trx }) => {
+      // Held until commit, before the apps and environments applyDeclaredAccess locks: a removal waits
+      // and then deletes this access, or, when it committed first, the member is gone.
+      if (!(await lockMemberIdentity(trx, org, member.id))) throw notFound(MEMBER_NOT_FOUND);
       const change = await applyDeclaredAccess(trx, this.deps.keys, org, { memberId: member.id, identityKey: member.identity_key }, desired, new Date());
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'member.access', resourceId: member.id, snapshot: { ...change } } },

@@ -217,9 +217,10 @@ export class ServiceAccounts {
       // removed below; when another delete committed first, the account is gone.
       if (!(await lockServiceAccountForDelete(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const now = new Date();
+      // The row before the grants, as in Members.remove (src/store/apps.ts "Grantee reads").
+      await softDeleteServiceAccount(trx, org, account.id, now);
       await revokeAllTokens(trx, org, account.id, now);
       await removeAllIndividualAccess(trx, org, { serviceAccountId: account.id });
-      await softDeleteServiceAccount(trx, org, account.id, now);
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'service_account.delete', resourceId: account.id, snapshot: { name: account.name } } },
       ]);

@@ -77,25 +77,74 @@ export interface IdentityRow {
   identity_key: string;
 }
 
-/** Live members whose role has global access (Owner, Admin): they receive every new app and environment. */
-export function findGlobalAccessMembers(db: Executor, organisationId: string): Promise<IdentityRow[]> {
-  return db
+// Grantee reads. Whoever wraps a new environment key to accounts reads them with these, inside the
+// transaction that inserts the grants, and holds what they read until commit:
+// - the accounts' rows FOR SHARE. A removal (member removal, service-account deletion) first updates
+//   the account row (soft delete: FOR NO KEY UPDATE, which conflicts with FOR SHARE but not with the
+//   FOR KEY SHARE the grants' foreign keys take) and only then deletes the account's grants. So a
+//   removal that came first makes the read wait and then drop the account (PostgreSQL re-checks
+//   `deleted_at` on the new row version), and one that comes later waits for the grants to commit and
+//   then deletes them with the rest.
+// - the app's memberships FOR SHARE (lockAppMemberships). Taking an account out of an app (access PUT,
+//   service-account deletion, member removal) deletes the membership first, which conflicts, and only
+//   then lists the app's environments whose grants go.
+// Creates take them after the app lock and before the audit head, account rows before memberships,
+// as removals do (account row, then memberships, then grants). Access changes lock their account
+// first (role, account, apps, environments; Members.setAccess, ServiceAccounts.setAccess). The two
+// orders cannot deadlock: app, account and membership locks taken by creates and access changes are
+// all share modes (FOR KEY SHARE, FOR SHARE), which never wait for each other.
+
+/** The live member, locked FOR SHARE until commit (see above). */
+export async function lockMemberIdentity(trx: Tx, organisationId: string, memberId: string): Promise<IdentityRow | undefined> {
+  return trx
+    .selectFrom('members')
+    .select(['id', 'identity_key'])
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', memberId)
+    .where('deleted_at', 'is', null)
+    .forShare()
+    .executeTakeFirst();
+}
+
+/** The live service account, locked FOR SHARE until commit (see above). */
+export async function lockServiceAccountIdentity(trx: Tx, organisationId: string, serviceAccountId: string): Promise<IdentityRow | undefined> {
+  return trx
+    .selectFrom('service_accounts')
+    .select(['id', 'identity_key'])
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', serviceAccountId)
+    .where('deleted_at', 'is', null)
+    .forShare()
+    .executeTakeFirst();
+}
+
+/**
+ * Live members whose role has global access (Owner, Admin): they receive every new app and
+ * environment. Their rows are locked FOR SHARE until commit, in id order (see above).
+ */
+export function lockGlobalAccessMembers(trx: Tx, organisationId: string): Promise<IdentityRow[]> {
+  return trx
     .selectFrom('members as m')
     .innerJoin('roles as r', 'r.id', 'm.role_id')
     .select(['m.id', 'm.identity_key'])
     .where('m.organisation_id', '=', organisationId)
     .where('m.deleted_at', 'is', null)
     .where('r.global_access', '=', true)
-    .orderBy('m.created_at')
+    .orderBy('m.id')
+    .forShare('m')
     .execute();
 }
 
+/** Locks every membership of the app FOR SHARE until commit (see above); memberships deleted meanwhile are skipped. */
+export async function lockAppMemberships(trx: Tx, organisationId: string, appId: string): Promise<void> {
+  await trx.selectFrom('app_members').select('app_id').where('organisation_id', '=', organisationId).where('app_id', '=', appId).forShare().execute();
+}
+
 /**
- * Live service accounts that are individual members of an app, locked FOR KEY SHARE in id order until
- * the transaction ends (they are about to get grants): a concurrent delete of one waits and then
- * removes its grant, or committed first and the account is not listed.
+ * Live service accounts that are individual members of an app. Called after lockAppMemberships, so
+ * it reads (as a new statement) the memberships that survived any removal it waited for.
  */
-export function lockServiceAccountMembersOfApp(trx: Tx, organisationId: string, appId: string): Promise<IdentityRow[]> {
+export function findServiceAccountMembersOfApp(trx: Tx, organisationId: string, appId: string): Promise<IdentityRow[]> {
   return trx
     .selectFrom('app_members as am')
     .innerJoin('service_accounts as sa', 'sa.id', 'am.service_account_id')
@@ -103,29 +152,7 @@ export function lockServiceAccountMembersOfApp(trx: Tx, organisationId: string, 
     .where('am.organisation_id', '=', organisationId)
     .where('am.app_id', '=', appId)
     .where('sa.deleted_at', 'is', null)
-    .orderBy('sa.id')
-    .forKeyShare('sa')
     .execute();
-}
-
-export async function findMemberIdentity(db: Executor, organisationId: string, memberId: string): Promise<IdentityRow | undefined> {
-  return db
-    .selectFrom('members')
-    .select(['id', 'identity_key'])
-    .where('organisation_id', '=', organisationId)
-    .where('id', '=', memberId)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
-}
-
-export async function findServiceAccountIdentity(db: Executor, organisationId: string, serviceAccountId: string): Promise<IdentityRow | undefined> {
-  return db
-    .selectFrom('service_accounts')
-    .select(['id', 'identity_key'])
-    .where('organisation_id', '=', organisationId)
-    .where('id', '=', serviceAccountId)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
 }
 
 export async function maxEnvironmentIndex(db: Executor, appId: string): Promise<number | null> {

@@ -146,3 +146,21 @@ export function listEnvironmentIdentities(db: Executor, organisationId: string, 
     .orderBy('created_at')
     .execute();
 }
+
+/**
+ * Of the given members and service accounts, the live ones, locked FOR SHARE until commit (members,
+ * then service accounts, each in id order) before keys are granted to them: see src/store/apps.ts
+ * "Grantee reads". One removed meanwhile is missing from the answer.
+ */
+export async function lockLiveRecipients(trx: Tx, organisationId: string, memberIds: readonly string[], serviceAccountIds: readonly string[]): Promise<Set<string>> {
+  const live = new Set<string>();
+  if (memberIds.length > 0) {
+    const rows = await trx.selectFrom('members').select('id').where('organisation_id', '=', organisationId).where('id', 'in', memberIds).where('deleted_at', 'is', null).orderBy('id').forShare().execute();
+    for (const row of rows) live.add(`member:${row.id}`);
+  }
+  if (serviceAccountIds.length > 0) {
+    const rows = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', 'in', serviceAccountIds).where('deleted_at', 'is', null).orderBy('id').forShare().execute();
+    for (const row of rows) live.add(`service_account:${row.id}`);
+  }
+  return live;
+}

@@ -99,11 +99,15 @@ export async function removeEnvironmentGrants(db: Executor, organisationId: stri
     .execute();
 }
 
-/** Drops every app membership and environment grant of the account (removal, deletion). */
+/**
+ * Drops every app membership and environment grant of the account (removal, deletion). Call it after
+ * the account row was soft-deleted. Memberships go first: deleting one waits for environment creates
+ * that hold it (lockAppMemberships), and the grants those wrote are then seen and deleted here.
+ */
 export async function removeAllIndividualAccess(db: Executor, organisationId: string, account: AccountRef): Promise<void> {
   const { column, id } = accountColumn(account);
-  await db.deleteFrom('environment_keys').where('organisation_id', '=', organisationId).where(column, '=', id).execute();
   await db.deleteFrom('app_members').where('organisation_id', '=', organisationId).where(column, '=', id).execute();
+  await db.deleteFrom('environment_keys').where('organisation_id', '=', organisationId).where(column, '=', id).execute();
 }
 
 export async function insertGrants(db: Executor, rows: EnvironmentKeyInsert[]): Promise<void> {

@@ -50,8 +50,16 @@ export function findMemberByEmail(db: Executor, organisationId: string, email: s
   return selectMembers(db, organisationId).where('u.email', '=', email).executeTakeFirst();
 }
 
-export async function setMemberRole(db: Executor, organisationId: string, memberId: string, roleId: string, at: Date): Promise<void> {
-  await db.updateTable('members').set({ role_id: roleId, updated_at: at }).where('organisation_id', '=', organisationId).where('id', '=', memberId).execute();
+/** False when the member is not (or no longer) live. */
+export async function setMemberRole(db: Executor, organisationId: string, memberId: string, roleId: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('members')
+    .set({ role_id: roleId, updated_at: at })
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', memberId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export async function softDeleteMember(db: Executor, organisationId: string, memberId: string, at: Date): Promise<void> {

@@ -13,7 +13,8 @@ import {
   type MasterKeyring,
 } from '../../crypto/index.js';
 import type { App, Environment, EnvType } from '../../store/apps.table.js';
-import { listRecipientCandidates, listEnvironmentIdentities, lockApp, type RecipientRow } from '../../store/client-protocol.js';
+import type { Tx } from '../../store/database.js';
+import { listRecipientCandidates, listEnvironmentIdentities, lockApp, lockLiveRecipients, type RecipientRow } from '../../store/client-protocol.js';
 import { insertEnvironmentKeys, type EnvironmentKeyInsert } from '../../store/environment-keys.js';
 import { bumpEnvironmentRevision } from '../../store/secrets.js';
 import { allowsInApp, allowsOrg, hasEnvironmentAccess } from '../access.js';
@@ -112,8 +113,6 @@ export class E2eeApps {
 
     const created = await inTransaction(this.deps.db, async ({ trx }) => {
       const now = new Date();
-      const app: App = { id: randomUUID(), organisation_id: org, name, description: description ?? null, sse_enabled: false, created_at: now, updated_at: now };
-      await trx.insertInto('apps').values(app).execute();
       // App members: whoever holds a key of it (the creator and global-access members among them).
       const members = new Map<string, { member_id: string | null; service_account_id: string | null }>();
       for (const env of environments) {
@@ -121,6 +120,9 @@ export class E2eeApps {
           members.set(`${recipient.kind}:${recipient.id}`, recipient.kind === 'member' ? { member_id: recipient.id, service_account_id: null } : { member_id: null, service_account_id: recipient.id });
         }
       }
+      await this.#lockRecipients(trx, org, members);
+      const app: App = { id: randomUUID(), organisation_id: org, name, description: description ?? null, sse_enabled: false, created_at: now, updated_at: now };
+      await trx.insertInto('apps').values(app).execute();
       await trx
         .insertInto('app_members')
         .values([...members.values()].map((m) => ({ app_id: app.id, organisation_id: org, ...m, created_at: now })))
@@ -265,6 +267,21 @@ export class E2eeApps {
       }
     }
     throw invalid(`The ${part} of environment '${environmentName}' is not wrapped to this server's key; fetch it from GET /coffer/v1/server-key/ and wrap again.`);
+  }
+
+  /**
+   * The recipients were checked against the live accounts before the transaction: lock them until
+   * commit, so a removal that comes later waits and takes the new grants along, and answer one removed
+   * meanwhile as an unknown recipient, as if it had been gone before.
+   */
+  async #lockRecipients(trx: Tx, org: string, recipients: Map<string, { member_id: string | null; service_account_id: string | null }>): Promise<void> {
+    const memberIds = [...recipients.values()].flatMap((r) => (r.member_id ? [r.member_id] : []));
+    const serviceAccountIds = [...recipients.values()].flatMap((r) => (r.service_account_id ? [r.service_account_id] : []));
+    const live = await lockLiveRecipients(trx, org, memberIds, serviceAccountIds);
+    const goneMember = memberIds.find((id) => !live.has(`member:${id}`));
+    if (goneMember) throw invalid(`Grant for an unknown member: ${goneMember}`);
+    const goneAccount = serviceAccountIds.find((id) => !live.has(`service_account:${id}`));
+    if (goneAccount) throw invalid(`Grant for an unknown service account: ${goneAccount}`);
   }
 
   #recipient(call: Call, row: RecipientRow): Recipient {
