@@ -42,6 +42,7 @@ export function createCrypto(backend: SodiumBackend) {
     ed25519ToKx: formats.ed25519ToKx,
     ed25519PublicKeyToKx: formats.ed25519PublicKeyToKx,
     isEd25519PublicKey: formats.isEd25519PublicKey,
+    isX25519PublicKey: formats.isX25519PublicKey,
     splitSecret: formats.splitSecret,
     wrapShare: formats.wrapShare,
     reconstructSecret: formats.reconstructSecret,

@@ -274,6 +274,27 @@ export function createPhaseFormats(sodium: SodiumBackend) {
     }
   }
 
+  /**
+   * Whether `kxPublicKey` (hex or bytes) is an X25519 public key that ph:v1 encryption can use (an
+   * environment's Env_pk, crypto spec §2.5): 32 bytes that libsodium's key exchange accepts, so not a
+   * low-order point. Tried with a throwaway key pair, as encryptAsymmetric would use it.
+   */
+  function isX25519PublicKey(kxPublicKey: unknown): boolean {
+    if (typeof kxPublicKey !== 'string' && !(kxPublicKey instanceof Uint8Array)) return false;
+    const ephemeral = sodium.kxKeypair();
+    try {
+      const session = withKey(kxPublicKey, KX_PUBLIC_KEY_BYTES, 'X25519 public key', (pk) => sodium.kxClientSessionKeys(ephemeral.publicKey, ephemeral.privateKey, pk));
+      sodium.memzero(session.rx);
+      sodium.memzero(session.tx);
+      return true;
+    } catch (error) {
+      if (error instanceof CryptoFormatError) return false;
+      throw error;
+    } finally {
+      sodium.memzero(ephemeral.privateKey);
+    }
+  }
+
   function kxPublicKeyOf(privateKey: KeyInput): Uint8Array {
     return withKey(privateKey, KEY_BYTES, 'X25519 private key', (sk) => sodium.scalarmultBase(sk));
   }
@@ -342,6 +363,7 @@ export function createPhaseFormats(sodium: SodiumBackend) {
     ed25519ToKx,
     ed25519PublicKeyToKx,
     isEd25519PublicKey,
+    isX25519PublicKey,
     splitSecret,
     wrapShare,
     unwrapShare,

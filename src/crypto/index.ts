@@ -48,6 +48,7 @@ export const {
   ed25519ToKx,
   ed25519PublicKeyToKx,
   isEd25519PublicKey,
+  isX25519PublicKey,
   splitSecret,
   wrapShare,
   reconstructSecret,

@@ -105,6 +105,12 @@ for (const target of STORE_TARGETS) {
         [createBody('x', [ownerRecipient]), 400, new RegExp(`has no grant for member ${admin.id}`)],
         [createBody('x', required.filter((r) => r.id !== owner.memberId)), 400, new RegExp(`has no grant for member ${owner.memberId}`)],
         [{ ...valid, environments: [{ ...valid.environments[0], identityKey: 'abc' }] }, 400, /'identityKey' of environment 'Development' must be 64 hexadecimal characters/],
+        // 64 hex characters, then a usable X25519 key (the environment's Env_pk): wrong length, and
+        // points the key exchange refuses (zero, and a point of order 8), are refused before anything is written.
+        [{ ...valid, environments: [{ ...valid.environments[0], identityKey: 'ab'.repeat(31) }] }, 400, /'identityKey' of environment 'Development' must be 64 hexadecimal characters/],
+        [{ ...valid, environments: [{ ...valid.environments[0], identityKey: 'ab'.repeat(33) }] }, 400, /'identityKey' of environment 'Development' must be 64 hexadecimal characters/],
+        [{ ...valid, environments: [{ ...valid.environments[0], identityKey: '00'.repeat(32) }] }, 400, /^'identityKey' of environment 'Development' must be an X25519 public key\.$/],
+        [{ ...valid, environments: [{ ...valid.environments[0], identityKey: 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800' }] }, 400, /^'identityKey' of environment 'Development' must be an X25519 public key\.$/],
         [{ ...valid, environments: [valid.environments[0], { ...valid.environments[1], name: 'development' }] }, 400, /Duplicate environment name/],
         [{ ...valid, environments: [valid.environments[0], { ...valid.environments[1], identityKey: valid.environments[0]!.identityKey }] }, 400, /own seed/],
         [{ ...valid, environments: [{ ...valid.environments[0], grants: [...valid.environments[0]!.grants, { memberId: randomUUID(), wrappedSeed: valid.environments[0]!.grants[0]!.wrappedSeed, wrappedSalt: valid.environments[0]!.grants[0]!.wrappedSalt }] }] }, 400, /unknown member/],

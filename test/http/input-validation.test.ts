@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import sodium from 'sodium-native';
-import { encryptAsymmetric, isEd25519PublicKey, isKdfParams, KDF_PARAM_LIMITS, toHex } from '../../src/crypto/index.js';
+import { encryptAsymmetric, generateEnvironmentSecrets, isEd25519PublicKey, isKdfParams, isX25519PublicKey, KDF_PARAM_LIMITS, toHex } from '../../src/crypto/index.js';
 import { parseIsoDateTime } from '../../src/domain/iso-datetime.js';
 import { normaliseEmail } from '../../src/domain/organisations.js';
 import { PUBLIC_BODY_LIMIT } from '../../src/http/routes/console/define.js';
@@ -43,6 +43,17 @@ describe('input bounds without a store', () => {
     assert.equal(isEd25519PublicKey('00'.repeat(32)), false);
     assert.equal(isEd25519PublicKey('zz'.repeat(32)), false);
     assert.equal(isEd25519PublicKey(undefined), false);
+  });
+
+  it("isX25519PublicKey: an environment's Env_pk the key exchange accepts, not merely 64 hex characters", () => {
+    assert.equal(isX25519PublicKey(generateEnvironmentSecrets().identityKey), true);
+    assert.equal(isX25519PublicKey(generateEnvironmentSecrets().identityKey.toUpperCase()), true);
+    // Low-order points: zero, and one of order 8 (libsodium's blocklist).
+    assert.equal(isX25519PublicKey('00'.repeat(32)), false);
+    assert.equal(isX25519PublicKey('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'), false);
+    assert.equal(isX25519PublicKey('ab'.repeat(31)), false);
+    assert.equal(isX25519PublicKey('zz'.repeat(32)), false);
+    assert.equal(isX25519PublicKey(undefined), false);
   });
 
   it("KDF_PARAM_LIMITS are within libsodium's crypto_pwhash bounds", () => {

@@ -8,6 +8,7 @@ import {
   decryptAsymmetric,
   ed25519PublicKeyToKx,
   isHex,
+  isX25519PublicKey,
   publicKeyHexFromSeed,
   toHex,
   type MasterKeyring,
@@ -313,6 +314,9 @@ export class E2eeApps {
       const envType = raw.envType ?? DEFAULT_ENVIRONMENTS.find((d) => d.name === name)?.envType ?? 'custom';
       if (!ENV_TYPES.includes(envType as EnvType)) throw invalid("'envType' must be one of dev, staging, prod, custom.");
       if (!isHex(raw.identityKey, 64)) throw invalid(`'identityKey' of environment '${name}' must be 64 hexadecimal characters.`);
+      // Env_pk (crypto spec §2.5): every secret of the environment is encrypted to it, so a point the
+      // key exchange refuses would make the environment unwritable.
+      if (!isX25519PublicKey(raw.identityKey)) throw invalid(`'identityKey' of environment '${name}' must be an X25519 public key.`);
       const identityKey = raw.identityKey.toLowerCase();
       if (identityKeys.has(identityKey)) throw invalid('Each environment needs its own seed (two environments share an identityKey).');
       identityKeys.add(identityKey);
