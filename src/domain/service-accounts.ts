@@ -11,6 +11,7 @@ import {
   toHex,
   wipeKeyring,
 } from '../crypto/index.js';
+import { lockServiceAccountIdentity } from '../store/apps.js';
 import { asUuid } from '../store/directory.js';
 import type { Executor, Tx } from '../store/database.js';
 import { listGrantRows, removeAllIndividualAccess } from '../store/individual-access.js';
@@ -22,8 +23,6 @@ import {
   insertServiceAccountToken,
   listLiveTokens,
   listServiceAccounts,
-  lockServiceAccountForChange,
-  lockServiceAccountForDelete,
   revokeAllTokens,
   revokeToken,
   softDeleteServiceAccount,
@@ -192,8 +191,8 @@ export class ServiceAccounts {
     const detail = await inTransaction(this.deps.db, async ({ trx }) => {
       if (roleId !== undefined && !(await lockRoleForAssignment(trx, org, roleId))) throw notFound('Role not found.');
       // After the role (lock order: role, service account): a delete that committed first leaves nothing to update.
-      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
-      await updateServiceAccount(trx, org, account.id, { ...(name !== undefined ? { name } : {}), ...(roleId !== undefined ? { role_id: roleId } : {}) }, new Date());
+      const changes = { ...(name !== undefined ? { name } : {}), ...(roleId !== undefined ? { role_id: roleId } : {}) };
+      if (!(await updateServiceAccount(trx, org, account.id, changes, new Date()))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       await this.deps.audit.append(trx, [
         {
           organisationId: org,
@@ -213,12 +212,11 @@ export class ServiceAccounts {
     const account = await this.#find(this.deps.db, call, serviceAccountId);
     const org = call.principal.organisationId;
     await inTransaction(this.deps.db, async ({ trx }) => {
-      // Locked first: access changes holding the account have committed, so what they wrote is
-      // removed below; when another delete committed first, the account is gone.
-      if (!(await lockServiceAccountForDelete(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const now = new Date();
-      // The row before the grants, as in Members.remove (src/store/apps.ts "Grantee reads").
-      await softDeleteServiceAccount(trx, org, account.id, now);
+      // The row first, as in Members.remove (src/store/apps.ts "Grantee reads"): access changes and
+      // mints holding the account FOR SHARE commit first, so what they wrote is removed below; when
+      // another delete committed first, the account is gone.
+      if (!(await softDeleteServiceAccount(trx, org, account.id, now))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       await revokeAllTokens(trx, org, account.id, now);
       await removeAllIndividualAccess(trx, org, { serviceAccountId: account.id });
       await this.deps.audit.append(trx, [
@@ -243,7 +241,7 @@ export class ServiceAccounts {
       // Held until commit, before the apps and environments applyDeclaredAccess locks: a concurrent
       // delete of the account waits and then removes this access, or, when it committed first, the
       // account is gone and the answer is the unknown account's.
-      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
+      if (!(await lockServiceAccountIdentity(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const change = await applyDeclaredAccess(trx, this.deps.keys, org, { serviceAccountId: account.id, identityKey: account.identity_key }, desired, new Date());
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'service_account.access', resourceId: account.id, snapshot: { ...change } } },
@@ -270,7 +268,7 @@ export class ServiceAccounts {
     const org = call.principal.organisationId;
     const token = await inTransaction(this.deps.db, async ({ trx }) => {
       // Held until commit: a concurrent delete revokes this token too, or committed first (404).
-      if (!(await lockServiceAccountForChange(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
+      if (!(await lockServiceAccountIdentity(trx, org, account.id))) throw notFound(SERVICE_ACCOUNT_NOT_FOUND);
       const minted = await this.#mint(trx, call, account, name, expiresAt, now);
       await this.deps.audit.append(trx, [
         {

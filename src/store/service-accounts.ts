@@ -2,7 +2,7 @@
 // reach SQL (the caller passes canonical ids from asUuid).
 import type { ServiceAccountTokensTable } from './accounts.table.js';
 import type { Insertable } from 'kysely';
-import type { Executor, Tx } from './database.js';
+import type { Executor } from './database.js';
 
 export interface ServiceAccountRow {
   id: string;
@@ -34,23 +34,6 @@ export function findServiceAccount(db: Executor, organisationId: string, id: str
   return selectServiceAccounts(db, organisationId).where('sa.id', '=', id).executeTakeFirst();
 }
 
-/**
- * Locks a live service account that is about to change or get rows under it (access, a token, a new
- * name or role) until the transaction ends: FOR KEY SHARE lets other such changes through but makes
- * a concurrent delete wait (lockServiceAccountForDelete), so the delete undoes what the change wrote.
- * False when the account is gone, including deleted by a transaction this one waited for.
- */
-export async function lockServiceAccountForChange(trx: Tx, organisationId: string, id: string): Promise<boolean> {
-  const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forKeyShare().executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Locks a live service account before its access is removed and it is deleted: changes in flight finish first, new ones wait. False when it is already gone. */
-export async function lockServiceAccountForDelete(trx: Tx, organisationId: string, id: string): Promise<boolean> {
-  const row = await trx.selectFrom('service_accounts').select('id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
-  return row !== undefined;
-}
-
 export async function insertServiceAccount(
   db: Executor,
   row: { id: string; organisation_id: string; name: string; role_id: string; identity_key: string; server_wrapped_keyring: string; created_at: Date },
@@ -61,17 +44,36 @@ export async function insertServiceAccount(
     .execute();
 }
 
-export async function updateServiceAccount(db: Executor, organisationId: string, id: string, changes: { name?: string; role_id?: string }, at: Date): Promise<void> {
-  await db
+/**
+ * False when the account is not (or no longer) live. An UPDATE waits for a concurrent delete and then
+ * re-checks `deleted_at` on the row it left, so a rename never lands on a deleted account.
+ */
+export async function updateServiceAccount(db: Executor, organisationId: string, id: string, changes: { name?: string; role_id?: string }, at: Date): Promise<boolean> {
+  const result = await db
     .updateTable('service_accounts')
     .set({ ...changes, updated_at: at })
     .where('organisation_id', '=', organisationId)
     .where('id', '=', id)
-    .execute();
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
-export async function softDeleteServiceAccount(db: Executor, organisationId: string, id: string, at: Date): Promise<void> {
-  await db.updateTable('service_accounts').set({ deleted_at: at, updated_at: at }).where('organisation_id', '=', organisationId).where('id', '=', id).execute();
+/**
+ * False when the account was already deleted (a concurrent delete that committed first). Its row lock
+ * (FOR NO KEY UPDATE) waits for transactions holding the account FOR SHARE (src/store/apps.ts "Grantee
+ * reads") but not for the FOR KEY SHARE of foreign keys, so a delete never deadlocks with a write that
+ * inserts rows pointing at the account.
+ */
+export async function softDeleteServiceAccount(db: Executor, organisationId: string, id: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('service_accounts')
+    .set({ deleted_at: at, updated_at: at })
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export interface ServiceAccountTokenRow {
