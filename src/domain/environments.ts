@@ -46,9 +46,11 @@ export function isValidEnvironmentName(name: unknown): name is string {
 
 /**
  * The principals that receive a new environment (§2.8): the creator, global-access members, the app's
- * service accounts. Their rows and the app's memberships stay locked until commit, so an account
- * removed meanwhile is either left out or loses the new grants with the rest (src/store/apps.ts
- * "Grantee reads"). Call it after locking the app, before inserting the grants.
+ * service accounts. Their rows (every live member's, to decide who is global) and the app's
+ * memberships stay locked until commit, so an account removed meanwhile is either left out or loses
+ * the new grants with the rest, and a member promoted meanwhile is either included or granted the new
+ * environment by the promotion (src/store/apps.ts "Grantee reads"). Call it after locking the app,
+ * before inserting the grants.
  */
 export async function environmentGrantees(trx: Tx, principal: Principal, appId: string | null): Promise<Grantee[]> {
   const org = principal.organisationId;

@@ -85,6 +85,12 @@ export interface IdentityRow {
 //   removal that came first makes the read wait and then drop the account (PostgreSQL re-checks
 //   `deleted_at` on the new row version), and one that comes later waits for the grants to commit and
 //   then deletes them with the rest.
+// - every live member row of the organisation FOR SHARE, not only the global-access ones
+//   (lockGlobalAccessMembers): a role change updates the member row (FOR NO KEY UPDATE) before a
+//   promotion lists the environments to grant (grantEverything). So a promotion that came first makes
+//   the read wait and then see the new role, and one that comes later waits for the new environment
+//   to commit and then grants it too. Locking only the members that were global when read would miss
+//   the member being promoted.
 // - the app's memberships FOR SHARE (lockAppMemberships). Taking an account out of an app (access PUT,
 //   service-account deletion, member removal) deletes the membership first, which conflicts, and only
 //   then lists the app's environments whose grants go.
@@ -92,7 +98,15 @@ export interface IdentityRow {
 // as removals do (account row, then memberships, then grants). Access changes lock their account
 // first (role, account, apps, environments; Members.setAccess, ServiceAccounts.setAccess). The two
 // orders cannot deadlock: app, account and membership locks taken by creates and access changes are
-// all share modes (FOR KEY SHARE, FOR SHARE), which never wait for each other.
+// all share modes (FOR KEY SHARE, FOR SHARE), which never wait for each other. Nor does locking every
+// member row add one: those rows are updated (FOR NO KEY UPDATE) only by a role change or a removal,
+// one row per transaction, locked before anything else but the role (FOR SHARE, which creates do not
+// take). What those take afterwards is never held by a create waiting for the member row: apps and
+// environments FOR KEY SHARE (no conflict with a create's app lock or foreign-key locks), the member's
+// memberships and grants (a create locks memberships only after every member row, this one included,
+// so the update would have waited for it) and the audit head (a create takes it after all its row
+// locks). Member rows are locked by several transactions only in share modes, so the order (creator
+// first, then all in id order) cannot matter either.
 
 /** The live member, locked FOR SHARE until commit (see above). */
 export async function lockMemberIdentity(trx: Tx, organisationId: string, memberId: string): Promise<IdentityRow | undefined> {
@@ -120,19 +134,24 @@ export async function lockServiceAccountIdentity(trx: Tx, organisationId: string
 
 /**
  * Live members whose role has global access (Owner, Admin): they receive every new app and
- * environment. Their rows are locked FOR SHARE until commit, in id order (see above).
+ * environment. Every live member row of the organisation is locked FOR SHARE until commit, in id
+ * order, and who is global is decided from the rows as locked (see above), by a second statement: a
+ * join with roles in the locking statement would, after waiting for a promotion, be re-checked
+ * against the old role's row.
  */
-export function lockGlobalAccessMembers(trx: Tx, organisationId: string): Promise<IdentityRow[]> {
-  return trx
-    .selectFrom('members as m')
-    .innerJoin('roles as r', 'r.id', 'm.role_id')
-    .select(['m.id', 'm.identity_key'])
-    .where('m.organisation_id', '=', organisationId)
-    .where('m.deleted_at', 'is', null)
-    .where('r.global_access', '=', true)
-    .orderBy('m.id')
-    .forShare('m')
+export async function lockGlobalAccessMembers(trx: Tx, organisationId: string): Promise<IdentityRow[]> {
+  const members = await trx
+    .selectFrom('members')
+    .select(['id', 'identity_key', 'role_id'])
+    .where('organisation_id', '=', organisationId)
+    .where('deleted_at', 'is', null)
+    .orderBy('id')
+    .forShare()
     .execute();
+  if (members.length === 0) return [];
+  const globalRoles = await trx.selectFrom('roles').select('id').where('organisation_id', '=', organisationId).where('global_access', '=', true).execute();
+  const global = new Set(globalRoles.map((r) => r.id));
+  return members.filter((m) => m.role_id !== null && global.has(m.role_id)).map((m) => ({ id: m.id, identity_key: m.identity_key }));
 }
 
 /** Locks every membership of the app FOR SHARE until commit (see above); memberships deleted meanwhile are skipped. */

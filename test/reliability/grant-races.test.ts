@@ -5,7 +5,8 @@
 // transactions from round to round. Whatever the order, a removed member or deleted service account
 // holds no key and no app membership afterwards, nor does a service account taken out of the app hold
 // a key to it. Before the row locks, on PostgreSQL the creates read their grantees before the removal
-// committed and wrapped the new keys to them after it.
+// committed and wrapped the new keys to them after it. The other way round, a Developer promoted to
+// Admin while environments are created ends up holding a key to each of them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ed25519PublicKeyToKx, generateEnvironmentSecrets, wrapEnvironmentSecrets } from '../../src/crypto/index.js';
@@ -115,6 +116,55 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual(await holdings({ memberId: admin.memberId }), [0, 0], `the removed Admin still holds keys/apps after ${summary}`);
         assert.deepEqual(await holdings({ memberId: developer.memberId }), [0, 0], `the removed Developer still holds keys/apps after ${summary}`);
         tally(outcomes, `E2EE app ${e2eeApp.status}, promotion ${promotion.status}`);
+      }
+      t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
+    });
+
+    /** SSE environments of the organisation the member holds no key to, as `app/environment` names. */
+    async function sseEnvironmentsWithoutKey(organisationId: string, memberId: string): Promise<string[]> {
+      const rows = await server.store.db
+        .selectFrom('environments as e')
+        .innerJoin('apps as a', 'a.id', 'e.app_id')
+        .leftJoin('environment_keys as k', (join) => join.onRef('k.environment_id', '=', 'e.id').on('k.member_id', '=', memberId))
+        .select(['a.name as app', 'e.name as environment'])
+        .where('e.organisation_id', '=', organisationId)
+        .where('a.sse_enabled', '=', true)
+        .where('k.id', 'is', null)
+        .execute();
+      return rows.map((r) => `${r.app}/${r.environment}`);
+    }
+
+    // A promotion wraps every existing SSE environment to the member, and a create wraps its new one to
+    // the global-access members: without a lock between them, on PostgreSQL the create read the members
+    // before the promotion committed and the promotion listed environments before the create committed,
+    // and the new Admin held no key to the new environment.
+    it(`${ROUNDS} rounds of promoting a Developer to Admin racing environment creates: the Admin holds every SSE environment`, async (t) => {
+      const outcomes = new Map<string, number>();
+      const org = owner.organisationId;
+      const adminRole = await roleId(server.domain, org, 'Admin');
+      for (let round = 0; round < ROUNDS; round++) {
+        const app = await createApp(api, `promotion-${round}`);
+        const developer = await addMember(server.domain, org, 'Developer');
+        const offset = round % 5;
+        const [environments, promotion] = await Promise.all([
+          Promise.all([0, 1, 2].map((i) => api.post(`/v1/environments/?app_id=${app.id}`, { name: `P${i}` }))),
+          sleep(offset).then(() => api.put(`/v1/members/${developer.memberId}/`, { role_id: adminRole })),
+        ]);
+        const summary = `round ${round}: ${describeAnswers([...environments, promotion])}`;
+        for (const answer of environments) assertStatus(answer, 201, summary);
+        assertStatus(promotion, 200, summary);
+        assert.deepEqual(await sseEnvironmentsWithoutKey(org, developer.memberId), [], `the promoted Admin lacks keys after ${summary}`);
+        // A key the create wrapped carries the environment's own timestamp; one the promotion added, its own.
+        const raced = await server.store.db
+          .selectFrom('environment_keys as k')
+          .innerJoin('environments as e', 'e.id', 'k.environment_id')
+          .select(['k.created_at as granted', 'e.created_at as created'])
+          .where('e.app_id', '=', app.id)
+          .where('e.name', 'in', ['P0', 'P1', 'P2'])
+          .where('k.member_id', '=', developer.memberId)
+          .execute();
+        const byCreate = raced.filter((r) => r.granted.getTime() === r.created.getTime()).length;
+        tally(outcomes, `new environments wrapped by the create ${byCreate}, granted by the promotion ${raced.length - byCreate}`);
       }
       t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
     });
