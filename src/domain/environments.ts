@@ -8,7 +8,7 @@ import {
   findServiceAccountMembersOfApp,
   listEnvironmentsOfApp,
   lockAppMemberships,
-  lockAppsForNewRows,
+  lockAppForNewEnvironment,
   lockGlobalAccessMembers,
   lockMemberIdentity,
   lockServiceAccountIdentity,
@@ -135,7 +135,8 @@ export class Environments {
       const env = await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
         // Held until commit: a concurrent delete of the app waits for this environment (and takes it
         // along), or, when it committed first, the app is gone and the answer is the unknown app's.
-        const [app] = await lockAppsForNewRows(trx, org, [appId]);
+        // Concurrent creates in the app wait too, so each takes the next index.
+        const app = await lockAppForNewEnvironment(trx, org, appId);
         if (!app) throw notFound(`App with ID ${appId} not found`);
         const taken = await trx
           .selectFrom('environments')

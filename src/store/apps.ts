@@ -37,6 +37,18 @@ export function lockAppsForNewRows(trx: Tx, organisationId: string, appIds: read
   return trx.selectFrom('apps').selectAll().where('organisation_id', '=', organisationId).where('id', 'in', appIds).orderBy('id').forKeyShare().execute();
 }
 
+/**
+ * Locks the app an environment is being created in, FOR NO KEY UPDATE until commit: as
+ * lockAppsForNewRows, and creates in one app also wait for each other, so each reads the highest
+ * index after the previous one committed. It conflicts with FOR SHARE and stronger only: access
+ * changes and promotions lock apps FOR KEY SHARE and foreign keys check them so, which it lets
+ * through; what waits for it (app renames, deletes, enabling SSE, other creates in the app) locks the
+ * app before anything else. Undefined when the app is gone.
+ */
+export function lockAppForNewEnvironment(trx: Tx, organisationId: string, appId: string): Promise<App | undefined> {
+  return trx.selectFrom('apps').selectAll().where('organisation_id', '=', organisationId).where('id', '=', appId).forNoKeyUpdate().executeTakeFirst();
+}
+
 /** As lockAppsForNewRows, for environments about to be granted: the ids that still exist. Apps are locked before environments. */
 export async function lockEnvironmentsForNewRows(trx: Tx, organisationId: string, environmentIds: readonly string[]): Promise<string[]> {
   if (environmentIds.length === 0) return [];
@@ -98,7 +110,8 @@ export interface IdentityRow {
 // as removals do (account row, then memberships, then grants). Access changes lock their account
 // first (role, account, apps, environments; Members.setAccess, ServiceAccounts.setAccess). The two
 // orders cannot deadlock: app, account and membership locks taken by creates and access changes are
-// all share modes (FOR KEY SHARE, FOR SHARE), which never wait for each other. Nor does locking every
+// all share modes (FOR KEY SHARE, FOR SHARE), which never wait for each other (an environment
+// create's FOR NO KEY UPDATE on its app conflicts with none of the FOR KEY SHARE app locks). Nor does locking every
 // member row add one: those rows are updated (FOR NO KEY UPDATE) only by a role change or a removal,
 // one row per transaction, locked before anything else but the role (FOR SHARE, which creates do not
 // take). What those take afterwards is never held by a create waiting for the member row: apps and

@@ -3,6 +3,8 @@
 // 50 concurrent PUTs of one secret get the versions 2..51, each exactly once, one update event each,
 // and the stored value is the one of the highest version; concurrent creates of one key at one path
 // (REST and client protocol) succeed exactly once, every other gets 409 `Duplicate secret found`.
+// Concurrent environment creates in one app (rest-api §9.3) each get the next index once: the app's
+// row lock serialises them (before it, on PostgreSQL three creates all got index 3).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +15,8 @@ import { createApp, secretEvents, secretsUrl, type CreatedApp } from '../helpers
 
 const PUTS = 50;
 const CREATES = 20;
+const ENVIRONMENT_ROUNDS = 5;
+const ENVIRONMENT_CREATES = 5;
 
 /** A well-formed client ciphertext (the client protocol stores it verbatim). */
 const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.from(text).toString('base64')}`;
@@ -89,6 +93,22 @@ for (const target of STORE_TARGETS) {
       const listed = await api.get('/service/secrets/', { environment: environmentId, keydigest: digest });
       assert.equal(listed.status, 200, listed.text);
       assert.equal(listed.body.length, 1);
+    });
+
+    it(`${ENVIRONMENT_ROUNDS} rounds of ${ENVIRONMENT_CREATES} concurrent environment creates in one app: each gets its own next index`, async () => {
+      for (let round = 0; round < ENVIRONMENT_ROUNDS; round++) {
+        const fresh = await createApp(api, `indexes-${round}-${randomBytes(3).toString('hex')}`);
+        const responses = await Promise.all(
+          Array.from({ length: ENVIRONMENT_CREATES }, (_, i) => api.post(`/v1/environments/?app_id=${fresh.id}`, { name: `Extra${i}` })),
+        );
+        for (const res of responses) assert.equal(res.status, 201, res.text);
+        // The three default environments hold 0..2; the new ones follow, once each.
+        const expected = Array.from({ length: ENVIRONMENT_CREATES }, (_, i) => i + 3);
+        assert.deepEqual(responses.map((res) => res.body.index as number).sort((a, b) => a - b), expected, `round ${round}`);
+        const listed = await api.get(`/v1/environments/?app_id=${fresh.id}`);
+        assert.equal(listed.status, 200, listed.text);
+        assert.deepEqual(listed.body.data.map((e: any) => e.index), [0, 1, 2, ...expected], `round ${round}`);
+      }
     });
   });
 }
