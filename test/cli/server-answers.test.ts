@@ -153,6 +153,53 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
     }
   });
 
+  it('apps create --e2ee and apps enable-sse tell a recipients/ or server-key/ answer of the wrong shape in one line and change nothing', { timeout: 120_000 }, async () => {
+    const sealed = await d.owner.json(['apps', 'create', 'sealed', '--e2ee']);
+    assert.equal(sealed.encryption, 'e2ee');
+    let misbehave: (req: http.IncomingMessage, res: http.ServerResponse) => boolean = () => false;
+    const proxy = await proxyTo(d.server.url, (req, res) => misbehave(req, res));
+    servers.push(proxy);
+    await store(proxy.url, d.setup.token);
+    const appNames = async () => (await d.owner.json(['apps', 'list'])).data.map((a: any) => [a.name, a.encryption]).sort();
+    const apps = await appNames();
+    assert.ok(apps.some(([name, encryption]: string[]) => name === 'sealed' && encryption === 'e2ee'), JSON.stringify(apps));
+
+    const answers = (path: string, body: unknown) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (new URL(req.url!, 'http://x').pathname !== path) return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+      return true;
+    };
+    const notCoffer = (path: string) => new RegExp(`^coffer: the server at ${proxy.url} answered something that is not a Coffer/Phase API response \\(${path}\\)$`);
+    const refused = (result: Run, path: string, what: string) => {
+      oneLineError(result, notCoffer(path));
+      assert.equal(result.stderr.split('\n').filter((line) => line.startsWith('coffer:')).length, 1, `${what}: one coffer: line: ${result.stderr}`);
+      assert.doesNotMatch(result.stdout, /Created|is on for/, `${what}: no success told`);
+    };
+
+    const recipient = { type: 'member', id: d.setup.userId, identityKey: 'ab'.repeat(32), kxPublicKey: 'cd'.repeat(32), required: true };
+    const { identityKey: _identityKey, ...withoutIdentityKey } = recipient;
+    for (const body of [{ recipients: 'x' }, { recipients: [withoutIdentityKey] }, { recipients: [{ ...recipient, id: 7 }] }, [recipient], null]) {
+      misbehave = answers('/coffer/v1/recipients/', body);
+      refused(await user.run(['apps', 'create', 'refused', '--e2ee']), '/coffer/v1/recipients/', `recipients ${JSON.stringify(body)}`);
+      assert.deepEqual(await appNames(), apps, `recipients ${JSON.stringify(body)}: no app was created`);
+    }
+
+    for (const body of [{}, { publicKey: 1 }, { publicKey: ['ab'] }, 'ab', []]) {
+      misbehave = answers('/coffer/v1/server-key/', body);
+      refused(await user.run(['apps', 'enable-sse', 'sealed', '--yes']), '/coffer/v1/server-key/', `server-key ${JSON.stringify(body)}`);
+      assert.deepEqual(await appNames(), apps, `server-key ${JSON.stringify(body)}: sealed is still end-to-end encrypted`);
+    }
+
+    // The proxy passes the protocol through: the same commands succeed once it stops rewriting.
+    misbehave = () => false;
+    const created = await user.run(['apps', 'create', 'through', '--e2ee', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const enabled = await user.run(['apps', 'enable-sse', 'sealed', '--yes', '--json']);
+    assert.equal(enabled.code, 0, enabled.stderr);
+    assert.deepEqual(await appNames(), [...apps.filter(([name]: string[]) => name !== 'sealed'), ['sealed', 'sse'], ['through', 'e2ee']].sort());
+  });
+
   it('a server that breaks the connection half-way through the body is unreachable, not a crash', async () => {
     const breaks = await fakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
