@@ -6,6 +6,7 @@
 // keys the server never sees, and enabling SSE on them later.
 import {
   authorizationHeaderOf,
+  CryptoFormatError,
   ed25519PublicKeyToKx,
   environmentCipher,
   generateEnvironmentSecrets,
@@ -59,6 +60,16 @@ function unexpectedAnswer(host: string, path: string): PhaseProtocolError {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const hasStrings = (value: unknown, ...keys: string[]): boolean => isRecord(value) && keys.every((k) => typeof value[k] === 'string');
+
+/** Runs `work` on a key the server sent; a key that is no key (bad hex, wrong length, not a curve point) is an answer of another shape. */
+function withServerKey<T>(host: string, path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof CryptoFormatError) throw unexpectedAnswer(host, path);
+    throw error;
+  }
+}
 
 /** The fields of /service/secrets/tokens/ this client reads. */
 function isTokensResponse(value: unknown): value is TokensResponse {
@@ -476,6 +487,8 @@ export class PhaseSession {
     if (!isRecord(answer) || !Array.isArray(answer.recipients) || !answer.recipients.every((r) => hasStrings(r, 'type', 'id', 'identityKey'))) {
       throw unexpectedAnswer(this.#transport.host, '/coffer/v1/recipients/');
     }
+    // createE2eeApp wraps to these keys; one that does not convert would fail there as a crypto error.
+    for (const r of answer.recipients) withServerKey(this.#transport.host, '/coffer/v1/recipients/', () => ed25519PublicKeyToKx(r.identityKey));
     return answer.recipients;
   }
 
@@ -520,11 +533,13 @@ export class PhaseSession {
     const answer = await this.#transport.request<{ publicKey: string }>('GET', '/coffer/v1/server-key/');
     if (!hasStrings(answer, 'publicKey')) throw unexpectedAnswer(this.#transport.host, '/coffer/v1/server-key/');
     const { publicKey } = answer;
-    const environments = app.environments.map((env) => ({
-      id: env.id,
-      wrappedSeed: wrapForRecipient(env.seedHex, publicKey),
-      wrappedSalt: wrapForRecipient(env.saltHex, publicKey),
-    }));
+    const environments = withServerKey(this.#transport.host, '/coffer/v1/server-key/', () =>
+      app.environments.map((env) => ({
+        id: env.id,
+        wrappedSeed: wrapForRecipient(env.seedHex, publicKey),
+        wrappedSalt: wrapForRecipient(env.saltHex, publicKey),
+      })),
+    );
     return this.#transport.request<AppSummary>('POST', `/coffer/v1/apps/${encodeURIComponent(app.id)}/enable-sse/`, { body: { environments } });
   }
 

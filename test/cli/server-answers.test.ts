@@ -179,13 +179,15 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
 
     const recipient = { type: 'member', id: d.setup.userId, identityKey: 'ab'.repeat(32), kxPublicKey: 'cd'.repeat(32), required: true };
     const { identityKey: _identityKey, ...withoutIdentityKey } = recipient;
-    for (const body of [{ recipients: 'x' }, { recipients: [withoutIdentityKey] }, { recipients: [{ ...recipient, id: 7 }] }, [recipient], null]) {
+    // The last two are of the right JSON shape, but their identity keys are no keys (not a curve point, not hex).
+    const wrongKeys = [{ recipients: [recipient] }, { recipients: [{ ...recipient, identityKey: 'zz' }] }];
+    for (const body of [{ recipients: 'x' }, { recipients: [withoutIdentityKey] }, { recipients: [{ ...recipient, id: 7 }] }, [recipient], null, ...wrongKeys]) {
       misbehave = answers('/coffer/v1/recipients/', body);
       refused(await user.run(['apps', 'create', 'refused', '--e2ee']), '/coffer/v1/recipients/', `recipients ${JSON.stringify(body)}`);
       assert.deepEqual(await appNames(), apps, `recipients ${JSON.stringify(body)}: no app was created`);
     }
 
-    for (const body of [{}, { publicKey: 1 }, { publicKey: ['ab'] }, 'ab', []]) {
+    for (const body of [{}, { publicKey: 1 }, { publicKey: ['ab'] }, 'ab', [], { publicKey: 'ab' }, { publicKey: 'zz'.repeat(32) }]) {
       misbehave = answers('/coffer/v1/server-key/', body);
       refused(await user.run(['apps', 'enable-sse', 'sealed', '--yes']), '/coffer/v1/server-key/', `server-key ${JSON.stringify(body)}`);
       assert.deepEqual(await appNames(), apps, `server-key ${JSON.stringify(body)}: sealed is still end-to-end encrypted`);
