@@ -10,9 +10,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
 import { addMember, addServiceAccount, type MemberFixture, type ServiceAccountFixture } from '../helpers/principals.js';
-import { request, startTestServer, type TestServer } from '../helpers/server.js';
+import { request, type TestServer } from '../helpers/server.js';
+import { type Answer, describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 import { makeMaterial } from '../http/console/accounts.js';
@@ -20,15 +21,6 @@ import { makeMaterial } from '../http/console/accounts.js';
 const ROUNDS = 25;
 const ACCEPT_ROUNDS = 8;
 const PERMISSIONS = { permissions: { Apps: ['read'] }, app_permissions: {} };
-
-type Answer = { status: number; body: any; text: string };
-
-const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
-
-/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
-function tally(counts: Map<string, number>, outcome: string): void {
-  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-}
 
 function assertNo500(answers: Answer[]): void {
   for (const answer of answers) assert.ok(answer.status < 500, `a ${answer.status}: ${answer.text}`);
@@ -45,9 +37,7 @@ for (const target of STORE_TARGETS) {
     let owner: OwnerFixture;
     let api: ApiClient;
     before(async () => {
-      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
-      owner = await createOwner(server.domain);
-      api = apiClient(server.url, owner.authorization);
+      ({ server, owner, api } = await startOwnerServer(target.kind));
     });
     after(() => server.close());
 

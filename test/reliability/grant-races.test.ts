@@ -10,22 +10,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ed25519PublicKeyToKx, generateEnvironmentSecrets, wrapEnvironmentSecrets } from '../../src/crypto/index.js';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
 import { addMember, addServiceAccount, roleId } from '../helpers/principals.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { type Answer, describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
 const ROUNDS = 20;
-
-type Answer = { status: number; body: any; text: string };
-
-const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
-
-/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
-function tally(counts: Map<string, number>, outcome: string): void {
-  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-}
 
 function assertStatus(answer: Answer, expected: number, summary: string): void {
   assert.equal(answer.status, expected, `${answer.text} in ${summary}`);
@@ -62,9 +54,7 @@ for (const target of STORE_TARGETS) {
     let owner: OwnerFixture;
     let api: ApiClient;
     before(async () => {
-      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
-      owner = await createOwner(server.domain);
-      api = apiClient(server.url, owner.authorization);
+      ({ server, owner, api } = await startOwnerServer(target.kind));
     });
     after(() => server.close());
 

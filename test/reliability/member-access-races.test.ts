@@ -15,9 +15,10 @@
 // runs the two one after the other and passed either way).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
 import { addMember } from '../helpers/principals.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
@@ -26,24 +27,13 @@ const ROUNDS = 25;
 const LEAD = 5;
 const UNKNOWN_MEMBER = { error: 'Member not found.' };
 
-type Answer = { status: number; body: any; text: string };
-
-const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
-
-/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
-function tally(counts: Map<string, number>, outcome: string): void {
-  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-}
-
 for (const target of STORE_TARGETS) {
   describe(`removing a member while their access is being set, on ${target.kind}`, { timeout: 300_000 }, () => {
     let server: TestServer;
     let owner: OwnerFixture;
     let api: ApiClient;
     before(async () => {
-      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
-      owner = await createOwner(server.domain);
-      api = apiClient(server.url, owner.authorization);
+      ({ server, owner, api } = await startOwnerServer(target.kind));
     });
     after(() => server.close());
 

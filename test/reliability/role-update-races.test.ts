@@ -16,8 +16,9 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../src/store/database.js';
 import { lockRoleForAssignment, updateRole } from '../../src/store/roles.js';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
+import type { TestServer } from '../helpers/server.js';
+import { startOwnerServer } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { sleep } from '../helpers/world.js';
 
@@ -78,9 +79,7 @@ for (const target of STORE_TARGETS) {
     let owner: OwnerFixture;
     let api: ApiClient;
     before(async () => {
-      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
-      owner = await createOwner(server.domain);
-      api = apiClient(server.url, owner.authorization);
+      ({ server, owner, api } = await startOwnerServer(target.kind));
     });
     after(() => server.close());
 

@@ -13,23 +13,15 @@
 // a rename answered 500, a token mint left a live token and an environment create a grant behind.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
 import { addServiceAccount } from '../helpers/principals.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
 const ROUNDS = 25;
 const UNKNOWN_ACCOUNT = { error: 'Service account not found.' };
-
-type Answer = { status: number; body: any; text: string };
-
-const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
-
-/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
-function tally(counts: Map<string, number>, outcome: string): void {
-  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-}
 
 for (const target of STORE_TARGETS) {
   describe(`deleting a service account while its access is being changed, on ${target.kind}`, () => {
@@ -37,9 +29,7 @@ for (const target of STORE_TARGETS) {
     let owner: OwnerFixture;
     let api: ApiClient;
     before(async () => {
-      server = await startTestServer({ store: target.kind, env: { LOG_LEVEL: 'warn' } });
-      owner = await createOwner(server.domain);
-      api = apiClient(server.url, owner.authorization);
+      ({ server, owner, api } = await startOwnerServer(target.kind));
     });
     after(() => server.close());
 

@@ -1,0 +1,28 @@
+// Shared pieces of the race tests (test/reliability/*-races.test.ts): a server with an owner and an
+// API client, and how a round's answers and outcomes are reported.
+import { apiClient, createOwner, type ApiClient, type OwnerFixture } from './fixtures.js';
+import { startTestServer, type TestServer } from './server.js';
+import type { StoreTarget } from './stores.js';
+
+export type Answer = { status: number; body: any; text: string };
+
+export interface OwnerServer {
+  server: TestServer;
+  owner: OwnerFixture;
+  api: ApiClient;
+}
+
+/** A server on `kind` with a first organisation and its owner's API client (warnings only in the log). */
+export async function startOwnerServer(kind: StoreTarget['kind']): Promise<OwnerServer> {
+  const server = await startTestServer({ store: kind, env: { LOG_LEVEL: 'warn' } });
+  const owner = await createOwner(server.domain);
+  return { server, owner, api: apiClient(server.url, owner.authorization) };
+}
+
+/** A round's answers on one line, for an assertion's message. */
+export const describeAnswers = (answers: Answer[]) => answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join(' | ');
+
+/** How often each outcome came up: shows in the report that the rounds did land on both sides of the race. */
+export function tally(counts: Map<string, number>, outcome: string): void {
+  counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+}
