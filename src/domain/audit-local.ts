@@ -45,10 +45,15 @@ interface JournaledEvent {
 export class AuditJournal {
   readonly #fd: number | undefined;
   #pending: JournaledEvent[] = [];
+  /** Bytes in the file that hold whole batches: where a failed write is cut back to. */
+  #length = 0;
+  /** Why nothing more is written: a failed write could not be cut from the file (reads are refused). */
+  #broken: Error | undefined;
 
   /** @param file the journal file, or undefined for an in-memory store (tests). */
   constructor(readonly file: string | undefined) {
     this.#fd = file ? fs.openSync(file, 'a', 0o600) : undefined;
+    if (this.#fd !== undefined) this.#length = fs.fstatSync(this.#fd).size;
   }
 
   /**
@@ -78,23 +83,53 @@ export class AuditJournal {
     return this.#pending.length;
   }
 
-  /** Durable on return (written to the file; survives the process). */
+  /**
+   * Durable on return (written to the file; survives the process). All or nothing: a write that
+   * fails (a full disk) is cut from the file and keeps none of its events, so the caller's chain
+   * head stays where it was and a refused read leaves no event behind.
+   */
   write(events: EventInsert[]): void {
+    if (this.#broken) throw this.#broken;
+    const journaled: JournaledEvent[] = [];
     let text = '';
     for (const row of events) {
       const line = eventCopyLine(row);
       text += line;
-      this.#pending.push({ line, row });
+      journaled.push({ line, row });
     }
-    if (this.#fd !== undefined) fs.writeSync(this.#fd, text);
+    if (this.#fd !== undefined) this.#append(this.#fd, Buffer.from(text, 'utf8'));
+    for (const event of journaled) this.#pending.push(event);
+  }
+
+  #append(fd: number, bytes: Buffer): void {
+    let written = 0;
+    try {
+      // A write can be short (the disk filled up mid-way): the rest follows, or fails.
+      while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+    } catch (error) {
+      try {
+        fs.ftruncateSync(fd, this.#length);
+      } catch {
+        // A torn batch stays in the file: appending after it would corrupt the next line.
+        this.#broken = new Error('the audit journal could not be cut back after a failed write', { cause: error });
+      }
+      throw error;
+    }
+    this.#length += bytes.length;
   }
 
   /** After the first `count` pending events were committed to the database. */
   imported(count: number): void {
     this.#pending = this.#pending.slice(count);
     if (this.#fd === undefined) return;
-    if (this.#pending.length === 0) fs.ftruncateSync(this.#fd, 0);
-    else fs.writeFileSync(this.file!, this.#pending.map((e) => e.line).join(''), { mode: 0o600 });
+    if (this.#pending.length === 0) {
+      fs.ftruncateSync(this.#fd, 0);
+      this.#length = 0;
+    } else {
+      const text = this.#pending.map((e) => e.line).join('');
+      fs.writeFileSync(this.file!, text, { mode: 0o600 });
+      this.#length = Buffer.byteLength(text);
+    }
   }
 
   close(): void {

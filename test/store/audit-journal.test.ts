@@ -1,14 +1,17 @@
 // The embedded store's audit journal (src/domain/audit-local.ts): reads journaled and writes
 // committed in transactions form one valid chain; rolled-back writes leave no trace; a process
-// killed with SIGKILL loses no acknowledged read event.
+// killed with SIGKILL loses no acknowledged read event; a full disk refuses reads without breaking
+// the chain.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { masterKeyring, fromHex } from '../../src/crypto/index.js';
-import { EventChainer } from '../../src/domain/audit.js';
+import { AUDIT_UNAVAILABLE, EventChainer } from '../../src/domain/audit.js';
 import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../src/domain/audit-local.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import { inTransaction } from '../../src/domain/transactions.js';
@@ -123,6 +126,31 @@ describe('audit journal of the embedded store', () => {
       } finally {
         await store.close();
       }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+  it('refuses the read whose batch the full disk cut short, leaves no torn line and no event of it, and reads again once there is room', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    try {
+      // The file size limit (8 blocks: a few KB) fills the journal's disk after a few reads.
+      const { stdout } = await promisify(execFile)('sh', ['-c', 'ulimit -f 8 && exec "$@"', 'sh', process.execPath, path.join(FIXTURES, 'journal-disk-full.js'), dataDir]);
+      const seen = JSON.parse(stdout.trim()) as {
+        acknowledged: number;
+        refusal: string;
+        journalAfterRefusal: { lines: number; endsWithNewline: boolean };
+        recovered: number;
+        failure: string;
+        events: number;
+        problem: unknown;
+      };
+      assert.equal(seen.refusal, AUDIT_UNAVAILABLE, `a read was refused once the disk was full (${seen.acknowledged} acknowledged before)`);
+      assert.ok(seen.acknowledged > 0);
+      assert.ok(seen.journalAfterRefusal.endsWithNewline, 'the cut-short batch was removed from the journal');
+      assert.ok(seen.journalAfterRefusal.lines <= seen.acknowledged, 'the journal holds acknowledged events only');
+      assert.deepEqual({ recovered: seen.recovered, failure: seen.failure }, { recovered: 3, failure: '' }, 'reads and writes resume once there is room');
+      assert.equal(seen.problem, null);
+      assert.equal(seen.events, seen.acknowledged + 3 + 1, 'every acknowledged read and the write are in the chain, the refused read is not');
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
