@@ -114,6 +114,8 @@ for (const { kind } of STORE_TARGETS) {
 
         const newKeys = fs.readFileSync(target.keyFile, 'utf8').trim();
         assert.match(newKeys, /^[0-9a-f]{64}$/, 'the key file holds exactly one key');
+        assert.equal(fs.statSync(target.keyFile).mode & 0o777, 0o600);
+        assert.deepEqual(fs.readdirSync(path.dirname(target.keyFile)).filter((name) => name.includes('.tmp')), [], 'no temporary key file is left');
         assert.ok(!oldKeys.split('\n').includes(newKeys), 'the active key changed');
         assert.equal(result.activeKeyId, masterKeyring({ active: fromHex(newKeys, 'master key', 32) }).activeKeyId);
 
