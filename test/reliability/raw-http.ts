@@ -76,6 +76,8 @@ export interface SendOptions {
    * `startAt` bytes (e.g. the headers) go at once.
    */
   trickle?: { bytes: number; delayMs: number; startAt?: number; stopAfter?: number };
+  /** The client's address (another loopback address than 127.0.0.1: a client the server counts apart). */
+  localAddress?: string;
 }
 
 /** Sends one request on a new connection and reads until the server closes it (or the deadline). */
@@ -83,7 +85,7 @@ export function sendRaw(request: RawRequest | Buffer, options: SendOptions): Pro
   const bytes = Buffer.isBuffer(request) ? request : encodeRequest(request);
   const started = Date.now();
   return new Promise((resolve) => {
-    const socket = net.connect({ port: options.port, host: '127.0.0.1' });
+    const socket = net.connect({ port: options.port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     const received: Buffer[] = [];
     let settled = false;
     let trickleTimer: NodeJS.Timeout | undefined;
