@@ -19,7 +19,13 @@ export interface AdminContext {
 export function adminOperations(context: AdminContext): Record<string, AdminHandler> {
   return {
     'rotate-master-key': async (body) =>
-      rotateMasterKey({ db: context.store.db, keyring: context.keyring, source: context.masterKeys, settleMs: Number(body.settleMs ?? 0) }),
+      rotateMasterKey({
+        db: context.store.db,
+        keyring: context.keyring,
+        source: context.masterKeys,
+        settleMs: Number(body.settleMs ?? 0),
+        ...(context.store.flushToDisk ? { flushStore: context.store.flushToDisk } : {}),
+      }),
     'verify-audit': async (body) => {
       await context.syncAudit?.();
       return verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined);

@@ -30,6 +30,12 @@ export interface RotationOptions {
    * none keeps sealing under the old key. 0 when this process is the only one (embedded store).
    */
   settleMs: number;
+  /**
+   * Makes the re-sealed envelopes survive a crash of the machine before the old key is dropped from
+   * the key file (the embedded store's flushToDisk: PGlite runs with fsync off, and a store that came
+   * back from before the re-sealing would hold nothing the remaining key opens).
+   */
+  flushStore?: () => Promise<void>;
 }
 
 export async function rotateMasterKey(options: RotationOptions): Promise<RotationResult> {
@@ -43,6 +49,7 @@ export async function rotateMasterKey(options: RotationOptions): Promise<Rotatio
     if (options.settleMs > 0) await new Promise((resolve) => setTimeout(resolve, options.settleMs));
     const report = await rewrapAll(db, keyring);
     await assertAllUnderActiveKey(db, keyring);
+    await options.flushStore?.();
     writeMasterKeyFile(source.file, [fresh]);
     keyring.replaceKeys(keySet([fresh]));
     source.keys = [fresh];

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseMasterKeyList, type Config } from './config.js';
 import { fromHex, masterKeyring, type MasterKeyring, type MasterKeySet } from './crypto/index.js';
+import { writeFileDurably } from './durable-files.js';
 
 export interface MasterKeySource {
   /** Hex keys, the active one first. */
@@ -30,41 +31,13 @@ export function readMasterKeyFile(file: string, variable = 'COFFER_MASTER_KEY_FI
   }
 }
 
-/** Writes keys (active first) atomically with mode 0600, durably (see writeKeyFile). */
-export function writeMasterKeyFile(file: string, keys: string[]): void {
-  writeKeyFile(file, `${keys.join('\n')}\n`, 'replace');
-}
-
 /**
- * A key file must survive a crash of the machine whole and current: a rotation re-seals every
- * envelope under the new key and commits that to the database (on disk), so a key file that fell
- * back to its old content, or came back empty, would make every secret unreadable. The text goes to
- * a temporary file that is flushed to disk, which then takes the file's name (`replace`: over the
- * file; `create`: only if there is none, as two first starts may race), and the directory is
- * flushed so that the name is on disk too.
+ * Writes keys (active first), mode 0600, atomically and durably: a rotation re-seals every envelope
+ * under the new key and commits that, so a key file that came back after a crash of the machine
+ * with its old content, or empty, would make every secret unreadable.
  */
-function writeKeyFile(file: string, text: string, mode: 'replace' | 'create'): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.rmSync(temp, { force: true }); // left by a crashed process of the same id, with who knows what mode
-  try {
-    const fd = fs.openSync(temp, 'wx', 0o600);
-    try {
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (mode === 'replace') fs.renameSync(temp, file);
-    else fs.linkSync(temp, file); // EEXIST if a key file appeared meanwhile: it is not replaced
-  } finally {
-    fs.rmSync(temp, { force: true });
-  }
-  const directory = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(directory);
-  } finally {
-    fs.closeSync(directory);
-  }
+export function writeMasterKeyFile(file: string, keys: string[]): void {
+  writeFileDurably(file, `${keys.join('\n')}\n`, 'replace');
 }
 
 export function resolveMasterKeys(config: Config, options: { generate?: boolean } = {}): MasterKeySource {
@@ -78,7 +51,7 @@ export function resolveMasterKeys(config: Config, options: { generate?: boolean 
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32).toString('hex');
-  writeKeyFile(file, `${key}\n`, 'create');
+  writeFileDurably(file, `${key}\n`, 'create'); // two first starts may race: the second gets EEXIST
   return { keys: [key], file, generated: true };
 }
 

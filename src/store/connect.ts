@@ -3,8 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect, type LogEvent } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kysely';
 import pg from 'pg';
+import { syncTree } from '../durable-files.js';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
@@ -30,6 +31,13 @@ export interface Store {
    * (store/embedded-maintenance.ts). PostgreSQL runs its own autovacuum.
    */
   readonly maintenance?: EmbeddedMaintenance;
+  /**
+   * Embedded store on a data directory only: makes everything committed so far survive a crash of
+   * the machine, not only of the process (PGlite runs with fsync off): a checkpoint, then every file
+   * of the data directory flushed to disk. For the moments when losing the newest writes would cost
+   * everything, as before a master-key rotation drops the old key. PostgreSQL flushes every commit.
+   */
+  readonly flushToDisk?: () => Promise<void>;
   /** Stops maintenance, then closes connections (and releases the data-directory lock of the embedded store). */
   close(): Promise<void>;
 }
@@ -130,6 +138,7 @@ function postgresPool(databaseUrl: string, applicationName: string, max: number,
 async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void): Promise<Store> {
   const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
   let releaseLock = () => {};
+  let clusterDir: string | undefined;
   let pglite: PGlite;
   if (options.memory) {
     const template = loadTemplate();
@@ -138,7 +147,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     if (!options.dataDir) throw new Error('openStore: dataDir is required for the embedded store');
     fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     releaseLock = lockDataDir(options.dataDir);
-    const clusterDir = path.join(options.dataDir, 'pgdata');
+    clusterDir = path.join(options.dataDir, 'pgdata');
     const isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
     const template = isNew ? loadTemplate() : undefined;
     pglite = new PGlite(clusterDir, { parsers, ...(template ? { loadDataDir: template } : {}) });
@@ -150,9 +159,18 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromStdin(pglite) }), ...(log ? { log } : {}) });
+  const onDisk = clusterDir;
   return {
     db,
     kind: 'pglite',
+    ...(onDisk
+      ? {
+          flushToDisk: async () => {
+            await sql`checkpoint`.execute(db);
+            syncTree(onDisk);
+          },
+        }
+      : {}),
     close: async () => {
       try {
         await db.destroy();
