@@ -25,7 +25,7 @@ export function writeFileDurably(file: string, text: string, mode: 'replace' | '
   } finally {
     fs.rmSync(temp, { force: true });
   }
-  syncPath(path.dirname(file));
+  flushPath(path.dirname(file));
 }
 
 /** Flushes every file and directory under `root` (and `root` itself) to disk. */
@@ -33,12 +33,13 @@ export function syncTree(root: string): void {
   for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
     const child = path.join(root, entry.name);
     if (entry.isDirectory()) syncTree(child);
-    else if (entry.isFile()) syncPath(child);
+    else if (entry.isFile()) flushPath(child);
   }
-  syncPath(root);
+  flushPath(root);
 }
 
-function syncPath(target: string): void {
+/** Flushes one file or directory to disk (a directory: the names it holds). */
+export function flushPath(target: string): void {
   const fd = fs.openSync(target, 'r');
   try {
     fs.fsyncSync(fd);

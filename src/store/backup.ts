@@ -17,8 +17,10 @@
 // json_populate_recordset (PostgreSQL converts every type, uuid[] and jsonb included).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { flushPath } from '../durable-files.js';
 import { VERSION } from '../version.js';
 import type { StoreKind } from './connect.js';
 import { MIGRATION_TABLE } from './migrator.js';
@@ -147,24 +149,37 @@ export async function takeSnapshot(db: Db, store: StoreKind): Promise<BackupSnap
     });
 }
 
-/** Writes the snapshot as a backup file (mode 0600, through a temporary file renamed into place). */
+/**
+ * Writes the snapshot as a backup file (mode 0600): into a temporary file, flushed to disk, renamed
+ * into place, the directory flushed, so that a backup reported as written survives a crash of the
+ * machine and a failed one (a full disk, a missing directory) leaves nothing behind.
+ */
 export async function writeBackupFile(file: string, snapshot: BackupSnapshot): Promise<{ bytes: number; sha256: string }> {
   const temporary = `${file}.${process.pid}.tmp`;
   const hash = createHash('sha256');
-  const out = fs.createWriteStream(temporary, { mode: 0o600 });
   let bytes = 0;
-  const write = (line: string) =>
-    new Promise<void>((resolve, reject) => {
-      const chunk = `${line}\n`;
-      hash.update(chunk);
-      bytes += Buffer.byteLength(chunk);
-      if (out.write(chunk)) resolve();
-      else {
-        out.once('drain', resolve);
-        out.once('error', reject);
-      }
-    });
+  await fs.promises.rm(temporary, { force: true }); // left by a crashed process of the same id
+  const handle = await fs.promises.open(temporary, 'wx', 0o600);
   try {
+    // Lines are gathered into chunks of about 1 MB: one write per chunk, not per row.
+    let pending: string[] = [];
+    let pendingLength = 0;
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const chunk = Buffer.from(pending.join(''), 'utf8');
+      pending = [];
+      pendingLength = 0;
+      // A write can be short (the disk filling up): the rest follows, or fails.
+      for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
+    };
+    const write = async (line: string) => {
+      const text = `${line}\n`;
+      hash.update(text);
+      bytes += Buffer.byteLength(text);
+      pending.push(text);
+      pendingLength += text.length;
+      if (pendingLength >= 1 << 20) await flush();
+    };
     await write(JSON.stringify(snapshot.header));
     let count = 0;
     for (const table of snapshot.header.tables) {
@@ -175,14 +190,17 @@ export async function writeBackupFile(file: string, snapshot: BackupSnapshot): P
     }
     const sha256 = hash.digest('hex');
     const end = `${JSON.stringify({ end: { rows: count, sha256 } })}\n`;
-    out.write(end);
+    pending.push(end);
     bytes += Buffer.byteLength(end);
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-    fs.renameSync(temporary, file);
+    await flush();
+    await handle.sync();
+    await handle.close();
+    await fs.promises.rename(temporary, file);
+    flushPath(path.dirname(file));
     return { bytes, sha256 };
   } catch (error) {
-    out.destroy();
-    fs.rmSync(temporary, { force: true });
+    await handle.close().catch(() => {});
+    await fs.promises.rm(temporary, { force: true });
     throw error;
   }
 }

@@ -118,6 +118,22 @@ for (const target of STORE_TARGETS) {
       await d.owner.json(['secrets', 'set', 'AFTER_BACKUP=1', '--app', 'shop', '--env', 'production']);
     });
 
+    it('says in one line that a backup could not be written, leaving no file behind', async () => {
+      const missing = path.join(scratch, 'missing-directory', 'coffer.backup');
+      const result = await d.owner.run(['admin', 'backup', missing], { env: sourceEnv });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /could not write .*coffer\.backup: its directory does not exist/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      const unwritable = path.join(scratch, 'unwritable');
+      await fs.mkdir(unwritable);
+      const asFile = path.join(unwritable, 'coffer.backup');
+      await fs.mkdir(asFile); // a directory where the file should go: the rename fails after the data was written
+      const renamed = await d.owner.run(['admin', 'backup', asFile, '--force'], { env: sourceEnv });
+      assert.equal(renamed.code, 1, renamed.stderr);
+      assert.match(renamed.stderr, /could not write/);
+      assert.deepEqual(await fs.readdir(unwritable), ['coffer.backup'], 'the temporary file was removed');
+    });
+
     it('refuses the wrong master key and a damaged file, writing nothing', async () => {
       const wrongKey = await d.owner.run(['admin', 'restore', backupFile], { env: { ...targetEnv, COFFER_MASTER_KEY: randomBytes(32).toString('hex') } });
       assert.equal(wrongKey.code, 1);

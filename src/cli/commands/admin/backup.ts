@@ -17,7 +17,10 @@ export async function backupCommand(file: string, options: BackupOptions): Promi
   const ui = createUi({ json: options.json });
   if (!options.force && fs.existsSync(file)) throw new UserError(`${file} already exists`, 'choose another name, or pass --force to replace it');
   const snapshot = await runAdminOperation<BackupSnapshot>('backup');
-  const { bytes, sha256 } = await writeBackupFile(file, snapshot);
+  const { bytes, sha256 } = await writeBackupFile(file, snapshot).catch((error: NodeJS.ErrnoException) => {
+    if (!error.code) throw error;
+    throw new UserError(`could not write ${file}: ${error.code === 'ENOENT' ? 'its directory does not exist' : error.message}`, 'nothing was written; choose a directory that exists, is writable and has room');
+  });
   const { header } = snapshot;
   const rows = header.tables.reduce((sum, t) => sum + t.rows, 0);
   const count = (table: string) => header.tables.find((t) => t.name === table)?.rows ?? 0;
