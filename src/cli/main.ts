@@ -11,6 +11,11 @@ function fail(message: string, hint?: string, code = 1): never {
   process.exit(code);
 }
 
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const errno = error as NodeJS.ErrnoException | undefined;
+  return error instanceof Error && typeof errno?.code === 'string' && typeof errno.syscall === 'string' && typeof errno.path === 'string';
+}
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
@@ -21,6 +26,9 @@ export async function main(argv: string[]): Promise<void> {
     const code = (error as NodeJS.ErrnoException)?.code;
     if (code === 'EADDRINUSE') fail(`cannot listen: ${(error as Error).message}; set PORT to a free port`);
     if (error instanceof Error && error.name === 'DataDirLockedError') fail(error.message);
+    // A file the command was told to read or write (no such directory, no permission, a full disk):
+    // Node's message names the file and the system's reason; a stack trace would add nothing.
+    if (isFileSystemError(error)) fail(error.message);
     process.stderr.write(`coffer: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exit(1);
   }

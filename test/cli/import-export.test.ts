@@ -199,6 +199,20 @@ for (const target of STORE_TARGETS) {
       assert.match(deleted.stderr, /^coffer: this would delete 1001 secrets, but the server takes at most 1000/m);
     });
 
+    it('writes --output readable by its owner only, over an existing file too, and says in one line when it cannot write', async () => {
+      const file = path.join(d.dir, 'existing.env');
+      await fs.writeFile(file, 'OLD=1\n', { mode: 0o644 });
+      await fs.chmod(file, 0o644);
+      const written = await d.owner.run(at('secrets', 'export', '--env', 'development', '--output', file));
+      assert.equal(written.code, 0, written.stderr);
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+      assert.doesNotMatch(await fs.readFile(file, 'utf8'), /OLD=1/);
+      const missing = path.join(d.dir, 'no-such-directory', 'out.env');
+      const failed = await d.owner.run(at('secrets', 'export', '--env', 'development', '--output', missing));
+      assert.equal(failed.code, 1);
+      assert.equal(failed.stderr, `coffer: ENOENT: no such file or directory, open '${missing}'`, 'one line naming the file, no stack trace');
+    });
+
     it('says when a value cannot be written as .env, and exports it in the other formats', async () => {
       const nasty = `all three ' " \` quotes\r\nand a trailing backslash \\`;
       await d.owner.json(at('secrets', 'set', `NASTY=${nasty}`, '--env', 'staging', '--path', '/odd'));

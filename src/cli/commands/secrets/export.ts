@@ -29,10 +29,24 @@ export async function secretsExport(options: SecretsExportOptions): Promise<void
       process.stdout.write(text);
       return;
     }
-    await fs.writeFile(options.output, text, { mode: 0o600 });
-    await fs.chmod(options.output, 0o600);
+    await writePrivately(options.output, text);
     ui.success(`Wrote ${entries.length} secret${entries.length === 1 ? '' : 's'} of ${describeTarget(client, target.path)} to ${options.output} (${format}, mode 0600).`);
   });
+}
+
+/**
+ * Writes secrets to a file readable by its owner only, before the first byte: an existing file
+ * keeps its mode when it is opened, so it is narrowed to 0600 first (writing, then changing the
+ * mode, left the secrets readable by others in between).
+ */
+async function writePrivately(file: string, text: string): Promise<void> {
+  const handle = await fs.open(file, 'w', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** One value per name: a name at several paths needs --path to say which. */
