@@ -22,7 +22,7 @@ import {
   type SessionKeys,
   type SodiumBackend,
 } from './backend.js';
-import { expectBytes } from './encoding.js';
+import { expectBytes, toHex, utf8Encode } from './encoding.js';
 import { CryptoFormatError, CryptoInternalError, DecryptionError } from './errors.js';
 
 function guarded<T>(run: () => T, onFailure: (cause: unknown) => Error): T {
@@ -122,6 +122,10 @@ function createBrowserBackend(): SodiumBackend {
 
     sha256(message) {
       return guarded(() => sodium.crypto_hash_sha256(message), internal('crypto_hash_sha256'));
+    },
+
+    sha256TextHex(text) {
+      return toHex(guarded(() => sodium.crypto_hash_sha256(utf8Encode(text)), internal('crypto_hash_sha256')));
     },
 
     signKeypair() {

@@ -2,6 +2,7 @@
  * SodiumBackend over `sodium-native` (the system's libsodium through N-API), for the server and the CLI.
  * Measured ~3× faster than the WASM build on X25519, which dominates the read path.
  */
+import { hash as nodeHash } from 'node:crypto';
 import sodiumNative from 'sodium-native';
 import {
   AEAD_NONCE_BYTES,
@@ -209,6 +210,10 @@ export const nodeBackend: SodiumBackend = {
     const out = new Uint8Array(32);
     guarded(() => native.crypto_hash_sha256(out, message), internal('crypto_hash_sha256'));
     return out;
+  },
+
+  sha256TextHex(text) {
+    return nodeHash('sha256', text, 'hex');
   },
 
   signKeypair() {

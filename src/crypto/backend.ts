@@ -61,6 +61,11 @@ export interface SodiumBackend {
   /** BLAKE2b with output length 16..64 and an optional key of 16..64 bytes. */
   generichash(outputLength: number, message: Uint8Array, key?: Uint8Array | null): Uint8Array;
   sha256(message: Uint8Array): Uint8Array;
+  /**
+   * SHA-256 of a text's UTF-8 bytes, lower-case hex: a bearer token's lookup key, computed for every
+   * request (the native backend does it in one call: 0.6 µs against 3 µs for encode, hash, hex).
+   */
+  sha256TextHex(text: string): string;
 
   signKeypair(): KeyPair;
   signSeedKeypair(seed: Uint8Array): KeyPair;

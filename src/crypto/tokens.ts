@@ -8,7 +8,7 @@
  * wrapped server share hex(encryptRaw(hex(b), wrapKey)), where a XOR b = the principal's kx private key.
  */
 import { KEY_BYTES, type KeyPair, type SodiumBackend } from './backend.js';
-import { fromHex, isHex, toHex, utf8Encode } from './encoding.js';
+import { fromHex, isHex, toHex } from './encoding.js';
 import { KeyMismatchError, TokenFormatError } from './errors.js';
 import type { EnvironmentGrant, EnvironmentKeys } from './environment-cipher.js';
 import type { KeyPairInput, PhaseFormats } from './formats.js';
@@ -114,7 +114,7 @@ export function createTokens(sodium: SodiumBackend, formats: PhaseFormats, envir
   /** SHA-256 hex of the bearer's UTF-8 text (vector `bearer_sha256_hex_suggested_storage`). */
   function bearerHash(bearer: string): string {
     if (typeof bearer !== 'string' || bearer.length === 0) throw new TokenFormatError('bearer must be a non-empty string');
-    return toHex(sodium.sha256(utf8Encode(bearer)));
+    return sodium.sha256TextHex(bearer);
   }
 
   /** Constant-time check of a presented bearer against a stored hash (for in-process auth caches). */

@@ -33,6 +33,10 @@ describe('backends: identical bytes for every deterministic primitive', () => {
     }
     sameBytes((b) => b.backend.generichash(32, new Uint8Array(0)));
     sameBytes((b) => b.backend.sha256(utf8Encode('bearer text')));
+    for (const text of ['bearer text', '', 'é ✓ 𝄞', `${'ab'.repeat(32)}`]) {
+      sameBytes((b) => b.backend.sha256TextHex(text));
+      assert.equal(NATIVE.backend.sha256TextHex(text), toHex(NATIVE.backend.sha256(utf8Encode(text))));
+    }
   });
 
   test('kx seed key pairs, session keys, scalarmult_base', () => {
