@@ -28,14 +28,26 @@ export function writeFileDurably(file: string, text: string, mode: 'replace' | '
   flushPath(path.dirname(file));
 }
 
-/** Flushes every file and directory under `root` (and `root` itself) to disk. */
-export function syncTree(root: string): void {
-  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+/**
+ * Flushes every file and directory under `root` (and `root` itself) to disk, one at a time through
+ * Node's thread pool: a running server keeps answering meanwhile (a data directory holds a thousand
+ * files and more).
+ */
+export async function flushTree(root: string): Promise<void> {
+  for (const entry of await fs.promises.readdir(root, { withFileTypes: true })) {
     const child = path.join(root, entry.name);
-    if (entry.isDirectory()) syncTree(child);
-    else if (entry.isFile()) flushPath(child);
+    if (entry.isDirectory()) await flushTree(child);
+    else if (entry.isFile()) await flushHandle(await fs.promises.open(child, 'r'));
   }
-  flushPath(root);
+  await flushHandle(await fs.promises.open(root, 'r'));
+}
+
+async function flushHandle(handle: fs.promises.FileHandle): Promise<void> {
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Flushes one file or directory to disk (a directory: the names it holds). */

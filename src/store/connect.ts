@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kysely';
 import pg from 'pg';
-import { syncTree } from '../durable-files.js';
+import { flushTree } from '../durable-files.js';
 import type { Database } from './database.js';
 import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
@@ -167,7 +167,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
       ? {
           flushToDisk: async () => {
             await sql`checkpoint`.execute(db);
-            syncTree(onDisk);
+            await flushTree(onDisk);
           },
         }
       : {}),
