@@ -9,11 +9,10 @@
 //   deletes succeeded under new service accounts, invites and members).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
+import { describe, it } from 'node:test';
 import { addMember, addServiceAccount, type MemberFixture, type ServiceAccountFixture } from '../helpers/principals.js';
-import { request, type TestServer } from '../helpers/server.js';
-import { type Answer, describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
+import { request } from '../helpers/server.js';
+import { type Answer, describeAnswers, ownerServerForSuite, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 import { makeMaterial } from '../http/console/accounts.js';
@@ -33,31 +32,25 @@ function assertCreatedOrUnknownRole(answer: Answer, created: number): void {
 
 for (const target of STORE_TARGETS) {
   describe(`deleting a role or an app while it is being attached to, on ${target.kind}`, () => {
-    let server: TestServer;
-    let owner: OwnerFixture;
-    let api: ApiClient;
-    before(async () => {
-      ({ server, owner, api } = await startOwnerServer(target.kind));
-    });
-    after(() => server.close());
+    const suite = ownerServerForSuite(target.kind);
 
     it(`${ROUNDS} rounds of role delete racing service-account creates and updates, invite creates and a member role change`, async (t) => {
       const outcomes = new Map<string, number>();
-      const db = server.store.db;
-      const org = owner.organisationId;
-      const member: MemberFixture = await addMember(server.domain, org, 'Developer');
-      const account: ServiceAccountFixture = await addServiceAccount(server.domain, org, 'Service', { via: api });
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const member: MemberFixture = await addMember(suite.server.domain, org, 'Developer');
+      const account: ServiceAccountFixture = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
       for (let round = 0; round < ROUNDS; round++) {
-        const role = await api.post('/v1/roles/', { name: `race-${round}-${randomBytes(3).toString('hex')}`, permissions: PERMISSIONS });
+        const role = await suite.api.post('/v1/roles/', { name: `race-${round}-${randomBytes(3).toString('hex')}`, permissions: PERMISSIONS });
         assert.equal(role.status, 201, role.text);
         const roleId: string = role.body.id;
         const [saCreates, invites, memberUpdate, saUpdate, deleted] = await Promise.all([
-          Promise.all([0, 1].map((i) => api.post('/v1/service-accounts/', { name: `race-${round}-sa-${i}`, role_id: roleId }))),
-          Promise.all([0, 1].map((i) => api.post('/v1/members/invites/', { email: `race-${round}-${i}-${randomBytes(3).toString('hex')}@example.com`, role_id: roleId }))),
-          api.put(`/v1/members/${member.memberId}/`, { role_id: roleId }),
-          api.put(`/v1/service-accounts/${account.serviceAccountId}/`, { role_id: roleId }),
+          Promise.all([0, 1].map((i) => suite.api.post('/v1/service-accounts/', { name: `race-${round}-sa-${i}`, role_id: roleId }))),
+          Promise.all([0, 1].map((i) => suite.api.post('/v1/members/invites/', { email: `race-${round}-${i}-${randomBytes(3).toString('hex')}@example.com`, role_id: roleId }))),
+          suite.api.put(`/v1/members/${member.memberId}/`, { role_id: roleId }),
+          suite.api.put(`/v1/service-accounts/${account.serviceAccountId}/`, { role_id: roleId }),
           // The delete lands at a different point of the others' transactions from round to round.
-          sleep(round % 5).then(() => api.delete(`/v1/roles/${roleId}/`)),
+          sleep(round % 5).then(() => suite.api.delete(`/v1/roles/${roleId}/`)),
         ]);
         const answers = [...saCreates, ...invites, memberUpdate, saUpdate, deleted];
         const summary = `round ${round}: ${describeAnswers(answers)}`;
@@ -89,22 +82,22 @@ for (const target of STORE_TARGETS) {
     });
 
     it(`${ACCEPT_ROUNDS} rounds of role delete racing the acceptance of a valid invite with that role: 409, and the new member holds the role`, async () => {
-      const db = server.store.db;
-      const org = owner.organisationId;
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
       for (let round = 0; round < ACCEPT_ROUNDS; round++) {
-        const role = await api.post('/v1/roles/', { name: `accept-${round}-${randomBytes(3).toString('hex')}`, permissions: PERMISSIONS });
+        const role = await suite.api.post('/v1/roles/', { name: `accept-${round}-${randomBytes(3).toString('hex')}`, permissions: PERMISSIONS });
         assert.equal(role.status, 201, role.text);
         const email = `accept-${round}-${randomBytes(3).toString('hex')}@example.com`;
-        const invite = await api.post('/v1/members/invites/', { email, role_id: role.body.id });
+        const invite = await suite.api.post('/v1/members/invites/', { email, role_id: role.body.id });
         assert.equal(invite.status, 201, invite.text);
         const token = String(invite.body.inviteUrl).split('/').pop();
         const material = await makeMaterial(org, email);
         const [accepted, deleted] = await Promise.all([
-          request(`${server.url}/coffer/v1/invites/${token}/accept/`, {
+          request(`${suite.server.url}/coffer/v1/invites/${token}/accept/`, {
             method: 'POST',
             json: { email, loginHash: material.loginHash, keyring: material.keyringBody, token: material.pat.body },
           }),
-          sleep(round % 4).then(() => api.delete(`/v1/roles/${role.body.id}/`)),
+          sleep(round % 4).then(() => suite.api.delete(`/v1/roles/${role.body.id}/`)),
         ]);
         const summary = `round ${round}: ${describeAnswers([accepted, deleted])}`;
         assertNo500([accepted, deleted]);
@@ -118,23 +111,23 @@ for (const target of STORE_TARGETS) {
 
     it(`${ROUNDS} rounds of app delete racing environment creates, access grants to the app and a promotion to Admin`, async (t) => {
       const outcomes = new Map<string, number>();
-      const db = server.store.db;
-      const org = owner.organisationId;
-      const account = await addServiceAccount(server.domain, org, 'Service', { via: api });
-      const developer = await addMember(server.domain, org, 'Developer');
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const account = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
+      const developer = await addMember(suite.server.domain, org, 'Developer');
       const admin = (await db.selectFrom('roles').select('id').where('organisation_id', '=', org).where('name', '=', 'Admin').executeTakeFirstOrThrow()).id;
       const developerRole = (await db.selectFrom('roles').select('id').where('organisation_id', '=', org).where('name', '=', 'Developer').executeTakeFirstOrThrow()).id;
       for (let round = 0; round < ROUNDS; round++) {
-        const app = await createApp(api, `doomed-${round}`);
+        const app = await createApp(suite.api, `doomed-${round}`);
         const environmentIds = app.environments.map((e) => e.id);
         // A fresh Developer each round, promoted while the app goes: the promotion grants every app.
-        const promoted = round === 0 ? developer : await addMember(server.domain, org, { id: developerRole });
+        const promoted = round === 0 ? developer : await addMember(suite.server.domain, org, { id: developerRole });
         const [environments, serviceAccountAccess, memberAccess, promotion, deleted] = await Promise.all([
-          Promise.all([0, 1, 2, 3].map((i) => api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
-          api.put(`/v1/service-accounts/${account.serviceAccountId}/access/`, { apps: [{ id: app.id, environments: environmentIds }] }),
-          api.put(`/v1/members/${developer.memberId}/access/`, { apps: [{ id: app.id, environments: environmentIds.slice(0, 1) }] }),
-          round === 0 ? Promise.resolve(undefined) : api.put(`/v1/members/${promoted.memberId}/`, { role_id: admin }),
-          sleep(round % 5).then(() => api.delete(`/v1/apps/${app.id}/`)),
+          Promise.all([0, 1, 2, 3].map((i) => suite.api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
+          suite.api.put(`/v1/service-accounts/${account.serviceAccountId}/access/`, { apps: [{ id: app.id, environments: environmentIds }] }),
+          suite.api.put(`/v1/members/${developer.memberId}/access/`, { apps: [{ id: app.id, environments: environmentIds.slice(0, 1) }] }),
+          round === 0 ? Promise.resolve(undefined) : suite.api.put(`/v1/members/${promoted.memberId}/`, { role_id: admin }),
+          sleep(round % 5).then(() => suite.api.delete(`/v1/apps/${app.id}/`)),
         ]);
         const answers = [...environments, serviceAccountAccess, memberAccess, ...(promotion ? [promotion] : []), deleted];
         const summary = `round ${round}: ${describeAnswers(answers)}`;

@@ -8,12 +8,10 @@
 // committed and wrapped the new keys to them after it. The other way round, a Developer promoted to
 // Admin while environments are created ends up holding a key to each of them.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ed25519PublicKeyToKx, generateEnvironmentSecrets, wrapEnvironmentSecrets } from '../../src/crypto/index.js';
-import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
 import { addMember, addServiceAccount, roleId } from '../helpers/principals.js';
-import type { TestServer } from '../helpers/server.js';
-import { type Answer, describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
+import { type Answer, describeAnswers, ownerServerForSuite, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
@@ -50,17 +48,11 @@ function e2eeAppBody(name: string, recipients: Recipient[]) {
 
 for (const target of STORE_TARGETS) {
   describe(`taking access away while environments are created, on ${target.kind}`, { timeout: 300_000 }, () => {
-    let server: TestServer;
-    let owner: OwnerFixture;
-    let api: ApiClient;
-    before(async () => {
-      ({ server, owner, api } = await startOwnerServer(target.kind));
-    });
-    after(() => server.close());
+    const suite = ownerServerForSuite(target.kind);
 
     /** What the account still holds: [environment keys, app memberships], of everything or of one app. */
     async function holdings(account: { memberId: string } | { serviceAccountId: string }, appId?: string): Promise<[number, number]> {
-      const db = server.store.db;
+      const db = suite.server.store.db;
       const column = 'memberId' in account ? 'member_id' : 'service_account_id';
       const id = 'memberId' in account ? account.memberId : account.serviceAccountId;
       let keys = db.selectFrom('environment_keys as k').innerJoin('environments as e', 'e.id', 'k.environment_id').select('k.id').where(`k.${column}`, '=', id);
@@ -74,22 +66,22 @@ for (const target of STORE_TARGETS) {
 
     it(`${ROUNDS} rounds of removing an Admin, and a Developer being promoted, racing environment, app and E2EE app creates`, async (t) => {
       const outcomes = new Map<string, number>();
-      const org = owner.organisationId;
-      const adminRole = await roleId(server.domain, org, 'Admin');
+      const org = suite.owner.organisationId;
+      const adminRole = await roleId(suite.server.domain, org, 'Admin');
       for (let round = 0; round < ROUNDS; round++) {
-        const app = await createApp(api, `members-${round}`);
-        const admin = await addMember(server.domain, org, 'Admin');
-        const developer = await addMember(server.domain, org, 'Developer');
-        const recipients = (await api.get('/coffer/v1/recipients/')).body.recipients as Array<Recipient & { required: boolean }>;
+        const app = await createApp(suite.api, `members-${round}`);
+        const admin = await addMember(suite.server.domain, org, 'Admin');
+        const developer = await addMember(suite.server.domain, org, 'Developer');
+        const recipients = (await suite.api.get('/coffer/v1/recipients/')).body.recipients as Array<Recipient & { required: boolean }>;
         const e2eeBody = e2eeAppBody(`e2ee-${round}`, recipients.filter((r) => r.required));
         const offset = round % 5;
         const [environments, sseApp, e2eeApp, promotion, removedAdmin, removedDeveloper] = await Promise.all([
-          Promise.all([0, 1, 2].map((i) => api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
-          api.post('/v1/apps/', { name: `sse-${round}`, environments: ['One'] }),
-          api.post('/coffer/v1/apps/', e2eeBody),
-          api.put(`/v1/members/${developer.memberId}/`, { role_id: adminRole }),
-          sleep(offset).then(() => api.delete(`/v1/members/${admin.memberId}/`)),
-          sleep(offset).then(() => api.delete(`/v1/members/${developer.memberId}/`)),
+          Promise.all([0, 1, 2].map((i) => suite.api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
+          suite.api.post('/v1/apps/', { name: `sse-${round}`, environments: ['One'] }),
+          suite.api.post('/coffer/v1/apps/', e2eeBody),
+          suite.api.put(`/v1/members/${developer.memberId}/`, { role_id: adminRole }),
+          sleep(offset).then(() => suite.api.delete(`/v1/members/${admin.memberId}/`)),
+          sleep(offset).then(() => suite.api.delete(`/v1/members/${developer.memberId}/`)),
         ]);
         const summary = `round ${round}: ${describeAnswers([...environments, sseApp, e2eeApp, promotion, removedAdmin, removedDeveloper])}`;
         for (const answer of environments) assertStatus(answer, 201, summary);
@@ -112,7 +104,7 @@ for (const target of STORE_TARGETS) {
 
     /** SSE environments of the organisation the member holds no key to, as `app/environment` names. */
     async function sseEnvironmentsWithoutKey(organisationId: string, memberId: string): Promise<string[]> {
-      const rows = await server.store.db
+      const rows = await suite.server.store.db
         .selectFrom('environments as e')
         .innerJoin('apps as a', 'a.id', 'e.app_id')
         .leftJoin('environment_keys as k', (join) => join.onRef('k.environment_id', '=', 'e.id').on('k.member_id', '=', memberId))
@@ -130,22 +122,22 @@ for (const target of STORE_TARGETS) {
     // and the new Admin held no key to the new environment.
     it(`${ROUNDS} rounds of promoting a Developer to Admin racing environment creates: the Admin holds every SSE environment`, async (t) => {
       const outcomes = new Map<string, number>();
-      const org = owner.organisationId;
-      const adminRole = await roleId(server.domain, org, 'Admin');
+      const org = suite.owner.organisationId;
+      const adminRole = await roleId(suite.server.domain, org, 'Admin');
       for (let round = 0; round < ROUNDS; round++) {
-        const app = await createApp(api, `promotion-${round}`);
-        const developer = await addMember(server.domain, org, 'Developer');
+        const app = await createApp(suite.api, `promotion-${round}`);
+        const developer = await addMember(suite.server.domain, org, 'Developer');
         const offset = round % 5;
         const [environments, promotion] = await Promise.all([
-          Promise.all([0, 1, 2].map((i) => api.post(`/v1/environments/?app_id=${app.id}`, { name: `P${i}` }))),
-          sleep(offset).then(() => api.put(`/v1/members/${developer.memberId}/`, { role_id: adminRole })),
+          Promise.all([0, 1, 2].map((i) => suite.api.post(`/v1/environments/?app_id=${app.id}`, { name: `P${i}` }))),
+          sleep(offset).then(() => suite.api.put(`/v1/members/${developer.memberId}/`, { role_id: adminRole })),
         ]);
         const summary = `round ${round}: ${describeAnswers([...environments, promotion])}`;
         for (const answer of environments) assertStatus(answer, 201, summary);
         assertStatus(promotion, 200, summary);
         assert.deepEqual(await sseEnvironmentsWithoutKey(org, developer.memberId), [], `the promoted Admin lacks keys after ${summary}`);
         // A key the create wrapped carries the environment's own timestamp; one the promotion added, its own.
-        const raced = await server.store.db
+        const raced = await suite.server.store.db
           .selectFrom('environment_keys as k')
           .innerJoin('environments as e', 'e.id', 'k.environment_id')
           .select(['k.created_at as granted', 'e.created_at as created'])
@@ -160,21 +152,21 @@ for (const target of STORE_TARGETS) {
     });
 
     it(`${ROUNDS} rounds of taking a service account out of an app, and deleting another, racing environment creates`, async () => {
-      const org = owner.organisationId;
+      const org = suite.owner.organisationId;
       for (let round = 0; round < ROUNDS; round++) {
-        const app = await createApp(api, `accounts-${round}`);
+        const app = await createApp(suite.api, `accounts-${round}`);
         const environmentIds = app.environments.map((e) => e.id);
-        const leaving = await addServiceAccount(server.domain, org, 'Service', { via: api });
-        const deleted = await addServiceAccount(server.domain, org, 'Service', { via: api });
+        const leaving = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
+        const deleted = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
         for (const account of [leaving, deleted]) {
-          const granted = await api.put(`/v1/service-accounts/${account.serviceAccountId}/access/`, { apps: [{ id: app.id, environments: environmentIds }] });
+          const granted = await suite.api.put(`/v1/service-accounts/${account.serviceAccountId}/access/`, { apps: [{ id: app.id, environments: environmentIds }] });
           assert.equal(granted.status, 200, granted.text);
         }
         const offset = round % 5;
         const [environments, taken, removed] = await Promise.all([
-          Promise.all([0, 1, 2].map((i) => api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
-          sleep(offset).then(() => api.put(`/v1/service-accounts/${leaving.serviceAccountId}/access/`, { apps: [] })),
-          sleep(offset).then(() => api.delete(`/v1/service-accounts/${deleted.serviceAccountId}/`)),
+          Promise.all([0, 1, 2].map((i) => suite.api.post(`/v1/environments/?app_id=${app.id}`, { name: `E${i}` }))),
+          sleep(offset).then(() => suite.api.put(`/v1/service-accounts/${leaving.serviceAccountId}/access/`, { apps: [] })),
+          sleep(offset).then(() => suite.api.delete(`/v1/service-accounts/${deleted.serviceAccountId}/`)),
         ]);
         const summary = `round ${round}: ${describeAnswers([...environments, taken, removed])}`;
         for (const answer of environments) assertStatus(answer, 201, summary);

@@ -14,11 +14,9 @@
 // environment keys: the removal deleted before the PUT's rows were committed (PGlite, one connection,
 // runs the two one after the other and passed either way).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
+import { describe, it } from 'node:test';
 import { addMember } from '../helpers/principals.js';
-import type { TestServer } from '../helpers/server.js';
-import { describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
+import { describeAnswers, ownerServerForSuite, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
@@ -29,17 +27,11 @@ const UNKNOWN_MEMBER = { error: 'Member not found.' };
 
 for (const target of STORE_TARGETS) {
   describe(`removing a member while their access is being set, on ${target.kind}`, { timeout: 300_000 }, () => {
-    let server: TestServer;
-    let owner: OwnerFixture;
-    let api: ApiClient;
-    before(async () => {
-      ({ server, owner, api } = await startOwnerServer(target.kind));
-    });
-    after(() => server.close());
+    const suite = ownerServerForSuite(target.kind);
 
     /** What the member still holds: [app memberships, environment keys]. */
     async function holdings(memberId: string): Promise<[number, number]> {
-      const db = server.store.db;
+      const db = suite.server.store.db;
       const [memberships, keys] = await Promise.all([
         db.selectFrom('app_members').select('app_id').where('member_id', '=', memberId).execute(),
         db.selectFrom('environment_keys').select('environment_id').where('member_id', '=', memberId).execute(),
@@ -49,19 +41,19 @@ for (const target of STORE_TARGETS) {
 
     it(`${ROUNDS} rounds of a member removal racing an access PUT granting them an app`, async (t) => {
       const outcomes = new Map<string, number>();
-      const db = server.store.db;
-      const org = owner.organisationId;
-      const shop = await createApp(api, 'Shop');
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const shop = await createApp(suite.api, 'Shop');
       const access = { apps: [{ id: shop.id, environments: shop.environments.map((e) => e.id) }] };
       for (let round = 0; round < ROUNDS; round++) {
-        const member = await addMember(server.domain, org, 'Developer');
+        const member = await addMember(suite.server.domain, org, 'Developer');
         const id = member.memberId;
         assert.deepEqual(await holdings(id), [0, 0], 'a new Developer starts with no access');
         // The removal lands at a different point of the access change from round to round: from
         // LEAD ms before it to ROUNDS - LEAD - 1 ms after it.
         const [granted, removed] = await Promise.all([
-          sleep(Math.max(0, LEAD - round)).then(() => api.put(`/v1/members/${id}/access/`, access)),
-          sleep(Math.max(0, round - LEAD)).then(() => api.delete(`/v1/members/${id}/`)),
+          sleep(Math.max(0, LEAD - round)).then(() => suite.api.put(`/v1/members/${id}/access/`, access)),
+          sleep(Math.max(0, round - LEAD)).then(() => suite.api.delete(`/v1/members/${id}/`)),
         ]);
         const summary = `round ${round}: ${describeAnswers([granted, removed])}`;
         for (const answer of [granted, removed]) assert.ok(answer.status < 500, `a ${answer.status}: ${summary}`);

@@ -12,13 +12,11 @@
 // transaction; the answers must be the same.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../src/store/database.js';
 import { lockRoleForAssignment, updateRole } from '../../src/store/roles.js';
-import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
-import type { TestServer } from '../helpers/server.js';
-import { startOwnerServer } from '../helpers/races.js';
+import { ownerServerForSuite } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { sleep } from '../helpers/world.js';
 
@@ -75,16 +73,10 @@ async function blockedOrAnswered(db: Db, holder: number, answer: Promise<unknown
 
 for (const target of STORE_TARGETS) {
   describe(`updating a role while it is being assigned, on ${target.kind}`, () => {
-    let server: TestServer;
-    let owner: OwnerFixture;
-    let api: ApiClient;
-    before(async () => {
-      ({ server, owner, api } = await startOwnerServer(target.kind));
-    });
-    after(() => server.close());
+    const suite = ownerServerForSuite(target.kind);
 
     async function harmlessRole(): Promise<string> {
-      const role = await api.post('/v1/roles/', { name: `race-${randomBytes(4).toString('hex')}`, permissions: HARMLESS });
+      const role = await suite.api.post('/v1/roles/', { name: `race-${randomBytes(4).toString('hex')}`, permissions: HARMLESS });
       assert.equal(role.status, 201, role.text);
       return role.body.id;
     }
@@ -92,30 +84,30 @@ for (const target of STORE_TARGETS) {
     const email = () => `race-${randomBytes(4).toString('hex')}@example.com`;
 
     it('an invite arriving while an update makes the role mint service-account tokens waits for it and is refused (400), and no invite is stored', async () => {
-      const db = server.store.db;
+      const db = suite.server.store.db;
       const roleId = await harmlessRole();
       const invitee = email();
       // The UPDATE Roles.update issues, committed only when released.
       const update = await holdTransaction(db, async (trx) => {
-        await updateRole(trx, owner.organisationId, roleId, MINTS_TOKENS);
+        await updateRole(trx, suite.owner.organisationId, roleId, MINTS_TOKENS);
       });
-      const invite = api.post('/v1/members/invites/', { email: invitee, role_id: roleId });
+      const invite = suite.api.post('/v1/members/invites/', { email: invitee, role_id: roleId });
       if (target.kind === 'postgres') await blockedOrAnswered(db, update.pid, invite);
       await update.release();
       const answer = await invite;
       assert.deepEqual([answer.status, answer.body], [400, { error: NO_TOKEN_MINTING_INVITES }], answer.text);
-      const stored = await db.selectFrom('invites').select('id').where('organisation_id', '=', owner.organisationId).where('email', '=', invitee).execute();
+      const stored = await db.selectFrom('invites').select('id').where('organisation_id', '=', suite.owner.organisationId).where('email', '=', invitee).execute();
       assert.deepEqual(stored, [], 'an invite was stored with a role that allows creating service-account tokens');
     });
 
     it('a role update arriving while an assignment holds the role waits for the assignment to commit', async () => {
-      const db = server.store.db;
+      const db = suite.server.store.db;
       const roleId = await harmlessRole();
       // An invite or member role change that has judged the role and not yet committed.
       const assignment = await holdTransaction(db, async (trx) => {
-        assert.ok(await lockRoleForAssignment(trx, owner.organisationId, roleId));
+        assert.ok(await lockRoleForAssignment(trx, suite.owner.organisationId, roleId));
       });
-      const update = api.put(`/v1/roles/${roleId}/`, { permissions: MINTS_TOKENS });
+      const update = suite.api.put(`/v1/roles/${roleId}/`, { permissions: MINTS_TOKENS });
       if (target.kind === 'postgres') {
         assert.equal(await blockedOrAnswered(db, assignment.pid, update), 'blocked', 'the role was updated under an assignment in flight');
       }
@@ -126,12 +118,12 @@ for (const target of STORE_TARGETS) {
     });
 
     it('two assignments of one role do not wait for each other', async () => {
-      const db = server.store.db;
+      const db = suite.server.store.db;
       const roleId = await harmlessRole();
       const assignment = await holdTransaction(db, async (trx) => {
-        assert.ok(await lockRoleForAssignment(trx, owner.organisationId, roleId));
+        assert.ok(await lockRoleForAssignment(trx, suite.owner.organisationId, roleId));
       });
-      const invite = api.post('/v1/members/invites/', { email: email(), role_id: roleId });
+      const invite = suite.api.post('/v1/members/invites/', { email: email(), role_id: roleId });
       if (target.kind === 'postgres') {
         assert.equal(await blockedOrAnswered(db, assignment.pid, invite), 'answered', 'an invite waited for another assignment of its role');
       }

@@ -12,11 +12,9 @@
 // instant (its access PUT answered 200 after the delete committed), and both deletes answered 204;
 // a rename answered 500, a token mint left a live token and an environment create a grant behind.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { ApiClient, OwnerFixture } from '../helpers/fixtures.js';
+import { describe, it } from 'node:test';
 import { addServiceAccount } from '../helpers/principals.js';
-import type { TestServer } from '../helpers/server.js';
-import { describeAnswers, startOwnerServer, tally } from '../helpers/races.js';
+import { describeAnswers, ownerServerForSuite, tally } from '../helpers/races.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 
@@ -25,34 +23,28 @@ const UNKNOWN_ACCOUNT = { error: 'Service account not found.' };
 
 for (const target of STORE_TARGETS) {
   describe(`deleting a service account while its access is being changed, on ${target.kind}`, () => {
-    let server: TestServer;
-    let owner: OwnerFixture;
-    let api: ApiClient;
-    before(async () => {
-      ({ server, owner, api } = await startOwnerServer(target.kind));
-    });
-    after(() => server.close());
+    const suite = ownerServerForSuite(target.kind);
 
     it(`${ROUNDS} rounds of two service-account deletes racing two access PUTs to that account`, async (t) => {
       const outcomes = new Map<string, number>();
-      const db = server.store.db;
-      const org = owner.organisationId;
-      const shop = await createApp(api, 'Shop');
-      const blog = await createApp(api, 'Blog');
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const shop = await createApp(suite.api, 'Shop');
+      const blog = await createApp(suite.api, 'Blog');
       const [dev, staging, prod] = shop.environments.map((e) => e.id);
       for (let round = 0; round < ROUNDS; round++) {
-        const account = await addServiceAccount(server.domain, org, 'Service', { via: api });
+        const account = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
         const id = account.serviceAccountId;
         // Access to change: one PUT revokes and grants within Shop, the other swaps Shop for Blog.
-        const initial = await api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [dev] }] });
+        const initial = await suite.api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [dev] }] });
         assert.equal(initial.status, 200, initial.text);
         const [accessChanges, deletes] = await Promise.all([
           Promise.all([
-            api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [staging, prod] }] }),
-            api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: blog.id, environments: blog.environments.map((e) => e.id) }] }),
+            suite.api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [staging, prod] }] }),
+            suite.api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: blog.id, environments: blog.environments.map((e) => e.id) }] }),
           ]),
           // The deletes land at a different point of the access changes from round to round (0 to 24 ms in).
-          Promise.all([0, 1].map(() => sleep(round).then(() => api.delete(`/v1/service-accounts/${id}/`)))),
+          Promise.all([0, 1].map(() => sleep(round).then(() => suite.api.delete(`/v1/service-accounts/${id}/`)))),
         ]);
         const answers = [...accessChanges, ...deletes];
         const summary = `round ${round}: ${describeAnswers(answers)}`;
@@ -79,19 +71,19 @@ for (const target of STORE_TARGETS) {
 
     it(`${ROUNDS} rounds of a service-account delete racing its rename, a token mint and an environment created in its app`, async (t) => {
       const outcomes = new Map<string, number>();
-      const db = server.store.db;
-      const org = owner.organisationId;
-      const shop = await createApp(api, 'Workshop');
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const shop = await createApp(suite.api, 'Workshop');
       for (let round = 0; round < ROUNDS; round++) {
-        const account = await addServiceAccount(server.domain, org, 'Service', { via: api });
+        const account = await addServiceAccount(suite.server.domain, org, 'Service', { via: suite.api });
         const id = account.serviceAccountId;
-        const initial = await api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [shop.environments[0]!.id] }] });
+        const initial = await suite.api.put(`/v1/service-accounts/${id}/access/`, { apps: [{ id: shop.id, environments: [shop.environments[0]!.id] }] });
         assert.equal(initial.status, 200, initial.text);
         const [rename, mint, environment, deleted] = await Promise.all([
-          api.put(`/v1/service-accounts/${id}/`, { name: `renamed-${round}` }),
-          api.post(`/v1/service-accounts/${id}/tokens/`, { name: `late-${round}` }),
-          api.post(`/v1/environments/?app_id=${shop.id}`, { name: `E${round}` }),
-          sleep(round).then(() => api.delete(`/v1/service-accounts/${id}/`)),
+          suite.api.put(`/v1/service-accounts/${id}/`, { name: `renamed-${round}` }),
+          suite.api.post(`/v1/service-accounts/${id}/tokens/`, { name: `late-${round}` }),
+          suite.api.post(`/v1/environments/?app_id=${shop.id}`, { name: `E${round}` }),
+          sleep(round).then(() => suite.api.delete(`/v1/service-accounts/${id}/`)),
         ]);
         const answers = [rename, mint, environment, deleted];
         const summary = `round ${round}: ${describeAnswers(answers)}`;
