@@ -27,7 +27,9 @@ if (files.length === 0) {
 
 const env = { ...process.env, ...(fuzz ? { COFFER_FUZZ_RUNS: process.env.COFFER_FUZZ_RUNS ?? '20000' } : {}) };
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+// --test-force-exit: a test file ends when its tests have, even if something it started is still
+// running (test/helpers/process.ts kills its children then); a failed test must not hang the suite.
+const result = spawnSync(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   env,
 });

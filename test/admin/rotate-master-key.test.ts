@@ -69,8 +69,10 @@ for (const { kind } of STORE_TARGETS) {
   describe(`master-key rotation on ${kind}`, () => {
     it('keeps serving during the rotation, leaves nothing under the old key, and needs only the new key afterwards', async () => {
       const target = await prepare(kind);
+      let server: Spawned | undefined;
       try {
-        let { server, url } = await startServer(target);
+        let url: string;
+        ({ server, url } = await startServer(target));
         const token = await setupOrganisation(url, target.env);
         const api: ApiClient = apiClient(url, `Bearer ${token}`);
         const app = (await api.post('/v1/apps/', { name: 'rotation' })).body;
@@ -153,6 +155,7 @@ for (const { kind } of STORE_TARGETS) {
         assert.equal((await after.post(`/v1/secrets/?app_id=${app.id}&env=production`, { secrets: [{ key: 'AFTER', value: 'y' }] })).status, 200);
         await stop(server);
       } finally {
+        server?.child.kill('SIGKILL'); // a failed check leaves it running; stopped ones ignore this
         await target.cleanup();
       }
     });

@@ -8,6 +8,14 @@ export const REPO_ROOT = path.resolve(here, '../../..');
 export const COFFER_BIN = path.join(REPO_ROOT, 'bin/coffer.js');
 export const FIXTURES = path.resolve(here, '../fixtures');
 
+// Children still running when the test file's process exits are killed there: a test that failed
+// before stopping its server would otherwise leave it running (scripts/run-tests.js passes
+// --test-force-exit, so a live child's pipes cannot keep the test file, and CI, waiting).
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface Spawned {
   child: ChildProcess;
   stdout: string[];
@@ -20,6 +28,8 @@ export interface Spawned {
 
 export function spawnNode(script: string, args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): Spawned {
   const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];

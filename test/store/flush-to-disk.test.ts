@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { sql } from 'kysely';
+import { flushTree, flushTreeHere } from '../../src/durable-files.js';
 import { openStore, type Store } from '../../src/store/connect.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 
@@ -55,6 +56,56 @@ describe('flushToDisk on an embedded data directory', () => {
       }
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('flushTree', () => {
+  function makeTree(): string {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-flush-tree-'));
+    for (let d = 0; d < 3; d++) {
+      fs.mkdirSync(path.join(root, `dir-${d}`));
+      for (let f = 0; f < 5; f++) fs.writeFileSync(path.join(root, `dir-${d}`, `file-${f}`), 'x');
+    }
+    return root;
+  }
+
+  it('walks past files and directories that disappear under it (PGlite removes files while it runs)', () => {
+    const root = makeTree();
+    const realOpen = fs.openSync;
+    let vanished: string | undefined;
+    // The first file the walk opens is removed just before, and so is every directory not walked yet.
+    const open = mock.method(fs, 'openSync', (file: fs.PathLike, ...rest: any[]) => {
+      const name = String(file);
+      if (vanished === undefined && path.basename(name).startsWith('file-')) {
+        vanished = name;
+        fs.rmSync(name);
+        for (const dir of fs.readdirSync(root)) if (path.join(root, dir) !== path.dirname(name)) fs.rmSync(path.join(root, dir), { recursive: true });
+      }
+      return (realOpen as any)(file, ...rest);
+    });
+    try {
+      flushTreeHere(root);
+      assert.ok(vanished, 'a file vanished during the walk');
+      const walked = path.dirname(vanished);
+      const opened = open.mock.calls.map((call) => String(call.arguments[0]));
+      assert.deepEqual(fs.readdirSync(root), [path.basename(walked)]);
+      for (const name of fs.readdirSync(walked)) assert.ok(opened.includes(path.join(walked, name)), `${name} was flushed`);
+      assert.ok(opened.includes(walked) && opened.includes(root), 'the directories were flushed after what they hold');
+    } finally {
+      open.mock.restore();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('runs in a worker thread and passes its errors back', async () => {
+    const root = makeTree();
+    try {
+      await flushTree(root);
+      await assert.rejects(flushTree(path.join(root, 'dir-0', 'file-0')), { code: 'ENOTDIR' });
+      await flushTree(path.join(root, 'gone')); // nothing there: nothing to flush
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });
