@@ -27,9 +27,11 @@ if (files.length === 0) {
 
 const env = { ...process.env, ...(fuzz ? { COFFER_FUZZ_RUNS: process.env.COFFER_FUZZ_RUNS ?? '20000' } : {}) };
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
-// --test-force-exit: a test file ends when its tests have, even if something it started is still
-// running (test/helpers/process.ts kills its children then); a failed test must not hang the suite.
-const result = spawnSync(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+// A failed or stuck test must not hang the suite: --test-force-exit ends a test file when its tests
+// have, even if something it started is still running (test/helpers/process.ts kills its children
+// then), and no test may take more than 15 minutes (the longest take about one; fuzzing runs long).
+const timeout = fuzz ? [] : ['--test-timeout=900000'];
+const result = spawnSync(process.execPath, ['--test', '--test-force-exit', ...timeout, `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   env,
 });
