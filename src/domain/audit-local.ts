@@ -194,6 +194,11 @@ export class LocalAuditTrail implements AuditTrail {
    * chained onto events that may yet be rolled back. Journaled events go into the database first.
    * A transaction may append several times; it holds the lock once.
    */
+  /** Nothing to overlap: PGlite runs every statement in this thread. */
+  prepare(): undefined {
+    return undefined;
+  }
+
   async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
     if (entries.length === 0) return;
     const state = this.#transactions.get(trx) ?? (await this.#begin(trx));

@@ -5,11 +5,16 @@
 // retry. A read served from cache carries a guard (the revisions it served), checked by the same
 // statement: the read's one round trip both confirms its data was current and stores its event.
 import type { Db, Executor, Tx } from '../store/database.js';
-import { appendChained, appendChainedInTransaction, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
-import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
+import { appendChained, appendChainedInTransaction, encodeEvents, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
+import { EventChainer, type AppendEntry, type AuditTrail, type PreparedEvents } from './audit.js';
 
 /** Stores chained events: the organisations whose head moved, and the guards that failed. */
-type StoreChained = (advances: HeadAdvance[], rows: EventInsert[], guards: RevisionGuard[]) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
+type StoreChained = (
+  advances: HeadAdvance[],
+  rows: EventInsert[],
+  guards: RevisionGuard[],
+  prepared: PreparedEvents | undefined,
+) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
 
 /** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
 const MAX_APPEND_ATTEMPTS = 60;
@@ -33,8 +38,23 @@ export class SharedAuditTrail implements AuditTrail {
     await insertChainHead(db, this.chainer.newChain(organisationId));
   }
 
-  async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
-    await this.#append(trx, entries, async (advances, rows) => ({ moved: await appendChainedInTransaction(trx, advances, rows), stale: [] }));
+  prepare(entries: ReadonlyArray<AppendEntry>): PreparedEvents | undefined {
+    if (!entries.every((e) => this.#heads.has(e.organisationId) && this.chainer.hasKey(e.organisationId))) return undefined;
+    try {
+      const { rows, advances } = this.chainer.chain(entries, this.#heads);
+      return { entries, rows, advances, encoded: encodeEvents(rows) };
+    } catch {
+      return undefined; // append chains them again, and reports what is wrong
+    }
+  }
+
+  async append(trx: Tx, entries: ReadonlyArray<AppendEntry>, prepared?: PreparedEvents): Promise<void> {
+    await this.#append(
+      trx,
+      entries,
+      async (advances, rows, _guards, chained) => ({ moved: await appendChainedInTransaction(trx, advances, rows, chained?.encoded), stale: [] }),
+      prepared,
+    );
   }
 
   appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
@@ -46,7 +66,7 @@ export class SharedAuditTrail implements AuditTrail {
   async close(): Promise<void> {}
 
   /** Returns the guarded entries refused because an environment they served changed (none of them stored). */
-  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>, store: StoreChained): Promise<ReadonlySet<AppendEntry>> {
+  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>, store: StoreChained, prepared?: PreparedEvents): Promise<ReadonlySet<AppendEntry>> {
     const refused = new Set<AppendEntry>();
     let pending = entries;
     let conflicts = 0;
@@ -56,8 +76,9 @@ export class SharedAuditTrail implements AuditTrail {
       const organisationIds = [...new Set(pending.map((e) => e.organisationId))];
       const reload = organisationIds.filter((id) => conflicts > 0 || !this.#heads.has(id) || !this.chainer.hasKey(id));
       if (reload.length > 0) await this.#loadHeads(db, reload);
-      const { advances, rows } = this.chainer.chain(pending, this.#heads);
-      const { moved, stale } = await store(advances, rows, guardsOf(pending));
+      const ready = conflicts === 0 && prepared?.entries === pending && this.#stillAtHeads(prepared) ? prepared : undefined;
+      const { advances, rows } = ready ?? this.chainer.chain(pending, this.#heads);
+      const { moved, stale } = await store(advances, rows, guardsOf(pending), ready);
       if (stale.length > 0) {
         // Nothing was stored: refuse the reads that served a revision no longer current, append the rest.
         const before = refused.size;
@@ -73,6 +94,11 @@ export class SharedAuditTrail implements AuditTrail {
       if (pending.length > 0) conflicts++;
     }
     return refused;
+  }
+
+  /** The heads `prepared` was chained onto are still the last known ones. */
+  #stillAtHeads(prepared: PreparedEvents): boolean {
+    return prepared.advances.every((a) => this.#heads.get(a.organisation_id)?.seq === a.from_seq);
   }
 
   async #loadHeads(db: Executor, organisationIds: string[]): Promise<void> {

@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditMac, type MasterKeyring } from '../crypto/index.js';
 import type { Executor, Tx } from '../store/database.js';
-import { eventTimestamp, type ChainHead, type EventInsert, type HeadAdvance } from '../store/events.js';
+import { eventTimestamp, type ChainHead, type EncodedEvents, type EventInsert, type HeadAdvance } from '../store/events.js';
 import type { EventKind } from '../store/events.table.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './principal.js';
@@ -142,8 +142,17 @@ export interface AppendEntry {
 export interface AuditTrail {
   /** Starts an organisation's chain (inside the transaction that creates the organisation). */
   startChain(db: Executor, organisationId: string): Promise<void>;
-  /** Appends events inside a write transaction opened with inTransaction; call it last. */
-  append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void>;
+  /**
+   * Chains a write's events and writes their rows ahead of append, while the write's own
+   * statements are still running in the database (PostgreSQL: this work then overlaps the
+   * database's), if that needs nothing read first; undefined otherwise. Never throws.
+   */
+  prepare(entries: ReadonlyArray<AppendEntry>): PreparedEvents | undefined;
+  /**
+   * Appends events inside a write transaction opened with inTransaction; call it last. `prepared`
+   * (prepare's answer for these entries) is used if the chain has not moved since.
+   */
+  append(trx: Tx, entries: ReadonlyArray<AppendEntry>, prepared?: PreparedEvents): Promise<void>;
   /**
    * Appends read events durably (group commit); resolves once they cannot be lost, with the
    * guarded entries that were refused (nothing of them stored) because a revision they name moved.
@@ -152,6 +161,14 @@ export interface AuditTrail {
   /** Makes every appended event visible in the database (before reading the trail). */
   sync(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Events chained onto the heads known when they were prepared, and their rows written for COPY. */
+export interface PreparedEvents {
+  readonly entries: ReadonlyArray<AppendEntry>;
+  readonly rows: EventInsert[];
+  readonly advances: HeadAdvance[];
+  readonly encoded: EncodedEvents;
 }
 
 /** Builds chained event rows: sequence numbers, previous MACs and MACs under each organisation's key. */

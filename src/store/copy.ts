@@ -5,12 +5,9 @@
 // its input, so each store's connection runs one statement shape itself: `copy ... from stdin ...`
 // with a single parameter, the input (COPY text, or binary COPY bytes). PostgreSQL streams it
 // with pg-copy-streams; PGlite reads it as the file '/dev/blob'.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
-import { from as copyFromStdin } from 'pg-copy-streams';
 import type { Executor } from './database.js';
 import { interceptQuery } from './pg-query.js';
 
@@ -35,17 +32,75 @@ export async function copyFrom(db: Executor, target: string, data: CopyInput, fo
 
 const COPY_FROM_STDIN_HOOK = Symbol('coffer.copyFromStdin');
 
-/** For `pool.on('connect')`: the client runs copyFrom's statements, streaming their input. */
+/** For `pool.on('connect')`: the client runs copyFrom's statements, with their input. */
 export function runCopyFromStdin(client: pg.PoolClient): void {
   interceptQuery(client, COPY_FROM_STDIN_HOOK, (query, text, rest) => {
     const input = copyInput(text, rest[0]);
     if (input === undefined) return undefined;
-    return (async () => {
-      const stream = query(copyFromStdin(text)) as NodeJS.WritableStream & { rowCount?: number };
-      await pipeline(Readable.from([input]), stream);
-      return { command: 'COPY', rowCount: stream.rowCount ?? 0, rows: [], fields: [] };
-    })();
+    const copy = new CopyInOneTrip(text, typeof input === 'string' ? Buffer.from(input) : input);
+    query(copy);
+    return copy.done;
   });
+}
+
+/** The protocol's message type bytes (PostgreSQL frontend/backend protocol, "Message Formats"). */
+const COPY_DATA = 0x64;
+const COPY_DONE = 0x63;
+
+/**
+ * `copy ... from stdin` as one round trip: the statement, its input and the end of the input are
+ * sent together, instead of waiting for PostgreSQL's CopyInResponse before sending the input (a
+ * write's two COPYs cost a round trip each that way). PostgreSQL reads the input once the
+ * statement has put it in copy mode; should the statement fail before, or the copy fail midway, it
+ * answers the error and discards the copy messages that follow (the protocol has it ignore CopyData
+ * and CopyDone outside copy mode), then is ready for the next statement. A node-postgres
+ * "submittable": the client calls submit() when the connection is free and hands it the statement's
+ * answers.
+ */
+class CopyInOneTrip {
+  readonly done: Promise<pg.QueryResult>;
+  #settle!: (error: Error | undefined) => void;
+  #rowCount = 0;
+
+  constructor(private readonly text: string, private readonly input: Uint8Array) {
+    this.done = new Promise((resolve, reject) => {
+      this.#settle = (error) => (error ? reject(error) : resolve({ command: 'COPY', rowCount: this.#rowCount, rows: [], fields: [], oid: 0 }));
+    });
+  }
+
+  /** Replaced by node-postgres with its query_timeout handling; called when the statement ends. */
+  callback(): void {}
+
+  submit(connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void }; query(text: string): void }): void {
+    const header = Buffer.allocUnsafe(5);
+    header[0] = COPY_DATA;
+    header.writeUInt32BE(this.input.byteLength + 4, 1);
+    const stream = connection.stream;
+    stream.cork();
+    connection.query(this.text);
+    stream.write(header);
+    stream.write(this.input);
+    stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
+    stream.uncork();
+  }
+
+  handleCopyInResponse(): void {} // the input is on its way already
+
+  handleCommandComplete(message: { text?: string }): void {
+    const count = /^COPY (\d+)$/.exec(message.text ?? '');
+    if (count) this.#rowCount = Number(count[1]);
+  }
+
+  /** node-postgres stops routing the statement's answers here after an error: it ends here. */
+  handleError(error: Error): void {
+    this.callback();
+    this.#settle(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.callback();
+    this.#settle(undefined);
+  }
 }
 
 /** The PGlite instance for Kysely: as `pglite`, except that it runs copyFrom's statements. */

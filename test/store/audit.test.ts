@@ -47,6 +47,40 @@ for (const target of STORE_TARGETS) {
       assert.equal(report.events, 60);
     });
 
+    it('stores a write\'s events as prepared while the chain stays put, and chains them again once it moved here or on another node', async () => {
+      const here = new SharedAuditTrail(store.db, new EventChainer(keyring));
+      const otherNode = new SharedAuditTrail(store.db, new EventChainer(keyring));
+      const org = await newOrganisation(store, here);
+      const write = (n: number) => Array.from({ length: 3 }, (_, i) => ({ organisationId: org, actor, event: { kind: 'secret' as const, action: 'create', secretId: randomUUID(), environmentRevision: n, snapshot: { i } } }));
+      const read = () => [{ organisationId: org, actor, event: { kind: 'secret' as const, action: 'read', secretIds: [randomUUID()] } }];
+      const storedIds = async () => (await store.db.selectFrom('events').select('id').where('organisation_id', '=', org).orderBy('seq').execute()).map((e) => e.id);
+      await here.appendReads(read()); // `here` learns the head
+
+      const first = write(1);
+      const unchanged = here.prepare(first);
+      assert.ok(unchanged);
+      await store.db.transaction().execute((trx) => here.append(trx, first, unchanged));
+      assert.deepEqual((await storedIds()).slice(1), unchanged.rows.map((r) => r.id), 'stored as prepared');
+
+      const second = write(2);
+      const overtakenHere = here.prepare(second)!;
+      await here.appendReads(read());
+      await store.db.transaction().execute((trx) => here.append(trx, second, overtakenHere));
+
+      const third = write(3);
+      const overtakenElsewhere = here.prepare(third)!;
+      await otherNode.appendReads(read());
+      await store.db.transaction().execute((trx) => here.append(trx, third, overtakenElsewhere));
+
+      const ids = await storedIds();
+      assert.equal(ids.length, 1 + 3 + 1 + 3 + 1 + 3);
+      for (const stale of [overtakenHere, overtakenElsewhere]) assert.ok(stale.rows.every((r) => !ids.includes(r.id)), 'chained again, not stored as prepared');
+      const report = await verifyAuditTrail(store.db, keyring, org);
+      assert.equal(report.problem, undefined);
+      assert.equal(report.events, ids.length);
+      assert.equal(new SharedAuditTrail(store.db, new EventChainer(keyring)).prepare(write(4)), undefined, 'a trail that has not read the head prepares nothing');
+    });
+
     it('commits read events without waiting for the WAL flush, in their own transaction only; a write\'s events wait for it', async () => {
       const synchronousCommit = async (db: Executor) => (await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(db)).rows[0]!.value;
       const org = await newOrganisation(store, new SharedAuditTrail(store.db, new EventChainer(keyring)));

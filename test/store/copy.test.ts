@@ -134,6 +134,35 @@ for (const target of STORE_TARGETS) {
       assert.throws(() => out.timestamptz(new Date(Number.NaN)), /invalid date/);
     });
 
+    it('keeps its connection usable when the statement fails before the input is read, or in the middle of it', async () => {
+      // On PostgreSQL the input travels right behind the statement (one round trip): whatever
+      // PostgreSQL has not read when it fails must not be taken for the next statement.
+      const rows = (count: number, duplicateAt?: number) => {
+        const out = new BinaryCopyWriter();
+        for (let i = 0; i < count; i++) {
+          out.row(2);
+          out.int8(i === duplicateAt ? 0 : i);
+          out.text(`row ${i} ${'y'.repeat(200)}`);
+        }
+        return out.finish();
+      };
+      await store.db.connection().execute(async (conn) => {
+        await sql`create temporary table copy_trip (n bigint primary key, t text)`.execute(conn);
+        await assert.rejects(copyFrom(conn, 'copy_trip_missing (n, t)', rows(10), 'binary'), (error: { code?: string }) => error.code === '42P01');
+        assert.deepEqual((await sql<{ one: number }>`select 1 as one`.execute(conn)).rows, [{ one: 1 }]);
+        await assert.rejects(copyFrom(conn, 'copy_trip (n, t)', rows(20_000, 10_000), 'binary'), (error: { code?: string }) => error.code === '23505');
+        assert.deepEqual((await sql<{ count: string }>`select count(*)::text as count from copy_trip`.execute(conn)).rows, [{ count: '0' }]);
+        await copyFrom(conn, 'copy_trip (n, t)', rows(20_000), 'binary');
+        assert.deepEqual((await sql<{ count: string }>`select count(*)::text as count from copy_trip`.execute(conn)).rows, [{ count: '20000' }]);
+        await sql`begin`.execute(conn);
+        await assert.rejects(sql`select 1/0`.execute(conn));
+        await assert.rejects(copyFrom(conn, 'copy_trip (n, t)', rows(5), 'binary'), (error: { code?: string }) => error.code === '25P02');
+        await sql`rollback`.execute(conn);
+        assert.deepEqual((await sql<{ one: number }>`select 1 as one`.execute(conn)).rows, [{ one: 1 }]);
+        await sql`drop table copy_trip`.execute(conn);
+      });
+    });
+
     it('grows its buffer for rows larger than the size hint', async () => {
       const out = new BinaryCopyWriter(64);
       const long = 'x'.repeat(10_000);

@@ -80,31 +80,46 @@ export interface BatchContext {
   readonly now: Date;
 }
 
+/** What a batch's work did: its result, the changed secrets, and its statements still running. */
+export interface BatchWork<T> {
+  result: T;
+  /** The secrets' state after each change, with the event action. */
+  changes: Array<{ action: 'create' | 'update' | 'delete'; row: StoredSecret }>;
+  /**
+   * Statements the work started but did not wait for (they run in order on the transaction's
+   * connection): the batch chains the events meanwhile, then waits for them before appending.
+   */
+  writing?: Promise<void>;
+}
+
 /**
  * Runs `work` with the environment locked and its revision bumped (one statement). `work` returns
- * its result and the changed secrets (state after each change) with the event action; the batch
- * then appends one event per change, or rolls back if nothing changed. A unique violation (a live
- * duplicate found while inserting, or a concurrent create of the same key) is the same 409 as a
- * detected duplicate.
+ * a BatchWork; the batch then appends one event per change, or rolls back if nothing changed. A
+ * unique violation (a live duplicate found while inserting, or a concurrent create of the same
+ * key) is the same 409 as a detected duplicate.
  */
 export async function inLockedEnvironment<T>(
   db: Db,
   audit: AuditTrail,
   actor: Actor,
   target: WriteTarget,
-  work: (batch: BatchContext) => Promise<{ result: T; changes: Array<{ action: 'create' | 'update' | 'delete'; row: StoredSecret }> }>,
+  work: (batch: BatchContext) => Promise<BatchWork<T>>,
 ): Promise<WriteResult<T>> {
   try {
     return await inTransaction(db, async ({ trx }) => {
       const now = new Date();
       const revision = await claimEnvironmentRevision(trx, target.organisationId, target.environmentId, now);
       if (revision === undefined) throw notFound('Environment not found');
-      const { result, changes } = await work({ trx, target, now });
+      const { result, changes, writing } = await work({ trx, target, now });
+      const events: AppendEntry[] = changes.map(({ action, row }) => ({ organisationId: target.organisationId, actor, event: secretEvent(action, target, revision, row), at: now }));
+      // Chained while the work's last statements run (nothing may be awaited before `writing`:
+      // its failure would go unhandled meanwhile).
+      const prepared = events.length > 0 ? audit.prepare(events) : undefined;
+      await writing;
       // Nothing written: roll the revision bump back too (caches stay valid).
       if (changes.length === 0) throw new NothingChanged(result);
-      const events: AppendEntry[] = changes.map(({ action, row }) => ({ organisationId: target.organisationId, actor, event: secretEvent(action, target, revision, row), at: now }));
       try {
-        await audit.append(trx, events);
+        await audit.append(trx, events, prepared);
       } catch (cause) {
         // No audit, no write: the transaction rolls back and the client is told to retry.
         throw new DomainError('unavailable', WRITE_AUDIT_UNAVAILABLE, {}, cause);

@@ -80,9 +80,11 @@ export class SecretWriter {
         };
       });
       // Duplicates inside the request and against the environment (DEVIATION D-12), then tags (step 5).
-      await insertNewSecrets(batch, written.map((s) => s.row), entries.find((entry) => entry.tooLongTag)?.tooLongTag);
-      await upsertOverrides(batch, written.flatMap((s) => (s.override ? [s.override.row] : [])));
-      return { result: written, changes: written.map((s) => ({ action: 'create' as const, row: s.row })) };
+      const writing = (async () => {
+        await insertNewSecrets(batch, written.map((s) => s.row), entries.find((entry) => entry.tooLongTag)?.tooLongTag);
+        await upsertOverrides(batch, written.flatMap((s) => (s.override ? [s.override.row] : [])));
+      })();
+      return { result: written, changes: written.map((s) => ({ action: 'create' as const, row: s.row })), writing };
     });
   }
 
