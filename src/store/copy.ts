@@ -3,8 +3,8 @@
 // (PostgreSQL compiled to WebAssembly, in this thread) 100 secrets inserted with one statement
 // measured at about 15 ms, as binary COPY at about 1 ms. Kysely's drivers have no way to hand COPY
 // its input, so each store's connection runs one statement shape itself: `copy ... from stdin ...`
-// with a single parameter, the input (COPY text, or binary COPY bytes). PostgreSQL streams it
-// with pg-copy-streams; PGlite reads it as the file '/dev/blob'.
+// with a single parameter, the input (COPY text, or binary COPY bytes). PostgreSQL gets it
+// in one round trip with the statement (CopyInOneTrip); PGlite reads it as the file '/dev/blob'.
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
