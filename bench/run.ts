@@ -8,17 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { sql } from 'kysely';
-import { loadConfig } from '../src/config.js';
-import { startServer } from '../src/server.js';
-import { apiClient, createOwner } from '../test/helpers/fixtures.js';
 import { formatReadPathResult, measureReadPath } from './crypto-read-path.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -208,91 +203,13 @@ async function readScenarios(store: 'pglite' | 'postgres', databaseUrl: string |
 }
 
 /**
- * Sends a prepared request body and resolves with the status and the raw response once its last
- * byte has arrived: the POST is timed as autocannon times a read, without a client serializing the
- * request or parsing the response inside the timed region (the INSERT's values are prepared before
- * its timer starts too).
- */
-function postPrepared(agent: http.Agent, url: URL, authorization: string, body: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method: 'POST',
-        agent,
-        headers: { authorization, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-/**
- * Scenario 5, in this process: POST of 100 secrets against one plain INSERT of 100 equivalent rows.
- * The embedded store runs on a data directory, as `coffer serve` runs it (the in-memory store of the
- * tests grows files by copying them whole, which COPY's bulk extension of a table pays on every write).
+ * Scenario 5, in a process of its own (bench/write-scenario.ts), as the read scenarios' servers
+ * are: the process measured runs nothing but the server, its client and the INSERT.
  */
 async function writeScenario(store: 'pglite' | 'postgres', databaseUrl: string | undefined) {
-  const env: Record<string, string> = { PORT: '0', LOG_LEVEL: 'warn', COFFER_MASTER_KEY: randomBytes(32).toString('hex') };
-  const dataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-writes-'));
-  if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  if (dataDir) env.COFFER_DATA_DIR = dataDir;
-  const server = await startServer(loadConfig(env));
+  const child = startChild('write-scenario.js', [], databaseUrl ? { BENCH_DATABASE_URL: databaseUrl } : {});
   try {
-    const owner = await createOwner(server.domain, { name: 'bench-writes' });
-    const api = apiClient(server.url, owner.authorization);
-    const app = await api.post('/v1/apps/', { name: 'writes', environments: ['Writes', 'Plain'] });
-    const [writes, plain] = app.body.environments as Array<{ id: string }>;
-    const iterations = 40;
-    const postTimes: number[] = [];
-    const insertTimes: number[] = [];
-    const postUrl = new URL(`${server.url}/v1/secrets/?app_id=${app.body.id}&env=Writes`);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    for (let i = 0; i < iterations; i++) {
-      const secrets = Array.from({ length: 100 }, (_, j) => ({ key: `K_${i}_${j}`, value: randomBytes(20).toString('hex') }));
-      const body = JSON.stringify({ secrets });
-      let started = performance.now();
-      const res = await postPrepared(agent, postUrl, owner.authorization, body);
-      postTimes.push(performance.now() - started);
-      if (res.status !== 200) throw new Error(`POST failed: ${res.body.toString()}`);
-      const created = JSON.parse(res.body.toString()) as unknown[];
-      if (created.length !== secrets.length) throw new Error(`POST created ${created.length} secrets, not ${secrets.length}`);
-      // Equivalent rows: same table, same sizes (ciphertext-like strings), one statement.
-      const now = new Date();
-      const values = secrets.map((s) => ({
-        id: randomUUID(),
-        organisation_id: owner.organisationId,
-        environment_id: plain!.id,
-        folder_id: null,
-        path: '/',
-        key_digest: randomBytes(32).toString('hex'),
-        key: `ph:v1:${randomBytes(32).toString('hex')}:${randomBytes(s.key.length + 40).toString('base64')}` as never,
-        value: `ph:v1:${randomBytes(32).toString('hex')}:${randomBytes(s.value.length + 40).toString('base64')}` as never,
-        comment: '' as never,
-        type: 'secret' as const,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        deleted_at: null,
-      }));
-      started = performance.now();
-      await server.store.db.insertInto('secrets').values(values).execute();
-      insertTimes.push(performance.now() - started);
-      void writes;
-    }
-    agent.destroy();
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const post = median(postTimes.slice(5));
-    const insert = median(insertTimes.slice(5));
+    const { post, insert } = await nextJson<{ post: number; insert: number }>(child);
     rows.push({
       store,
       scenario: '5. POST /v1/secrets/ (100 secrets), median',
@@ -303,10 +220,8 @@ async function writeScenario(store: 'pglite' | 'postgres', databaseUrl: string |
       pass: post / insert <= 2,
     });
     log(`${store} 5. POST: ${post.toFixed(2)} ms vs INSERT ${insert.toFixed(2)} ms`);
-    await sql`select 1`.execute(server.store.db);
   } finally {
-    await server.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await new Promise((resolve) => (child.process.exitCode === null ? child.process.once('exit', resolve) : resolve(undefined)));
   }
 }
 
