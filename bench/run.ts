@@ -221,7 +221,8 @@ async function writeScenario(store: 'pglite' | 'postgres', databaseUrl: string |
     });
     log(`${store} 5. POST: ${post.toFixed(2)} ms vs INSERT ${insert.toFixed(2)} ms`);
   } finally {
-    await new Promise((resolve) => (child.process.exitCode === null ? child.process.once('exit', resolve) : resolve(undefined)));
+    const running = child.process.exitCode === null && child.process.signalCode === null;
+    if (running) await new Promise((resolve) => child.process.once('exit', resolve));
   }
 }
 
