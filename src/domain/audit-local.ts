@@ -189,16 +189,16 @@ export class LocalAuditTrail implements AuditTrail {
     await insertChainHead(db, this.chainer.newChain(organisationId));
   }
 
-  /**
-   * Inside a write transaction: the chain stays locked until the transaction ends, so no read is
-   * chained onto events that may yet be rolled back. Journaled events go into the database first.
-   * A transaction may append several times; it holds the lock once.
-   */
   /** Nothing to overlap: PGlite runs every statement in this thread. */
   prepare(): undefined {
     return undefined;
   }
 
+  /**
+   * Inside a write transaction: the chain stays locked until the transaction ends, so no read is
+   * chained onto events that may yet be rolled back. Journaled events go into the database first.
+   * A transaction may append several times; it holds the lock once.
+   */
   async append(trx: Tx, entries: ReadonlyArray<AppendEntry>): Promise<void> {
     if (entries.length === 0) return;
     const state = this.#transactions.get(trx) ?? (await this.#begin(trx));

@@ -5,16 +5,11 @@
 // retry. A read served from cache carries a guard (the revisions it served), checked by the same
 // statement: the read's one round trip both confirms its data was current and stores its event.
 import type { Db, Executor, Tx } from '../store/database.js';
-import { appendChained, appendChainedInTransaction, encodeEvents, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
+import { appendChained, appendChainedInTransaction, eventsCopyBinary, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail, type PreparedEvents } from './audit.js';
 
 /** Stores chained events: the organisations whose head moved, and the guards that failed. */
-type StoreChained = (
-  advances: HeadAdvance[],
-  rows: EventInsert[],
-  guards: RevisionGuard[],
-  prepared: PreparedEvents | undefined,
-) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
+type StoreChained = (advances: HeadAdvance[], rows: EventInsert[], guards: RevisionGuard[]) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
 
 /** Appends that lose a race for a chain head are retried (with jittered backoff) this many times. */
 const MAX_APPEND_ATTEMPTS = 60;
@@ -42,19 +37,18 @@ export class SharedAuditTrail implements AuditTrail {
     if (!entries.every((e) => this.#heads.has(e.organisationId) && this.chainer.hasKey(e.organisationId))) return undefined;
     try {
       const { rows, advances } = this.chainer.chain(entries, this.#heads);
-      return { entries, rows, advances, encoded: encodeEvents(rows) };
+      return { entries, rows, advances, encoded: eventsCopyBinary(rows) };
     } catch {
       return undefined; // append chains them again, and reports what is wrong
     }
   }
 
   async append(trx: Tx, entries: ReadonlyArray<AppendEntry>, prepared?: PreparedEvents): Promise<void> {
-    await this.#append(
-      trx,
-      entries,
-      async (advances, rows, _guards, chained) => ({ moved: await appendChainedInTransaction(trx, advances, rows, chained?.encoded), stale: [] }),
-      prepared,
-    );
+    const store: StoreChained = async (advances, rows) => ({
+      moved: await appendChainedInTransaction(trx, advances, rows, rows === prepared?.rows ? prepared.encoded : undefined),
+      stale: [],
+    });
+    await this.#append(trx, entries, store, prepared);
   }
 
   appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
@@ -78,7 +72,7 @@ export class SharedAuditTrail implements AuditTrail {
       if (reload.length > 0) await this.#loadHeads(db, reload);
       const ready = conflicts === 0 && prepared?.entries === pending && this.#stillAtHeads(prepared) ? prepared : undefined;
       const { advances, rows } = ready ?? this.chainer.chain(pending, this.#heads);
-      const { moved, stale } = await store(advances, rows, guardsOf(pending), ready);
+      const { moved, stale } = await store(advances, rows, guardsOf(pending));
       if (stale.length > 0) {
         // Nothing was stored: refuse the reads that served a revision no longer current, append the rest.
         const before = refused.size;

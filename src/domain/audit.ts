@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditMac, type MasterKeyring } from '../crypto/index.js';
 import type { Executor, Tx } from '../store/database.js';
-import { eventTimestamp, type ChainHead, type EncodedEvents, type EventInsert, type HeadAdvance } from '../store/events.js';
+import { eventTimestamp, type ChainHead, type EventInsert, type HeadAdvance } from '../store/events.js';
 import type { EventKind } from '../store/events.table.js';
 import { DomainError } from './errors.js';
 import type { Actor } from './principal.js';
@@ -168,7 +168,8 @@ export interface PreparedEvents {
   readonly entries: ReadonlyArray<AppendEntry>;
   readonly rows: EventInsert[];
   readonly advances: HeadAdvance[];
-  readonly encoded: EncodedEvents;
+  /** The rows as binary COPY input (eventsCopyBinary). */
+  readonly encoded: Uint8Array;
 }
 
 /** Builds chained event rows: sequence numbers, previous MACs and MACs under each organisation's key. */

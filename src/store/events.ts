@@ -135,10 +135,10 @@ export async function appendChained(
 /**
  * As appendChained without guards, for a write transaction's events (many, carrying snapshots):
  * the heads move in one statement, which locks them until the transaction ends, and the events of
- * the organisations whose head moved go in with binary COPY (`encoded`: written beforehand, used
- * when they all go in). Returns those organisations.
+ * the organisations whose head moved go in with binary COPY (`encoded`: eventsCopyBinary(events)
+ * written beforehand, used when they all go in). Returns those organisations.
  */
-export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[], events: EventInsert[], encoded?: EncodedEvents): Promise<Set<string>> {
+export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[], events: EventInsert[], encoded?: Uint8Array): Promise<Set<string>> {
   const result = await sql<{ organisation_id: string }>`${preparedAs('move-chain-heads')}
     update audit_heads as h
        set seq = a.to_seq, mac = a.to_mac
@@ -149,19 +149,9 @@ export async function appendChainedInTransaction(trx: Tx, advances: HeadAdvance[
   const moved = new Set(result.rows.map((row) => row.organisation_id));
   const stored = events.filter((e) => moved.has(e.organisation_id));
   if (stored.length === 0) return moved;
-  const bytes = encoded?.events === events && stored.length === events.length ? encoded.bytes : eventsCopyBinary(stored);
+  const bytes = encoded && stored.length === events.length ? encoded : eventsCopyBinary(stored);
   await copyFrom(trx, EVENTS_COPY_TARGET, bytes, 'binary');
   return moved;
-}
-
-/** Events already written as binary COPY rows (encodeEvents), for appendChainedInTransaction. */
-export interface EncodedEvents {
-  readonly events: readonly EventInsert[];
-  readonly bytes: Uint8Array;
-}
-
-export function encodeEvents(events: readonly EventInsert[]): EncodedEvents {
-  return { events, bytes: eventsCopyBinary(events) };
 }
 
 /** Heads are locked in one order (by organisation) by every statement, so two appends cannot deadlock. */
