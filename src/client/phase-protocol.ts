@@ -204,6 +204,10 @@ export interface Recipient {
   required: boolean;
 }
 
+function isRecipient(value: unknown): value is Recipient {
+  return isRecord(value) && hasStrings(value, 'id', 'identityKey') && (value.type === 'member' || value.type === 'service_account') && typeof value.required === 'boolean';
+}
+
 export interface E2eeAppRequest {
   name: string;
   description?: string;
@@ -484,7 +488,9 @@ export class PhaseSession {
   /** GET /coffer/v1/recipients/ (Coffer only). */
   async recipients(): Promise<Recipient[]> {
     const answer = await this.#transport.request<{ recipients: Recipient[] }>('GET', '/coffer/v1/recipients/');
-    if (!isRecord(answer) || !Array.isArray(answer.recipients) || !answer.recipients.every((r) => hasStrings(r, 'type', 'id', 'identityKey'))) {
+    // `required` decides who gets a grant: without it (or with none required: the server always
+    // names the creator) createE2eeApp would send an app no one can open, which the server refuses.
+    if (!isRecord(answer) || !Array.isArray(answer.recipients) || !answer.recipients.every(isRecipient) || !answer.recipients.some((r) => r.required)) {
       throw unexpectedAnswer(this.#transport.host, '/coffer/v1/recipients/');
     }
     // createE2eeApp wraps to these keys; one that does not convert would fail there as a crypto error.

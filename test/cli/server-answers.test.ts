@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { authorizationHeaderOf } from '../../src/crypto/index.js';
 import { startDeployment, type Deployment } from './fixture.js';
 import { cliUser, type CliUser, type Run } from './run.js';
 
@@ -181,7 +182,15 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
     const { identityKey: _identityKey, ...withoutIdentityKey } = recipient;
     // The last two are of the right JSON shape, but their identity keys are no keys (not a curve point, not hex).
     const wrongKeys = [{ recipients: [recipient] }, { recipients: [{ ...recipient, identityKey: 'zz' }] }];
-    for (const body of [{ recipients: 'x' }, { recipients: [withoutIdentityKey] }, { recipients: [{ ...recipient, id: 7 }] }, [recipient], null, ...wrongKeys]) {
+    // The server's own answer, with usable keys: without `required`, or with no one required, the
+    // CLI would wrap the new environments to no one (an app nobody can open).
+    const real = await fetch(`${d.server.url}/coffer/v1/recipients/`, { headers: { authorization: authorizationHeaderOf(d.setup.token) } });
+    assert.equal(real.status, 200);
+    const owner = ((await real.json()) as { recipients: Array<Record<string, unknown>> }).recipients[0]!;
+    assert.equal(owner.required, true);
+    const { required: _required, ...notSayingWhoIsRequired } = owner;
+    const unusable = [{ recipients: [notSayingWhoIsRequired] }, { recipients: [{ ...owner, required: 'yes' }] }, { recipients: [{ ...owner, required: false }] }, { recipients: [{ ...owner, type: 'robot' }] }];
+    for (const body of [{ recipients: 'x' }, { recipients: [withoutIdentityKey] }, { recipients: [{ ...recipient, id: 7 }] }, [recipient], null, ...wrongKeys, ...unusable]) {
       misbehave = answers('/coffer/v1/recipients/', body);
       refused(await user.run(['apps', 'create', 'refused', '--e2ee']), '/coffer/v1/recipients/', `recipients ${JSON.stringify(body)}`);
       assert.deepEqual(await appNames(), apps, `recipients ${JSON.stringify(body)}: no app was created`);
