@@ -6,13 +6,18 @@
 // appends its own events, before the trail is read, and when the server stops or starts again.
 import fs from 'node:fs';
 import type { Db, Executor, Tx } from '../store/database.js';
+import { joinCopyBinary } from '../store/copy-binary.js';
 import {
+  copyEncodedEvents,
   copyJournaledEvents,
   copyNewEvents,
   eventCopyLine,
+  eventsCopyBinary,
   findChainHeads,
   insertChainHead,
+  newestHeads,
   parseEventCopyLine,
+  type ChainPosition,
   type CopyLineEvent,
   type EventInsert,
 } from '../store/events.js';
@@ -32,19 +37,38 @@ class ChainLock {
   }
 }
 
-/** A journaled event: its COPY line (as in the file) and the row (what is imported). */
-interface JournaledEvent {
-  line: string;
-  row: EventInsert;
+/**
+ * One write's events as the journal keeps them until they are imported: the bytes written to the
+ * file and the rows as binary COPY input, both outside the JavaScript heap. Rows kept as objects
+ * (and their lines as strings) until the next import lived long enough to be copied by every
+ * minor garbage collection and then promoted: about a tenth of the server's thread under a load
+ * of small reads (measured: a 5 ms scavenge every 50 ms, the old space growing by 1.6 KB a read).
+ */
+interface JournaledBatch {
+  count: number;
+  /** The batch's lines as written to the file. */
+  text: Buffer;
+  /** The batch's rows (eventsCopyBinary). */
+  encoded: Uint8Array;
+  /** Each organisation's newest event in the batch. */
+  heads: ChainPosition[];
+}
+
+/** Journaled events ready to be imported: their rows as one binary COPY input and the chains' new heads. */
+export interface PendingEvents {
+  count: number;
+  encoded: Uint8Array;
+  heads: ChainPosition[];
 }
 
 /**
  * Events written to a file and not yet in the database. The file holds one line of COPY text per
- * event (what a restarted process imports); this process imports the rows it kept, in binary.
+ * event (what a restarted process imports); this process imports the rows it encoded, in binary.
  */
 export class AuditJournal {
   readonly #fd: number | undefined;
-  #pending: JournaledEvent[] = [];
+  #batches: JournaledBatch[] = [];
+  #size = 0;
   /** Bytes in the file that hold whole batches: where a failed write is cut back to. */
   #length = 0;
   /** Why nothing more is written: a failed write could not be cut from the file (reads are refused). */
@@ -74,13 +98,14 @@ export class AuditJournal {
     return events;
   }
 
-  /** The first `count` pending events (all by default). */
-  pending(count = this.#pending.length): EventInsert[] {
-    return this.#pending.slice(0, count).map((event) => event.row);
+  /** Every event not yet imported. */
+  pending(): PendingEvents {
+    const heads = newestHeads(this.#batches.flatMap((batch) => batch.heads));
+    return { count: this.#size, encoded: joinCopyBinary(this.#batches.map((batch) => batch.encoded)), heads };
   }
 
   get size(): number {
-    return this.#pending.length;
+    return this.#size;
   }
 
   /**
@@ -90,15 +115,14 @@ export class AuditJournal {
    */
   write(events: EventInsert[]): void {
     if (this.#broken) throw this.#broken;
-    const journaled: JournaledEvent[] = [];
+    if (events.length === 0) return;
     let text = '';
-    for (const row of events) {
-      const line = eventCopyLine(row);
-      text += line;
-      journaled.push({ line, row });
-    }
-    if (this.#fd !== undefined) this.#append(this.#fd, Buffer.from(text, 'utf8'));
-    for (const event of journaled) this.#pending.push(event);
+    for (const row of events) text += eventCopyLine(row);
+    const bytes = Buffer.from(text, 'utf8');
+    const encoded = eventsCopyBinary(events);
+    if (this.#fd !== undefined) this.#append(this.#fd, bytes);
+    this.#batches.push({ count: events.length, text: bytes, encoded, heads: newestHeads(events) });
+    this.#size += events.length;
   }
 
   #append(fd: number, bytes: Buffer): void {
@@ -118,17 +142,22 @@ export class AuditJournal {
     this.#length += bytes.length;
   }
 
-  /** After the first `count` pending events were committed to the database. */
+  /** After the first `count` pending events (whole writes, as pending() answered) were committed to the database. */
   imported(count: number): void {
-    this.#pending = this.#pending.slice(count);
+    let left = count;
+    let done = 0;
+    while (left > 0 && done < this.#batches.length && this.#batches[done]!.count <= left) left -= this.#batches[done++]!.count;
+    if (left !== 0) throw new Error(`the audit journal has no write ending after ${count} pending events`);
+    this.#batches = this.#batches.slice(done);
+    this.#size -= count;
     if (this.#fd === undefined) return;
-    if (this.#pending.length === 0) {
+    if (this.#batches.length === 0) {
       fs.ftruncateSync(this.#fd, 0);
       this.#length = 0;
     } else {
-      const text = this.#pending.map((e) => e.line).join('');
-      fs.writeFileSync(this.file!, text, { mode: 0o600 });
-      this.#length = Buffer.byteLength(text);
+      const rest = Buffer.concat(this.#batches.map((batch) => batch.text));
+      fs.writeFileSync(this.file!, rest, { mode: 0o600 });
+      this.#length = rest.length;
     }
   }
 
@@ -226,10 +255,10 @@ export class LocalAuditTrail implements AuditTrail {
     };
     unit.afterRollback(done);
     try {
-      const journaled = this.#journal.size;
-      await copyNewEvents(trx, this.#journal.pending());
+      const journaled = this.#journal.pending();
+      await copyEncodedEvents(trx, journaled.encoded, journaled.heads);
       unit.afterCommit(() => {
-        this.#journal.imported(journaled);
+        this.#journal.imported(journaled.count);
         for (const [organisationId, head] of state.heads) this.#heads.set(organisationId, head);
         done();
       });
@@ -275,9 +304,9 @@ export class LocalAuditTrail implements AuditTrail {
     try {
       const count = await inTransaction(this.db, async ({ trx }) => {
         release = await this.#lock.acquire();
-        const count = this.#journal.size;
-        await copyNewEvents(trx, this.#journal.pending(count));
-        return count;
+        const journaled = this.#journal.pending();
+        await copyEncodedEvents(trx, journaled.encoded, journaled.heads);
+        return journaled.count;
       });
       this.#journal.imported(count);
     } finally {

@@ -19,6 +19,36 @@ for (let i = 0; i < 16; i++) {
   HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
 
+/** Bytes before the first row: the signature, the flags and the header extension's length. */
+const HEADER_BYTES = SIGNATURE.length + 8;
+/** Bytes after the last row: the trailer (a field count of -1). */
+const TRAILER_BYTES = 2;
+
+/** Writes the header at the start of `buffer`; returns where the first row starts. */
+function writeHeader(buffer: Buffer): number {
+  let at = SIGNATURE.copy(buffer, 0);
+  at = buffer.writeInt32BE(0, at); // flags: no OIDs
+  return buffer.writeInt32BE(0, at); // no header extension
+}
+
+/**
+ * Several inputs written by BinaryCopyWriter as one: their rows in order, behind one header and
+ * before one trailer (an input carries both, so two cannot simply be appended).
+ */
+export function joinCopyBinary(inputs: readonly Uint8Array[]): Uint8Array {
+  if (inputs.length === 1) return inputs[0]!;
+  let size = HEADER_BYTES + TRAILER_BYTES;
+  for (const input of inputs) size += input.length - HEADER_BYTES - TRAILER_BYTES;
+  const out = Buffer.allocUnsafe(size);
+  let at = writeHeader(out);
+  for (const input of inputs) {
+    out.set(input.subarray(HEADER_BYTES, input.length - TRAILER_BYTES), at);
+    at += input.length - HEADER_BYTES - TRAILER_BYTES;
+  }
+  out.writeInt16BE(-1, at);
+  return out;
+}
+
 export class BinaryCopyWriter {
   #buffer: Buffer;
   #at = 0;
@@ -26,9 +56,7 @@ export class BinaryCopyWriter {
   /** @param sizeHint expected size in bytes (the buffer grows as needed). */
   constructor(sizeHint = 4096) {
     this.#buffer = Buffer.allocUnsafe(Math.max(sizeHint, 64));
-    this.#at = SIGNATURE.copy(this.#buffer, 0);
-    this.#at = this.#buffer.writeInt32BE(0, this.#at); // flags: no OIDs
-    this.#at = this.#buffer.writeInt32BE(0, this.#at); // no header extension
+    this.#at = writeHeader(this.#buffer);
   }
 
   /** Starts a row of `fields` fields; each is then written by one of the methods below (null: SQL NULL). */

@@ -168,9 +168,16 @@ function headIds(advances: readonly HeadAdvance[]): string[] {
   return advances.map((a) => a.organisation_id);
 }
 
+/** Where a chain stands after an event: its organisation, sequence number and MAC. */
+export interface ChainPosition {
+  organisation_id: string;
+  seq: number;
+  mac: string;
+}
+
 /** Each organisation's newest event (sequence number and MAC), for moving heads. */
-function newestHeads(events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): Array<{ organisation_id: string; seq: number; mac: string }> {
-  const heads = new Map<string, { organisation_id: string; seq: number; mac: string }>();
+export function newestHeads(events: ReadonlyArray<ChainPosition>): ChainPosition[] {
+  const heads = new Map<string, ChainPosition>();
   for (const { organisation_id, seq, mac } of events) {
     const head = heads.get(organisation_id);
     if (!head || seq > head.seq) heads.set(organisation_id, { organisation_id, seq, mac });
@@ -289,8 +296,17 @@ export function parseEventCopyLine(line: string): CopyLineEvent | undefined {
  */
 export async function copyNewEvents(db: Executor, events: readonly EventInsert[]): Promise<void> {
   if (events.length === 0) return;
-  await copyFrom(db, EVENTS_COPY_TARGET, eventsCopyBinary(events), 'binary');
-  await moveHeadsForward(db, events);
+  await copyEncodedEvents(db, eventsCopyBinary(events), events);
+}
+
+/**
+ * As copyNewEvents, for events already written by eventsCopyBinary (`encoded`); `heads` holds at
+ * least each organisation's newest of them.
+ */
+export async function copyEncodedEvents(db: Executor, encoded: Uint8Array, heads: ReadonlyArray<ChainPosition>): Promise<void> {
+  if (heads.length === 0) return;
+  await copyFrom(db, EVENTS_COPY_TARGET, encoded, 'binary');
+  await moveHeadsForward(db, heads);
 }
 
 /**
@@ -311,7 +327,7 @@ export async function copyJournaledEvents(db: Executor, events: readonly CopyLin
 }
 
 /** Moves each organisation's head to the newest of these stored events (never backwards). */
-async function moveHeadsForward(db: Executor, events: ReadonlyArray<{ organisation_id: string; seq: number; mac: string }>): Promise<void> {
+async function moveHeadsForward(db: Executor, events: ReadonlyArray<ChainPosition>): Promise<void> {
   const heads = newestHeads(events);
   await sql`
     update audit_heads as h

@@ -12,11 +12,11 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { masterKeyring, fromHex } from '../../src/crypto/index.js';
 import { AUDIT_UNAVAILABLE, EventChainer } from '../../src/domain/audit.js';
-import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../src/domain/audit-local.js';
+import { AUDIT_JOURNAL_FILE, AuditJournal, LocalAuditTrail } from '../../src/domain/audit-local.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import { inTransaction } from '../../src/domain/transactions.js';
 import { openStore } from '../../src/store/connect.js';
-import { eventCopyLine, insertChainHead } from '../../src/store/events.js';
+import { eventCopyLine, eventsCopyBinary, insertChainHead } from '../../src/store/events.js';
 import { FIXTURES, spawnNode } from '../helpers/process.js';
 
 const actor = { principal: { kind: 'member' as const, organisationId: '', memberId: randomUUID(), userId: randomUUID(), tokenId: null }, ip: '127.0.0.1', userAgent: 'test' };
@@ -24,6 +24,49 @@ const read = (organisationId: string, i: number) => ({ organisationId, actor, ev
 const write = (organisationId: string, i: number) => ({ organisationId, actor, event: { kind: 'audit' as const, action: 'test.write', description: `write ${i}` } });
 
 describe('audit journal of the embedded store', () => {
+  it('keeps each write until it is imported: all pending rows as one COPY input, each chain\'s newest head, the rest left in the file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const file = path.join(dir, AUDIT_JOURNAL_FILE);
+    const journal = new AuditJournal(file);
+    try {
+      const chainer = new EventChainer(masterKeyring({ active: randomBytes(32) }));
+      const a: string = randomUUID();
+      const b: string = randomUUID();
+      const heads = new Map([a, b].map((org) => [org, { seq: 0, mac: '0'.repeat(64) }]));
+      for (const org of [a, b]) await chainer.loadKey(chainer.newChain(org));
+      const writes = [[read(a, 1), read(b, 1), read(a, 2)], [read(b, 2)], [read(a, 3), read(a, 4)]].map((entries) => {
+        const { rows, advances } = chainer.chain(entries, heads);
+        for (const advance of advances) heads.set(advance.organisation_id, { seq: advance.to_seq, mac: advance.to_mac });
+        return rows;
+      });
+      for (const rows of writes) journal.write(rows);
+      journal.write([]);
+      const all = writes.flat();
+      const pending = journal.pending();
+      assert.equal(pending.count, 6);
+      assert.equal(journal.size, 6);
+      assert.deepEqual(Buffer.from(pending.encoded), Buffer.from(eventsCopyBinary(all)));
+      const newest = (org: string) => all.filter((row) => row.organisation_id === org).at(-1)!;
+      assert.deepEqual(
+        [...pending.heads].sort((x, y) => (x.organisation_id < y.organisation_id ? -1 : 1)),
+        [a, b].sort().map((org) => ({ organisation_id: org, seq: newest(org).seq, mac: newest(org).mac })),
+      );
+      assert.equal(fs.readFileSync(file, 'utf8'), all.map(eventCopyLine).join(''));
+
+      assert.throws(() => journal.imported(2), /no write ending after 2 pending events/);
+      journal.imported(4);
+      assert.equal(journal.size, 2);
+      assert.equal(fs.readFileSync(file, 'utf8'), writes[2]!.map(eventCopyLine).join(''));
+      assert.deepEqual(Buffer.from(journal.pending().encoded), Buffer.from(eventsCopyBinary(writes[2]!)));
+      journal.imported(2);
+      assert.equal(journal.size, 0);
+      assert.equal(fs.statSync(file).size, 0);
+    } finally {
+      journal.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('chains journaled reads and transactional writes into one valid chain; a rolled-back write leaves nothing', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
     const store = await openStore({ dataDir });

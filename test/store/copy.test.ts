@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { BinaryCopyWriter } from '../../src/store/copy-binary.js';
+import { BinaryCopyWriter, joinCopyBinary } from '../../src/store/copy-binary.js';
 import { copyFrom } from '../../src/store/copy.js';
 import type { Store } from '../../src/store/connect.js';
-import { copyJournaledEvents, copyNewEvents, eventCopyLine, insertChainHead, type EventInsert } from '../../src/store/events.js';
+import { copyEncodedEvents, copyJournaledEvents, copyNewEvents, eventCopyLine, eventsCopyBinary, insertChainHead, newestHeads, type EventInsert } from '../../src/store/events.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 
 const mac = () => randomBytes(32).toString('hex');
@@ -69,6 +69,16 @@ describe('COPY text lines of events (the embedded journal)', () => {
   });
 });
 
+describe('binary COPY inputs joined (the embedded journal imports its writes as one)', () => {
+  it('are the bytes of one input holding all their rows, in order', () => {
+    const events = awkwardEvents(randomUUID());
+    const parts = events.map((event) => eventsCopyBinary([event]));
+    assert.deepEqual(Buffer.from(joinCopyBinary(parts)), Buffer.from(eventsCopyBinary(events)));
+    assert.deepEqual(Buffer.from(joinCopyBinary([parts[0]!, eventsCopyBinary(events.slice(1))])), Buffer.from(eventsCopyBinary(events)));
+    assert.deepEqual(Buffer.from(joinCopyBinary([])), Buffer.from(eventsCopyBinary([])));
+  });
+});
+
 for (const target of STORE_TARGETS) {
   describe(`COPY on ${target.kind}`, () => {
     let store: Store;
@@ -95,6 +105,18 @@ for (const target of STORE_TARGETS) {
       assert.equal(new Date(binary[1]!.created_at).toISOString(), '1999-12-31T23:59:59.999Z');
       assert.equal(binary[1]!.environment_revision, 2 ** 40 + 7);
       const head = await store.db.selectFrom('audit_heads').select(['seq', 'mac']).where('organisation_id', '=', binaryOrg).executeTakeFirstOrThrow();
+      assert.deepEqual(head, { seq: 3, mac: events[2]!.mac });
+    });
+
+    it('stores inputs encoded one write at a time and joined as the same events in one COPY, and moves the head to the newest', async () => {
+      const org = await newOrganisation(store);
+      const events = awkwardEvents(org);
+      const joined = joinCopyBinary([eventsCopyBinary(events.slice(0, 1)), eventsCopyBinary(events.slice(1))]);
+      await store.db.transaction().execute((trx) => copyEncodedEvents(trx, joined, newestHeads(events)));
+      const stored = await storedEvents(store, org);
+      assert.deepEqual(stored.map((e) => [e.seq, e.id, e.mac]), events.map((e) => [e.seq, e.id, e.mac]));
+      assert.equal(stored[1]!.description, events[1]!.description);
+      const head = await store.db.selectFrom('audit_heads').select(['seq', 'mac']).where('organisation_id', '=', org).executeTakeFirstOrThrow();
       assert.deepEqual(head, { seq: 3, mac: events[2]!.mac });
     });
 
