@@ -22,6 +22,7 @@ import {
   type EventInsert,
 } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail } from './audit.js';
+import { readBatchEntries } from './audit-read-batches.js';
 import { inTransaction, unitOf } from './transactions.js';
 
 /** A FIFO lock: the chain may be extended by one writer at a time, in arrival order. */
@@ -270,7 +271,10 @@ export class LocalAuditTrail implements AuditTrail {
     return state;
   }
 
-  /** Refuses nothing: this process knows every revision, so its reads are never served unconfirmed (no guards). */
+  /**
+   * Refuses nothing: this process knows every revision, so its reads are never served unconfirmed
+   * (no guards). The batch's reads of one environment are stored as one event (audit-read-batches.ts).
+   */
   async appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
     if (entries.some((entry) => entry.guard)) throw new Error('the embedded store confirms revisions before a read; guarded reads are for PostgreSQL');
     if (entries.length === 0) return NONE_REFUSED;
@@ -279,7 +283,7 @@ export class LocalAuditTrail implements AuditTrail {
     await this.#loadHeads(this.db, [...new Set(entries.map((e) => e.organisationId))]);
     const release = await this.#lock.acquire();
     try {
-      const { rows, advances } = this.chainer.chain(entries, this.#heads);
+      const { rows, advances } = this.chainer.chain(readBatchEntries(entries), this.#heads);
       this.#journal.write(rows);
       for (const a of advances) this.#heads.set(a.organisation_id, { seq: a.to_seq, mac: a.to_mac });
     } finally {

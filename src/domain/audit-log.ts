@@ -2,6 +2,7 @@
 // organisation's events page by page (keyset pagination on the chain's sequence number).
 import { sql } from 'kysely';
 import { allowsInApp, allowsOrg } from './access.js';
+import { READ_BATCH_ACTION, expandReadBatches } from './audit-read-batches.js';
 import type { Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { forbidden, invalid, notFound } from './errors.js';
@@ -124,16 +125,20 @@ export class AuditLog {
           .selectAll()
           .where('organisation_id', '=', org)
           .where('environment_id', '=', environment.id)
-          .where('action', '=', 'read')
+          .where('action', 'in', ['read', READ_BATCH_ACTION])
           .where('seq', '>', created.seq)
           .$if(deleted !== undefined, (q) => q.where('seq', '<', deleted!.seq))
-          .where((eb) => eb.or([eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
+          .where((eb) => eb.or([eb('action', '=', READ_BATCH_ACTION), eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
           .orderBy('seq', 'desc')
           .limit(HISTORY_READS_MAX + 1)
           .execute()
       : [];
-    const reads = newestReads.slice(0, HISTORY_READS_MAX);
-    const truncated = newestWrites.length > keptWrites || newestReads.length > reads.length;
+    // Oldest first; a stored batch holds reads of other secrets too (filtered reads name theirs).
+    const readsOfSecret = expandReadBatches(newestReads.slice(0, HISTORY_READS_MAX).reverse()).filter(
+      (read) => read.secret_ids === null || read.secret_ids.includes(secretId),
+    );
+    const reads = readsOfSecret.slice(-HISTORY_READS_MAX);
+    const truncated = newestWrites.length > keptWrites || newestReads.length > HISTORY_READS_MAX || readsOfSecret.length > reads.length;
     const cipher = await this.deps.keys.cipherFor(environment.id);
     const open = (text: string | null) => {
       if (text === null || !cipher) return null;
@@ -179,6 +184,6 @@ export class AuditLog {
       .where('seq', '<=', last)
       .orderBy('seq')
       .execute();
-    return { events: page, next: sizes.length > count ? last : null };
+    return { events: expandReadBatches(page), next: sizes.length > count ? last : null };
   }
 }

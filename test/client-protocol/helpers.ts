@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { PhaseSession } from '../../src/client/index.js';
 import type { Domain } from '../../src/domain/index.js';
+import { expandReadBatches } from '../../src/domain/audit-read-batches.js';
 import { apiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { joinMember, roleId } from '../helpers/principals.js';
 import type { TestServer } from '../helpers/server.js';
@@ -100,7 +101,7 @@ export class SdkGuard {
 export async function eventsOf(server: TestServer, environmentId: string) {
   // Read events of the embedded store wait in its journal until the trail syncs.
   await server.domain.deps.audit.sync();
-  return server.domain.deps.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).orderBy('seq').execute();
+  return expandReadBatches(await server.domain.deps.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).orderBy('seq').execute());
 }
 
 export function byKey<T extends { key: string }>(items: readonly T[]): T[] {

@@ -2,6 +2,7 @@
 // the wire formats every response must use, and direct reads of what the store recorded.
 import assert from 'node:assert/strict';
 import type { Domain } from '../../src/domain/index.js';
+import { READ_BATCH_ACTION, expandReadBatches } from '../../src/domain/audit-read-batches.js';
 import type { ApiClient } from './fixtures.js';
 
 /** rest-api §1.5: random UUID v4, lower-case. */
@@ -71,7 +72,7 @@ export async function environmentRow(domain: Domain, environmentId: string) {
   return domain.deps.db.selectFrom('environments').selectAll().where('id', '=', environmentId).executeTakeFirst();
 }
 
-/** Secret events of an organisation (optionally one environment), oldest first; `writes` leaves reads out. */
+/** Secret events of an organisation (optionally one environment), oldest first, one per read; `writes` leaves reads out. */
 export async function secretEvents(domain: Domain, organisationId: string, environmentId?: string, options: { writes?: boolean } = {}) {
   // Read events of the embedded store wait in its journal until the trail syncs.
   await domain.deps.audit.sync();
@@ -81,8 +82,8 @@ export async function secretEvents(domain: Domain, organisationId: string, envir
     .where('organisation_id', '=', organisationId)
     .where('kind', '=', 'secret');
   if (environmentId) query = query.where('environment_id', '=', environmentId);
-  if (options.writes) query = query.where('action', '!=', 'read');
-  return query.orderBy('seq').execute();
+  if (options.writes) query = query.where('action', 'not in', ['read', READ_BATCH_ACTION]);
+  return expandReadBatches(await query.orderBy('seq').execute());
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -147,6 +147,44 @@ for (const target of STORE_TARGETS) {
       assert.equal(writeHistory.body.truncated, true);
     });
 
+    it('shows each of many concurrent reads as an event of its own, however they were stored', async () => {
+      const q = `?app_id=${appId}&env=development`;
+      const created = await api.post(`/v1/secrets/${q}`, { secrets: [{ key: 'BATCHED', value: 'b' }] });
+      assert.equal(created.status, 200, created.text);
+      const id = created.body[0].id;
+      const agents = Array.from({ length: 30 }, (_, i) => `batch-reader/${i}`);
+      const reads = await Promise.all(agents.map((agent, i) => api.get(`/v1/secrets/${q}${i % 3 === 0 ? '' : '&key=BATCHED'}`, { 'user-agent': agent })));
+      for (const res of reads) assert.equal(res.status, 200, res.text);
+
+      const history = await api.get(`/v1/secrets/${id}/history/`);
+      const historyReads = history.body.data.filter((e: any) => e.action === 'read' && agents.includes(e.userAgent));
+      assert.deepEqual(historyReads.map((e: any) => e.userAgent).sort(), [...agents].sort());
+      for (const e of historyReads) {
+        assert.deepEqual(e.actor, { type: 'member', id: owner.memberId, tokenId: e.actor.tokenId });
+        assert.deepEqual(e.secretIds, agents.indexOf(e.userAgent) % 3 === 0 ? null : [id]);
+      }
+
+      // Pages of one chain link each: a link's reads come together and no read is repeated or lost.
+      const trail: any[] = [];
+      for (let after = 0; ; ) {
+        const page = await api.get(`/coffer/v1/audit/events/?after=${after}&limit=1`);
+        assert.equal(page.status, 200, page.text);
+        assert.equal(new Set(page.body.data.map((e: any) => e.seq)).size, 1);
+        trail.push(...page.body.data);
+        if (page.body.next === null) break;
+        after = page.body.next;
+      }
+      const trailReads = trail.filter((e) => e.action === 'read' && agents.includes(e.userAgent));
+      assert.deepEqual(trailReads.map((e) => e.userAgent).sort(), [...agents].sort());
+      assert.equal(new Set(trailReads.map((e) => e.id)).size, agents.length, 'every read has an id of its own');
+      assert.deepEqual(trailReads.map((e) => e.id).sort(), historyReads.map((e: any) => e.id).sort());
+      assert.ok(trail.every((e) => e.action !== 'reads'), 'stored batches are shown as their reads');
+      if (target.kind === 'pglite') {
+        // The embedded store chains a batch's reads of one environment as one event.
+        assert.ok(new Set(trailReads.map((e) => e.seq)).size < agents.length, 'concurrent reads were stored together');
+      }
+    });
+
     it('keeps other organisations out', async () => {
       const intruder = await createOwner(server.domain, { name: 'Other' });
       const theirs = apiClient(server.url, intruder.authorization);
