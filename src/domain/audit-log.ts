@@ -128,7 +128,8 @@ export class AuditLog {
           .where('action', 'in', ['read', READ_BATCH_ACTION])
           .where('seq', '>', created.seq)
           .$if(deleted !== undefined, (q) => q.where('seq', '<', deleted!.seq))
-          .where((eb) => eb.or([eb('action', '=', READ_BATCH_ACTION), eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
+          // A stored batch lists the secrets its reads named the same way (null: one read was unfiltered).
+          .where((eb) => eb.or([eb('secret_ids', 'is', null), eb(sql`${secretId}::uuid`, '=', sql`any(secret_ids)`)]))
           .orderBy('seq', 'desc')
           .limit(HISTORY_READS_MAX + 1)
           .execute()

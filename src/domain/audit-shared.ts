@@ -7,6 +7,7 @@
 import type { Db, Executor, Tx } from '../store/database.js';
 import { appendChained, appendChainedInTransaction, eventsCopyBinary, findChainHeads, insertChainHead, type EventInsert, type HeadAdvance, type RevisionGuard } from '../store/events.js';
 import { EventChainer, type AppendEntry, type AuditTrail, type PreparedEvents } from './audit.js';
+import { readBatchEntries } from './audit-read-batches.js';
 
 /** Stores chained events: the organisations whose head moved, and the guards that failed. */
 type StoreChained = (advances: HeadAdvance[], rows: EventInsert[], guards: RevisionGuard[]) => Promise<{ moved: Set<string>; stale: RevisionGuard[] }>;
@@ -51,8 +52,13 @@ export class SharedAuditTrail implements AuditTrail {
     await this.#append(trx, entries, store, prepared);
   }
 
+  /**
+   * The batch's reads of one environment are stored as one event (audit-read-batches.ts); the
+   * statement stores every event of the batch or, if a guard failed, none (the refused reads are
+   * left out and the rest chained again).
+   */
   appendReads(entries: ReadonlyArray<AppendEntry>): Promise<ReadonlySet<AppendEntry>> {
-    return this.#append(this.readDb, entries, (advances, rows, guards) => appendChained(this.readDb, advances, rows, guards));
+    return this.#append(this.readDb, entries, (advances, rows, guards) => appendChained(this.readDb, advances, rows, guards), undefined, readBatchEntries);
   }
 
   async sync(): Promise<void> {}
@@ -60,7 +66,14 @@ export class SharedAuditTrail implements AuditTrail {
   async close(): Promise<void> {}
 
   /** Returns the guarded entries refused because an environment they served changed (none of them stored). */
-  async #append(db: Executor, entries: ReadonlyArray<AppendEntry>, store: StoreChained, prepared?: PreparedEvents): Promise<ReadonlySet<AppendEntry>> {
+  /** `stored` gives the events that store `pending` (by default, one per entry). */
+  async #append(
+    db: Executor,
+    entries: ReadonlyArray<AppendEntry>,
+    store: StoreChained,
+    prepared?: PreparedEvents,
+    stored: (pending: ReadonlyArray<AppendEntry>) => ReadonlyArray<AppendEntry> = (pending) => pending,
+  ): Promise<ReadonlySet<AppendEntry>> {
     const refused = new Set<AppendEntry>();
     let pending = entries;
     let conflicts = 0;
@@ -71,7 +84,7 @@ export class SharedAuditTrail implements AuditTrail {
       const reload = organisationIds.filter((id) => conflicts > 0 || !this.#heads.has(id) || !this.chainer.hasKey(id));
       if (reload.length > 0) await this.#loadHeads(db, reload);
       const ready = conflicts === 0 && prepared?.entries === pending && this.#stillAtHeads(prepared) ? prepared : undefined;
-      const { advances, rows } = ready ?? this.chainer.chain(pending, this.#heads);
+      const { advances, rows } = ready ?? this.chainer.chain(stored(pending), this.#heads);
       const { moved, stale } = await store(advances, rows, guardsOf(pending));
       if (stale.length > 0) {
         // Nothing was stored: refuse the reads that served a revision no longer current, append the rest.

@@ -126,6 +126,9 @@ for (const target of STORE_TARGETS) {
 
       const rows = await store.db.selectFrom('events').selectAll().where('organisation_id', '=', org).orderBy('seq').execute();
       assert.deepEqual(rows.map((r) => [r.seq, r.action, r.environment_id]), [[1, READ_BATCH_ACTION, env1], [2, READ_BATCH_ACTION, env2]]);
+      // A batch names the secrets of its reads as one read would (a secret's history filters on it): null if one read was unfiltered.
+      const env2Ids = entries.filter((e) => e.event.environmentId === env2).flatMap((e) => e.event.secretIds!);
+      assert.deepEqual([rows[0]!.secret_ids, [...rows[1]!.secret_ids!].sort()], [null, env2Ids.sort()]);
       const events = expandReadBatches(rows);
       const byGroup = [...entries.filter((e) => e.event.environmentId === env1), ...entries.filter((e) => e.event.environmentId === env2)];
       assert.deepEqual(
