@@ -35,8 +35,17 @@ const FIELD_SEPARATOR = ',';
 /** Between the ids of secret_ids ('+' is encoded inside a field). */
 const ID_SEPARATOR = '+';
 
+/** UTF-16 surrogates without their other half, which encodeURIComponent refuses (and UTF-8 cannot hold). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 function text(value: string | null | undefined): string {
-  return value === null || value === undefined ? NULL : encodeURIComponent(value);
+  if (value === null || value === undefined) return NULL;
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    // As a row's text column would hold it: U+FFFD in place of each lone surrogate.
+    return encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }
 
 function number(value: number | null | undefined): string {
@@ -50,6 +59,7 @@ function number(value: number | null | undefined): string {
 function isBatchable(event: NewEvent): boolean {
   if (event.kind !== 'secret' || event.action !== 'read') return false;
   if (event.secretId != null || event.resourceId != null || event.description != null) return false;
+  if (event.environmentRevision != null && !Number.isSafeInteger(event.environmentRevision)) return false;
   const snapshot = event.snapshot;
   if (snapshot === null || snapshot === undefined) return true;
   const keys = Object.keys(snapshot);
@@ -69,7 +79,7 @@ function record(entry: AppendEntry, at: Date): string {
     text(actor?.ip),
     text(actor?.userAgent),
     number(event.environmentRevision),
-    event.secretIds === null || event.secretIds === undefined ? NULL : event.secretIds.map(encodeURIComponent).join(ID_SEPARATOR),
+    event.secretIds === null || event.secretIds === undefined ? NULL : event.secretIds.map(text).join(ID_SEPARATOR),
     number(snapshot?.count),
     text(snapshot?.selection),
   ].join(FIELD_SEPARATOR);

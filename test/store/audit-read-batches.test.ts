@@ -12,6 +12,7 @@ import { SharedAuditTrail } from '../../src/domain/audit-shared.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import type { Principal } from '../../src/domain/principal.js';
 import type { Store } from '../../src/store/connect.js';
+import type { EventRow } from '../../src/store/events.table.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 
 const member = (organisationId: string): Principal => ({ kind: 'member', organisationId, memberId: randomUUID(), userId: randomUUID(), tokenId: randomUUID() });
@@ -89,16 +90,26 @@ describe('read batches', () => {
     assert.equal(stored[2], entries.at(-1));
   });
 
+  it('stores a lone surrogate as a text column would, U+FFFD, instead of failing the batch', () => {
+    const [org, env] = [randomUUID(), randomUUID()];
+    const odd = read(org, env, 1, member(org), null);
+    const entries = [{ ...odd, actor: { ...odd.actor!, userAgent: 'cut \uD83D here, pair \uD83D\uDD11 kept' } }, read(org, env, 2, member(org), null)];
+    const [batch] = readBatchEntries(entries);
+    const row = { organisation_id: org, seq: 1, id: randomUUID(), app_id: null, environment_id: env, created_at: new Date(), prev_mac: 'p', mac: 'm', action: batch!.event.action, snapshot: batch!.event.snapshot } as unknown as EventRow;
+    assert.deepEqual(expandReadBatches([row]).map((e) => e.user_agent), ['cut \uFFFD here, pair \uD83D\uDD11 kept', entries[1]!.actor!.userAgent]);
+  });
+
   it('stores an event that is not a plain secret read as itself', () => {
     const [org, env] = [randomUUID(), randomUUID()];
     const plain = read(org, env, 1, member(org), null);
     const described = { ...read(org, env, 2, member(org), null), event: { ...plain.event, description: 'why' } };
     const otherSnapshot = { ...read(org, env, 3, member(org), null), event: { ...plain.event, snapshot: { count: 1, selection: 'all', more: true } } };
     const notRead = { ...read(org, env, 4, member(org), null), event: { ...plain.event, action: 'create' } };
-    const stored = readBatchEntries([plain, described, otherSnapshot, notRead, read(org, env, 5, member(org), [])]);
-    assert.deepEqual(stored.slice(0, 3), [described, otherSnapshot, notRead]);
-    assert.equal(stored[3]!.event.action, READ_BATCH_ACTION);
-    assert.equal(stored.length, 4);
+    const oddRevision = { ...read(org, env, 6, member(org), null), event: { ...plain.event, environmentRevision: 1.5 } };
+    const stored = readBatchEntries([plain, described, otherSnapshot, notRead, oddRevision, read(org, env, 5, member(org), [])]);
+    assert.deepEqual(stored.slice(0, 4), [described, otherSnapshot, notRead, oddRevision]);
+    assert.equal(stored[4]!.event.action, READ_BATCH_ACTION);
+    assert.equal(stored.length, 5);
   });
 });
 
