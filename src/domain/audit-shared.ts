@@ -65,8 +65,10 @@ export class SharedAuditTrail implements AuditTrail {
 
   async close(): Promise<void> {}
 
-  /** Returns the guarded entries refused because an environment they served changed (none of them stored). */
-  /** `stored` gives the events that store `pending` (by default, one per entry). */
+  /**
+   * Returns the guarded entries refused because an environment they served changed (none of them
+   * stored). `stored` gives the events that store `pending` (by default, one per entry).
+   */
   async #append(
     db: Executor,
     entries: ReadonlyArray<AppendEntry>,
