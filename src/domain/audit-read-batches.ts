@@ -144,18 +144,21 @@ export function readBatchEntries(entries: ReadonlyArray<AppendEntry>, at = new D
   return stored;
 }
 
+type RecordFields = Record<Exclude<(typeof FIELDS)[number], 'secret_ids'>, string | null> & { secret_ids: string[] | null };
+
 /** A record's fields, decoded; undefined if it is not one this file wrote. */
-function parseRecord(line: string): Record<(typeof FIELDS)[number], string | null> | undefined {
+function parseRecord(line: string): RecordFields | undefined {
   const parts = line.split(FIELD_SEPARATOR);
   if (parts.length !== FIELDS.length) return undefined;
-  const fields = {} as Record<(typeof FIELDS)[number], string | null>;
+  const fields = {} as RecordFields;
   try {
     FIELDS.forEach((name, i) => {
       const part = parts[i]!;
-      fields[name] = part === NULL ? null : name === 'secret_ids' ? part : decodeURIComponent(part);
+      if (name === 'secret_ids') fields.secret_ids = part === NULL ? null : part === '' ? [] : part.split(ID_SEPARATOR).map(decodeURIComponent);
+      else fields[name] = part === NULL ? null : decodeURIComponent(part);
     });
   } catch {
-    return undefined;
+    return undefined; // a malformed escape
   }
   return fields;
 }
@@ -165,7 +168,6 @@ function readOf(row: EventRow, line: string): EventRow | undefined {
   if (!read || read.id === null || read.created_at === null) return undefined;
   const createdAt = new Date(read.created_at);
   if (Number.isNaN(createdAt.getTime())) return undefined;
-  const secretIds = read.secret_ids === null ? null : read.secret_ids === '' ? [] : read.secret_ids.split(ID_SEPARATOR).map(decodeURIComponent);
   return {
     organisation_id: row.organisation_id,
     seq: row.seq,
@@ -176,7 +178,7 @@ function readOf(row: EventRow, line: string): EventRow | undefined {
     environment_id: row.environment_id,
     environment_revision: read.environment_revision === null ? null : Number(read.environment_revision),
     secret_id: null,
-    secret_ids: secretIds,
+    secret_ids: read.secret_ids,
     resource_id: null,
     snapshot: read.count === null && read.selection === null ? null : { count: Number(read.count), selection: read.selection },
     description: null,

@@ -99,6 +99,21 @@ describe('read batches', () => {
     assert.deepEqual(expandReadBatches([row]).map((e) => e.user_agent), ['cut \uFFFD here, pair \uD83D\uDD11 kept', entries[1]!.actor!.userAgent]);
   });
 
+  it('leaves out a record it did not write (a malformed escape, a wrong field count, a bad time) instead of failing', () => {
+    const [org, env] = [randomUUID(), randomUUID()];
+    const [batch] = readBatchEntries([read(org, env, 1, member(org), [randomUUID()]), read(org, env, 2, member(org), null)]);
+    const good = (batch!.event.snapshot as { reads: string }).reads.split(';');
+    const fields = good[0]!.split(',');
+    const broken = [
+      [...fields.slice(0, 8), '%ZZ', ...fields.slice(9)].join(','),
+      [...fields.slice(0, 6), '%E0%A4%A', ...fields.slice(7)].join(','),
+      fields.slice(1).join(','),
+      [fields[0], 'yesterday', ...fields.slice(2)].join(','),
+    ];
+    const row = { organisation_id: org, seq: 1, id: randomUUID(), app_id: null, environment_id: env, created_at: new Date(), prev_mac: 'p', mac: 'm', action: READ_BATCH_ACTION, snapshot: { reads: [...broken, good[1]].join(';') } } as unknown as EventRow;
+    assert.deepEqual(expandReadBatches([row]).map((e) => e.environment_revision), [2]);
+  });
+
   it('stores an event that is not a plain secret read as itself', () => {
     const [org, env] = [randomUUID(), randomUUID()];
     const plain = read(org, env, 1, member(org), null);
