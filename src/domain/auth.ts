@@ -19,6 +19,8 @@ export type TokenType = 'User' | 'ServiceAccount' | 'Service';
 export interface Credential {
   type: TokenType;
   bearer: string;
+  /** The header held a whole token (its key share too), not just the bearer. */
+  wholeToken: boolean;
 }
 
 const TYPES: ReadonlySet<string> = new Set(['User', 'ServiceAccount', 'Service']);
@@ -38,7 +40,7 @@ export function parseAuthorization(header: string | undefined): Credential {
   if (parts.length === 2 && parts[0]!.toLowerCase() === 'bearer' && parts[1]!.startsWith('pss_')) {
     try {
       const token = parseToken(parts[1]!);
-      return { type: token.authType, bearer: token.bearer };
+      return { type: token.authType, bearer: token.bearer, wholeToken: true };
     } catch (error) {
       if (error instanceof TokenFormatError) throw unauthenticated(INVALID_TOKEN);
       throw error;
@@ -48,7 +50,7 @@ export function parseAuthorization(header: string | undefined): Credential {
     throw unauthenticated(INVALID_TOKEN);
   }
   if (!TYPES.has(parts[1]!)) throw unauthenticated(INVALID_TOKEN);
-  return { type: parts[1] as TokenType, bearer: parts[2]! };
+  return { type: parts[1] as TokenType, bearer: parts[2]!, wholeToken: false };
 }
 
 type CachedToken =
@@ -58,9 +60,31 @@ type CachedToken =
 /** How often a service-account token's last_used_at is written (it is not exposed; a rough value suffices). */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** Where a header's token is cached and looked up: its type and bearer hash. */
+interface TokenKey {
+  type: 'User' | 'ServiceAccount';
+  hash: string;
+  /** `<type>:<hash>` */
+  cacheKey: string;
+}
+
+/** The last Authorization header a connection sent that named a token, and that token's key. */
+interface ConnectionCredential {
+  header: string;
+  key: TokenKey;
+}
+
 export class Authenticator {
   readonly #tokens: TtlCache<string, CachedToken>;
   readonly #touched = new Map<string, number>();
+  /**
+   * Per keep-alive connection: a client sends the same header on every request, and parsing and
+   * hashing it again cost about a twentieth of a small read. Only the header -> cache key step is
+   * remembered; the token itself is still looked up in #tokens (so revocation and expiry work as
+   * without it). Entries go with their connection; the header is held no longer than the socket
+   * that received it, and a header holding a whole token (with its key share) is not held at all.
+   */
+  readonly #connections = new WeakMap<object, ConnectionCredential>();
 
   /**
    * @param maxAgeMs how long a token lookup may be reused: a revocation on another node takes effect
@@ -71,18 +95,22 @@ export class Authenticator {
     this.#tokens = new TtlCache(50_000, maxAgeMs);
   }
 
-  async authenticate(header: string | undefined): Promise<Principal> {
-    const credential = parseAuthorization(header);
-    if (credential.type === 'Service') throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
-    const hash = bearerHash(credential.bearer);
-    const cacheKey = `${credential.type}:${hash}`;
-    let token = this.#tokens.get(cacheKey);
+  /**
+   * @param connection the connection the request came on (its socket), if any: a header it sent
+   *   before is not parsed and hashed again.
+   */
+  async authenticate(header: string | undefined, connection?: object): Promise<Principal> {
+    const remembered = connection && this.#connections.get(connection);
+    // Equal strings name the same token: the key is derived from the header alone. A plain
+    // comparison: the only header it is compared with came on this same connection.
+    const key = remembered && remembered.header === header ? remembered.key : this.#tokenKey(header, connection);
+    let token = this.#tokens.get(key.cacheKey);
     if (!token) {
       // Timed from before the query: a revocation committed while it ran is seen within maxAgeMs.
       const readAt = Date.now();
-      token = await this.#lookup(credential.type, hash);
+      token = await this.#lookup(key);
       if (!token) throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
-      this.#tokens.set(cacheKey, token, readAt);
+      this.#tokens.set(key.cacheKey, token, readAt);
     }
     const now = this.now();
     const row = token.row;
@@ -103,7 +131,17 @@ export class Authenticator {
     this.#tokens.clear();
   }
 
-  async #lookup(type: TokenType, hash: string): Promise<CachedToken | undefined> {
+  /** The header's token key, remembered for the connection; throws 401 for a header naming no usable token. */
+  #tokenKey(header: string | undefined, connection: object | undefined): TokenKey {
+    const { type, bearer, wholeToken } = parseAuthorization(header);
+    if (type === 'Service') throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
+    const hash = bearerHash(bearer);
+    const key: TokenKey = { type, hash, cacheKey: `${type}:${hash}` };
+    if (connection && !wholeToken) this.#connections.set(connection, { header: header!, key });
+    return key;
+  }
+
+  async #lookup({ type, hash }: TokenKey): Promise<CachedToken | undefined> {
     if (type === 'User') {
       const row = await findUserTokenForAuth(this.db, hash);
       return row ? { kind: 'user', row } : undefined;

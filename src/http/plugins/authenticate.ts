@@ -72,7 +72,7 @@ async function authenticate(app: FastifyInstance, options: { domain: Domain }) {
   app.addHook('onRequest', async (request) => {
     const mode = request.routeOptions.config?.auth;
     if (!mode || request.is404) return;
-    const principal = await domain.authenticator.authenticate(request.headers.authorization);
+    const principal = await domain.authenticator.authenticate(request.headers.authorization, request.socket);
     const { access, target } = await domain.contexts.resolve(principal, contextInput(request, mode));
     await domain.rateLimiter.check(bucketOf(principal));
     const userAgent = header(request, 'user-agent');

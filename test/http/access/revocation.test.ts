@@ -2,6 +2,7 @@
 // `Token expired or deleted`, a removed member's PAT gets 404 `User not found`, also after the
 // credentials were used (and cached) just before.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { kxKeyPairOfIdentity, mintUserToken } from '../../../src/crypto/index.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
@@ -10,6 +11,22 @@ import { STORE_TARGETS } from '../../helpers/stores.js';
 import { addApp, addMember, addServiceAccount } from '../accounts/helpers.js';
 
 const EXPIRED = { error: 'Token expired or deleted' };
+
+/** GETs over one kept-alive connection, saying whether each request reused it. */
+function oneConnection(baseUrl: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string, authorization: string) =>
+    new Promise<{ status: number; body: unknown; reused: boolean }>((resolve, reject) => {
+      const request = http.get(new URL(path, baseUrl), { agent, headers: { authorization } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text), reused: request.reusedSocket }));
+      });
+      request.on('error', reject);
+    });
+  return { get, close: () => agent.destroy() };
+}
 
 async function waitUntil(instant: number): Promise<void> {
   while (Date.now() <= instant) await new Promise((resolve) => setTimeout(resolve, Math.max(5, instant - Date.now() + 5)));
@@ -49,6 +66,31 @@ for (const target of STORE_TARGETS) {
       assert.equal((await sa.api.get(secrets)).status, 200, "the account's other tokens still work");
       // The full token string is refused as well.
       assert.deepEqual((await apiClient(server.url, `Bearer ${minted.body.token}`).get(secrets)).body, EXPIRED);
+    });
+
+    it('authenticates each request on a kept-alive connection by its own header', async () => {
+      const granted = await grantedServiceAccount();
+      const minted = await api.post(`/v1/service-accounts/${granted.id}/tokens/`, { name: 'revoked on a live connection' });
+      const ungranted = await addServiceAccount(server, api, owner.organisationId);
+      const secrets = `/v1/secrets/?app_id=${app.id}&env=Development`;
+      const connection = oneConnection(server.url);
+      try {
+        const first = await connection.get(secrets, `Bearer ${minted.body.bearerToken}`);
+        assert.equal(first.status, 200);
+        // Another account's token on the same connection is that account, not the first one.
+        const other = await connection.get(secrets, ungranted.authorization);
+        assert.deepEqual([other.status, other.body, other.reused], [401, { error: 'Service account cannot access this environment' }, true]);
+        assert.equal((await connection.get(secrets, `Bearer ${minted.body.bearerToken}`)).status, 200);
+        const garbled = await connection.get(secrets, `Bearer ${minted.body.bearerToken}x`);
+        assert.deepEqual([garbled.status, garbled.body, garbled.reused], [401, EXPIRED, true]);
+        // Revoked while the connection that used it stays open: refused on it too.
+        assert.equal((await connection.get(secrets, `Bearer ${minted.body.bearerToken}`)).status, 200);
+        assert.equal((await api.delete(`/v1/service-accounts/${granted.id}/tokens/${minted.body.id}/`)).status, 204);
+        const revoked = await connection.get(secrets, `Bearer ${minted.body.bearerToken}`);
+        assert.deepEqual([revoked.status, revoked.body, revoked.reused], [401, EXPIRED, true]);
+      } finally {
+        connection.close();
+      }
     });
 
     it('refuses every token of a deleted service account', async () => {

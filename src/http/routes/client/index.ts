@@ -75,7 +75,7 @@ export async function clientProtocolRoutes(app: FastifyInstance) {
   async function tokenHolder(request: FastifyRequest): Promise<Principal> {
     let principal: Principal;
     try {
-      principal = await domain.authenticator.authenticate(request.headers.authorization);
+      principal = await domain.authenticator.authenticate(request.headers.authorization, request.socket);
     } catch (error) {
       if (error instanceof DomainError && error.kind === 'unauthenticated' && error.message !== NO_CREDENTIALS) throw tokenRejected();
       throw error;
