@@ -12,6 +12,7 @@ import openapi from './plugins/openapi.js';
 import transport from './plugins/transport.js';
 import { parseQueryString } from './query.js';
 import { rootRoutes } from './routes/root.js';
+import { lazyChildLogger } from './request-logger.js';
 
 export interface HttpOptions {
   bodyLimit: number;
@@ -113,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new RequestLogController(),
+    childLoggerFactory: lazyChildLogger,
     genReqId: () => randomUUID(),
     bodyLimit: options.http.bodyLimit,
     exposeHeadRoutes: false,

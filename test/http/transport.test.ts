@@ -1,6 +1,7 @@
 // Transport conventions of rest-api §1 that every route shares.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from 'pino';
 import { readJsonBody, readJsonBodyAnyType } from '../../src/http/body.js';
 import { request, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -178,5 +179,44 @@ describe('transport conventions', () => {
     assert.match(lines, new RegExp(id!));
     assert.doesNotMatch(lines, /SUPER_SECRET_NAME/);
     assert.doesNotMatch(lines, /deadbeefcafe/);
+  });
+});
+
+describe('request loggers with request lines off (LOG_LEVEL warn)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      store: 'pglite',
+      env: { LOG_LEVEL: 'warn' },
+      extraRoutes: async (app) => {
+        app.get('/v1/probe-log/', async (req) => {
+          req.log.info('PROBE_INFO_LINE');
+          req.log.warn({ probe: 1 }, 'PROBE_WARN_LINE');
+          req.log.child({ part: 'inner' }).error('PROBE_CHILD_LINE');
+          const log = req.log as unknown as Logger;
+          return { levelEnabled: { info: log.isLevelEnabled('info'), warn: log.isLevelEnabled('warn') }, level: log.level };
+        });
+      },
+    });
+  });
+  after(() => server.close());
+
+  it("writes a handler's lines at or above the level, each with its request id, and nothing below", async () => {
+    const before = server.logs.length;
+    const res = await request(`${server.url}/v1/probe-log/`);
+    assert.deepEqual(res.body, { levelEnabled: { info: false, warn: true }, level: 'warn' });
+    const lines = server.logs.slice(before).map((line) => JSON.parse(line));
+    const id = res.headers.get('x-request-id');
+    assert.deepEqual(
+      lines.map((line) => [line.msg, line.reqId, line.probe, line.part]),
+      [
+        ['PROBE_WARN_LINE', id, 1, undefined],
+        ['PROBE_CHILD_LINE', id, undefined, 'inner'],
+      ],
+    );
+    // A request that logs nothing writes nothing.
+    const quiet = server.logs.length;
+    assert.equal((await request(`${server.url}/health/`)).status, 200);
+    assert.equal(server.logs.length, quiet);
   });
 });
