@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { eventTimestamp } from '../store/events.js';
 import type { EventRow } from '../store/events.table.js';
 import type { AppendEntry, NewEvent } from './audit.js';
+import type { Actor } from './principal.js';
 
 export const READ_BATCH_ACTION = 'reads';
 
@@ -38,8 +39,12 @@ const ID_SEPARATOR = '+';
 /** UTF-16 surrogates without their other half, which encodeURIComponent refuses (and UTF-8 cannot hold). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Text encodeURIComponent leaves as it is (ids, IPv4 addresses): most fields of most reads. */
+const UNESCAPED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
 function text(value: string | null | undefined): string {
   if (value === null || value === undefined) return NULL;
+  if (UNESCAPED.test(value)) return value;
   try {
     return encodeURIComponent(value);
   } catch {
@@ -66,23 +71,67 @@ function isBatchable(event: NewEvent): boolean {
   return keys.length === 2 && Number.isSafeInteger(snapshot.count) && typeof snapshot.selection === 'string';
 }
 
-function record(entry: AppendEntry, at: Date): string {
+/** The last actor whose fields were written, and those fields (undefined: none yet). */
+interface WrittenActor {
+  actor: Actor | null | undefined;
+  text: string;
+}
+
+/** The records of a batch's reads, joined. */
+function records(members: readonly AppendEntry[], at: Date): string {
+  const written: WrittenActor = { actor: undefined, text: '' };
+  let out = '';
+  for (let i = 0; i < members.length; i++) out += (i === 0 ? '' : RECORD_SEPARATOR) + record(members[i]!, at, written);
+  return out;
+}
+
+/**
+ * A read's record: its fields in FIELDS order. The actor's fields are written once for a run of
+ * reads by the same caller from the same address (a batch is mostly such runs).
+ */
+function record(entry: AppendEntry, at: Date, written: WrittenActor): string {
   const { actor, event } = entry;
-  const principal = actor?.principal;
+  if (written.actor === undefined || !sameActor(actor, written.actor)) {
+    const principal = actor?.principal;
+    written.actor = actor;
+    written.text =
+      text(principal?.kind === 'member' ? principal.memberId : null) +
+      FIELD_SEPARATOR +
+      text(principal?.kind === 'service_account' ? principal.serviceAccountId : null) +
+      FIELD_SEPARATOR +
+      text(principal?.tokenId) +
+      FIELD_SEPARATOR +
+      text(actor?.ip) +
+      FIELD_SEPARATOR +
+      text(actor?.userAgent);
+  }
   const snapshot = event.snapshot as { count: number; selection: string } | null | undefined;
-  return [
-    randomUUID(),
-    eventTimestamp(entry.at ?? at),
-    text(principal?.kind === 'member' ? principal.memberId : null),
-    text(principal?.kind === 'service_account' ? principal.serviceAccountId : null),
-    text(principal?.tokenId),
-    text(actor?.ip),
-    text(actor?.userAgent),
-    number(event.environmentRevision),
-    event.secretIds === null || event.secretIds === undefined ? NULL : event.secretIds.map(text).join(ID_SEPARATOR),
-    number(snapshot?.count),
-    text(snapshot?.selection),
-  ].join(FIELD_SEPARATOR);
+  const secretIds = event.secretIds === null || event.secretIds === undefined ? NULL : event.secretIds.map(text).join(ID_SEPARATOR);
+  return (
+    randomUUID() +
+    FIELD_SEPARATOR +
+    eventTimestamp(entry.at ?? at) +
+    FIELD_SEPARATOR +
+    written.text +
+    FIELD_SEPARATOR +
+    number(event.environmentRevision) +
+    FIELD_SEPARATOR +
+    secretIds +
+    FIELD_SEPARATOR +
+    number(snapshot?.count) +
+    FIELD_SEPARATOR +
+    text(snapshot?.selection)
+  );
+}
+
+/** Whether two actors' recorded fields (principal ids, token, address, user agent) are the same. */
+function sameActor(a: Actor | null, b: Actor | null): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.ip !== b.ip || a.userAgent !== b.userAgent) return false;
+  const p = a.principal;
+  const q = b.principal;
+  if (p.tokenId !== q.tokenId) return false;
+  return p.kind === 'member' ? q.kind === 'member' && p.memberId === q.memberId : q.kind === 'service_account' && p.serviceAccountId === q.serviceAccountId;
 }
 
 /**
@@ -99,6 +148,10 @@ function secretIdsOf(members: readonly AppendEntry[]): string[] | null {
   return [...ids];
 }
 
+function sameGroup(a: AppendEntry, b: AppendEntry): boolean {
+  return a.organisationId === b.organisationId && (a.event.appId ?? '') === (b.event.appId ?? '') && (a.event.environmentId ?? '') === (b.event.environmentId ?? '');
+}
+
 /**
  * The events to chain for a batch of unguarded reads: one per organisation and environment (at
  * most READS_PER_EVENT_MAX reads each), a read alone in its group, or not a plain secret read,
@@ -108,15 +161,23 @@ export function readBatchEntries(entries: ReadonlyArray<AppendEntry>, at = new D
   if (entries.length < 2) return [...entries];
   const stored: AppendEntry[] = [];
   const groups = new Map<string, AppendEntry[]>();
+  // Reads of one environment tend to come in runs: a run's group is found once.
+  let previous: { entry: AppendEntry; members: AppendEntry[] } | undefined;
   for (const entry of entries) {
     if (!isBatchable(entry.event)) {
       stored.push(entry);
       continue;
     }
+    if (previous && sameGroup(entry, previous.entry)) {
+      previous.members.push(entry);
+      previous.entry = entry;
+      continue;
+    }
     const group = `${entry.organisationId}/${entry.event.appId ?? ''}/${entry.event.environmentId ?? ''}`;
-    const members = groups.get(group);
+    let members = groups.get(group);
     if (members) members.push(entry);
-    else groups.set(group, [entry]);
+    else groups.set(group, (members = [entry]));
+    previous = { entry, members };
   }
   for (const group of groups.values()) {
     for (let start = 0; start < group.length; start += READS_PER_EVENT_MAX) {
@@ -136,7 +197,7 @@ export function readBatchEntries(entries: ReadonlyArray<AppendEntry>, at = new D
           appId: first.event.appId ?? null,
           environmentId: first.event.environmentId ?? null,
           secretIds: secretIdsOf(members),
-          snapshot: { reads: members.map((entry) => record(entry, at)).join(RECORD_SEPARATOR) },
+          snapshot: { reads: records(members, at) },
         },
       });
     }

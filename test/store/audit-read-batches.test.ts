@@ -114,6 +114,33 @@ describe('read batches', () => {
     assert.deepEqual(expandReadBatches([row]).map((e) => e.environment_revision), [2]);
   });
 
+  it("records each read's own caller, address and user agent when neighbours differ in one of them only", () => {
+    const [org, env] = [randomUUID(), randomUUID()];
+    const alice = member(org);
+    const aliceOtherToken: Principal = { ...alice, tokenId: randomUUID() };
+    const robot = serviceAccount(org);
+    const robotAsMember = { kind: 'member', organisationId: org, memberId: robot.kind === 'service_account' ? robot.serviceAccountId : '', userId: randomUUID(), tokenId: robot.tokenId } as Principal;
+    const base = read(org, env, 1, alice, null);
+    const variants: AppendEntry[] = [
+      base,
+      { ...base, actor: { ...base.actor!, principal: { ...alice } } }, // equal, another object
+      { ...base, actor: { ...base.actor!, ip: '10.9.9.9' } },
+      { ...base, actor: { ...base.actor!, ip: '10.9.9.9', userAgent: 'other agent' } },
+      { ...base, actor: { ...base.actor!, ip: '10.9.9.9', userAgent: 'other agent', principal: aliceOtherToken } },
+      { ...base, actor: { principal: robot, ip: '10.9.9.9', userAgent: 'other agent' } },
+      { ...base, actor: { principal: robotAsMember, ip: '10.9.9.9', userAgent: 'other agent' } },
+      { ...base, actor: { principal: alice, ip: null, userAgent: null } },
+      base,
+    ].map((entry, n) => ({ ...entry, at: new Date(Date.UTC(2026, 10, 24, 12, 0, 0, n)) }));
+    const [batch] = readBatchEntries(variants);
+    const row = { organisation_id: org, seq: 1, id: randomUUID(), app_id: base.event.appId, environment_id: env, created_at: new Date(), prev_mac: 'p', mac: 'm', action: READ_BATCH_ACTION, snapshot: batch!.event.snapshot } as unknown as EventRow;
+    const actorFields = (e: { actor_member_id: unknown; actor_service_account_id: unknown; actor_token_id: unknown; ip: unknown; user_agent: unknown }) => [e.actor_member_id, e.actor_service_account_id, e.actor_token_id, e.ip, e.user_agent];
+    assert.deepEqual(
+      expandReadBatches([row]).map(actorFields),
+      variants.map((entry) => actorFields(expected(entry))),
+    );
+  });
+
   it('stores an event that is not a plain secret read as itself', () => {
     const [org, env] = [randomUUID(), randomUUID()];
     const plain = read(org, env, 1, member(org), null);
