@@ -1,5 +1,5 @@
 // Authentication (rest-api §2.2, §2.3; DESIGN §1 "Bearer form"): the Authorization header names a
-// token; the token names a principal. Only the SHA-256 of a bearer is ever stored or compared.
+// token; the token names a principal. Only the SHA-256 of a bearer is ever stored or looked up.
 import { bearerHash, parseToken, TokenFormatError } from '../crypto/index.js';
 import type { Db } from '../store/database.js';
 import {
