@@ -148,6 +148,7 @@ function secretIdsOf(members: readonly AppendEntry[]): string[] | null {
   return [...ids];
 }
 
+/** Whether two reads belong to one stored event's group (organisation, app, environment). */
 function sameGroup(a: AppendEntry, b: AppendEntry): boolean {
   return a.organisationId === b.organisationId && (a.event.appId ?? '') === (b.event.appId ?? '') && (a.event.environmentId ?? '') === (b.event.environmentId ?? '');
 }
@@ -170,7 +171,6 @@ export function readBatchEntries(entries: ReadonlyArray<AppendEntry>, at = new D
     }
     if (previous && sameGroup(entry, previous.entry)) {
       previous.members.push(entry);
-      previous.entry = entry;
       continue;
     }
     const group = `${entry.organisationId}/${entry.event.appId ?? ''}/${entry.event.environmentId ?? ''}`;

@@ -201,7 +201,7 @@ const EVENTS_COPY_TARGET = `events (${EVENT_COLUMNS.join(', ')})`;
  */
 export function eventTimestamp(date: Date): string {
   const time = date.getTime();
-  // toISOString's own form outside years 0000-9999 (and its RangeError for an invalid date).
+  // Before 1970 or from year 10000 on, and for an invalid date (its RangeError): toISOString itself.
   if (!(time >= 0 && time < YEAR_10000_MS)) return date.toISOString();
   const minute = Math.floor(time / 60_000);
   if (minute !== timestampMinute.minute) {
