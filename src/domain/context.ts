@@ -108,7 +108,8 @@ export class ContextResolver {
   }
 
   async #target(organisationId: string, input: ContextInput): Promise<Target> {
-    const hasUrlTarget = Boolean(input.urlAppId || input.urlEnvId);
+    // An empty id (`/v1/apps//`) is a target that names nothing (404), not the absence of one.
+    const hasUrlTarget = input.urlAppId !== undefined || input.urlEnvId !== undefined;
     if (!hasUrlTarget) {
       // 1. Secret-id mode
       if (input.secretId) {
@@ -137,13 +138,13 @@ export class ContextResolver {
       return { app };
     }
     // 4. URL mode
-    if (input.urlEnvId) {
+    if (input.urlEnvId !== undefined) {
       const environment = await this.environment(organisationId, input.urlEnvId);
       const app = environment ? await this.app(organisationId, environment.app_id) : undefined;
       if (!environment || !app) throw notFound('Environment not found');
       return { app, urlEnvironment: environment };
     }
-    if (input.urlAppId) {
+    if (input.urlAppId !== undefined) {
       const app = await this.app(organisationId, input.urlAppId);
       if (!app) throw notFound(`App with ID ${input.urlAppId} not found`);
       return { app };

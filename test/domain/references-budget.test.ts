@@ -2,7 +2,8 @@
 // "Limits"): past the read's bounds the remaining values are returned verbatim.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_READ_GROWTH, ReferenceResolver, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import fc from 'fast-check';
+import { MAX_READ_GROWTH, ReferenceResolver, referenceMatchesForTest, type ReferenceWorld } from '../../src/domain/secrets/references.js';
 import { EnvironmentSnapshot, type SecretEntry } from '../../src/domain/secrets/snapshot.js';
 
 const ENV = '00000000-0000-4000-8000-000000000001';
@@ -51,5 +52,52 @@ describe('reference expansion bounds per read', () => {
     const resolver = new ReferenceResolver(worldOf([long]));
     const value = resolver.expandTop(entry('MANY', text), 'app', text);
     assert.equal(value, text, 'the value stays verbatim');
+  });
+});
+
+describe('repeated references', () => {
+  test('a value repeating one reference 520,000 times is expanded with two lookups, not one scan per repeat', () => {
+    // Before: every repeat looked the secret up and scanned the whole value (2 MB) again, unbounded
+    // by the per-value work bound: 46 s of the server's thread for one read.
+    const a = entry('A', 'a');
+    const snapshot = new EnvironmentSnapshot(ENV, 1, [a], [], true);
+    let lookups = 0;
+    const world: ReferenceWorld = { ...worldOf([a]), snapshot: () => (lookups++, snapshot) };
+    const text = '${A}'.repeat(520_000);
+    const value = new ReferenceResolver(world).expandTop(entry('MANY', text), 'app', text);
+    assert.equal(value, 'a'.repeat(520_000));
+    // The first substitutes every occurrence; the second finds none left, and the value does not
+    // change again, so the other 519,998 are known to change nothing.
+    assert.equal(lookups, 2);
+  });
+
+  test('the same expansions as Phase\'s algorithm, which visits every repeat', () => {
+    // Phase (rest-api §6.2, local phase): each match of the value as it was when the phase began,
+    // in order, replaces every occurrence of its text with the referenced value, itself expanded;
+    // a cycle leaves that match as it is.
+    const piece = fc.constantFrom('${A}', '${B}', '${C}', '${D}', '$', '{', '}', 'x', '${', 'A}', '}$');
+    const text = (max: number) => fc.array(piece, { maxLength: max }).map((pieces) => pieces.join(''));
+    fc.assert(
+      fc.property(text(4), text(4), text(4), text(12), (va, vb, vc, top) => {
+        const values: Record<string, string> = { A: va, B: vb, C: vc };
+        const phase = (key: string, value: string, visited: readonly string[]): string => {
+          if (visited.includes(key)) throw new Error('cycle');
+          let result = value;
+          for (const [whole, ref] of referenceMatchesForTest.localMatches(result)) {
+            if (!(ref in values) || !result.includes(whole)) continue;
+            try {
+              result = result.split(whole).join(phase(ref, values[ref]!, [...visited, key]));
+            } catch {
+              // a cycle: this match stays
+            }
+          }
+          return result;
+        };
+        const entries = Object.entries(values).map(([key, value]) => entry(key, value));
+        const resolver = new ReferenceResolver(worldOf([...entries, entry('TOP', top)]));
+        assert.equal(resolver.expandTop(entry('TOP', top), 'app', top), phase('TOP', top, []));
+      }),
+      { numRuns: 5_000, seed: 20_261_124 },
+    );
   });
 });

@@ -138,6 +138,27 @@ function split(ref: string): { path: string; key: string } {
   return { path: prefix === '' ? '/' : normalisePath(prefix), key: ref.slice(cut + 1) };
 }
 
+/**
+ * The references of one value that were visited and changed nothing, each with the version of the
+ * value it was visited in (the version moves with every substitution that changes the value):
+ * visiting it again in the same version changes nothing.
+ */
+class UnchangedReferences {
+  readonly #seenAt = new Map<string, number>();
+  #version = 0;
+
+  /** Whether `whole` is known to change nothing in the value as it is now. */
+  known(whole: string): boolean {
+    return this.#seenAt.get(whole) === this.#version;
+  }
+
+  /** After visiting `whole`: whether it changed the value. */
+  visited(whole: string, changed: boolean): void {
+    if (changed) this.#version++;
+    else this.#seenAt.set(whole, this.#version);
+  }
+}
+
 export class ReferenceResolver {
   readonly missing: Missing = { appList: false, environmentsOfApps: new Set(), snapshots: new Set() };
   /** Environments whose content the results depend on (for cache validation). */
@@ -187,23 +208,36 @@ export class ReferenceResolver {
     const inner = [...visited, identity];
     let value = text;
     if (!mayContainReference(value)) return value;
+    // Phase's algorithm visits every match, repeats included, and replaces every occurrence of
+    // each. A repeat of a reference that changed nothing, with the value unchanged since, would
+    // change nothing again: skipped, so that a value repeating one reference N times costs N
+    // lookups rather than N scans of the whole value (520,000 repeats held the thread 46 s).
+    const unchanged = new UnchangedReferences();
+    const apply = (whole: string, substituted: () => string): void => {
+      const next = substituted();
+      unchanged.visited(whole, next !== value);
+      value = next;
+    };
 
     // Cross-app phase.
     for (const [whole, appName, envName, ref] of crossAppMatches(value)) {
+      if (unchanged.known(whole)) continue;
       const outcome = this.#crossTarget(() => this.#appByName(appName), envName);
       if (outcome === 'denied') return value;
-      if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
+      apply(whole, () => (outcome ? this.#substitute(value, whole, outcome, ref, inner) : value));
     }
     // Cross-environment phase (environments of the referencing secret's own app).
     for (const [whole, envName, ref] of crossEnvMatches(value)) {
+      if (unchanged.known(whole)) continue;
       const outcome = this.#crossTarget(() => ({ id: appId, name: '', sseEnabled: true }), envName);
       if (outcome === 'denied') return value;
-      if (outcome) value = this.#substitute(value, whole, outcome, ref, inner);
+      apply(whole, () => (outcome ? this.#substitute(value, whole, outcome, ref, inner) : value));
     }
     // Local phase: same environment, no access check.
     for (const [whole, ref] of localMatches(value)) {
+      if (unchanged.known(whole)) continue;
       const target = { environmentId: secret.environmentId, appId };
-      value = this.#substitute(value, whole, target, ref, inner);
+      apply(whole, () => this.#substitute(value, whole, target, ref, inner));
     }
     return value;
   }
@@ -251,6 +285,7 @@ export class ReferenceResolver {
     const referenced = found[0]!;
     // An earlier match of the same text replaced every occurrence: nothing left to expand again.
     this.#scanned += value.length;
+    if (this.#scanned > MAX_SCANNED_PER_VALUE || this.#readScanned + this.#scanned > MAX_READ_SCANNED) throw new ExpansionBudgetExceeded();
     if (!value.includes(whole)) return value;
     try {
       const expanded = this.#expand(referenced, target.appId, referenced.value!, visited);

@@ -274,9 +274,10 @@ for (const target of STORE_TARGETS) {
         }
       });
 
-      it('answers 404 for unknown, malformed and foreign ids', async () => {
+      it('answers 404 for unknown, malformed, empty and foreign ids', async () => {
         const foreign = await createApp(apiClient(server.url, (await createOwner(server.domain)).authorization), 'Foreign');
-        for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', foreign.id]) {
+        // '' is `/v1/apps//`: an empty id names no app (it once reached the handler with no target: 500).
+        for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', '', foreign.id]) {
           for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
             assertError(await api.call(method, `/v1/apps/${id}/`), 404, `App with ID ${id} not found`);
           }
