@@ -28,6 +28,7 @@ function referenceSpans(value: string): Array<{ whole: string; inside: string }>
     if (close === -1) return spans; // no closing brace after this point: nothing more can match
     const open = opening.at(inside);
     if (close > inside && (open === -1 || open > close)) {
+      if (spans.length === MAX_REFERENCES_PER_VALUE) throw new ExpansionBudgetExceeded();
       spans.push({ whole: value.slice(start, close + 1), inside: value.slice(inside, close) });
       from = close + 1;
     } else {
@@ -81,6 +82,11 @@ export const MAX_REFERENCE_DEPTH = 25;
  */
 export const MAX_REFERENCE_EXPANSIONS = 1000;
 export const MAX_RESOLVED_LENGTH = 4 * 1024 * 1024;
+/**
+ * References one value may hold: finding each costs about a microsecond per phase, so a 2 MB value
+ * of 520,000 references held the thread half a second a read (the value is returned verbatim).
+ */
+export const MAX_REFERENCES_PER_VALUE = 10_000;
 /** Characters read and written by one value's substitutions (many references to one long value). */
 export const MAX_SCANNED_PER_VALUE = 32 * 1024 * 1024;
 /**
