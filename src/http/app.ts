@@ -98,6 +98,20 @@ function answerWhatNodeWouldDrop(server: HttpServer): void {
   });
 }
 
+/** Where an HTTP/1.1 request without a Host header is routed, to be refused (RFC 9112 §3.2: 400). */
+const MISSING_HOST_ROUTE = '/.coffer-missing-host';
+
+function lacksRequiredHost(request: IncomingMessage): boolean {
+  return request.headers.host === undefined && request.httpVersionMajor === 1 && request.httpVersionMinor === 1;
+}
+
+function refuseMissingHost(app: FastifyInstance): void {
+  app.all(MISSING_HOST_ROUTE, { schema: { hide: true } }, (request, reply) => {
+    if (!lacksRequiredHost(request.raw)) return reply.callNotFound();
+    return reply.code(400).header('connection', 'close').send({ error: 'An HTTP/1.1 request needs a Host header.' });
+  });
+}
+
 /**
  * Believes the X-Forwarded-* headers of the `hops` proxies nearest to Coffer, so the client address
  * is the one the outermost of them appended (TRUST_PROXY promises that Coffer is reached only through
@@ -119,12 +133,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.http.bodyLimit,
     exposeHeadRoutes: false,
     trustProxy: trustNearestProxies(options.http.trustProxy),
-    rewriteUrl: (request) => rewriteUrl(request.url ?? '/'),
+    rewriteUrl: (request) => (lacksRequiredHost(request) ? MISSING_HOST_ROUTE : rewriteUrl(request.url ?? '/')),
     routerOptions: { querystringParser: parseQueryString },
     // Slow or stalled clients may not hold a connection forever (docs/security.md "Limits"): all
     // headers within headersTimeout, the whole request within requestTimeout, checked every second;
     // an idle keep-alive connection is closed after 72 s (longer than common proxies' 60 s).
-    http: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // An HTTP/1.1 request without Host is answered by a route (MISSING_HOST_ROUTE), in the API's
+    // error shape: Node's own answer to it has no body.
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
     requestTimeout: requestTimeoutMs,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
@@ -136,6 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // contract fixes exact messages and check order, and responses are serialized from what the
   // handlers build (never silently trimmed to a schema).
   answerWhatNodeWouldDrop(app.server);
+  refuseMissingHost(app);
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);

@@ -280,6 +280,22 @@ for (const target of STORE_TARGETS) {
       assert.equal((await api.get('/health/')).status, 200);
     });
 
+    it('answers an HTTP/1.1 request without Host with 400 in the API\'s error shape (Node answers it with no body)', async () => {
+      for (const request of ['GET /health/ HTTP/1.1\r\n\r\n', `GET /v1/apps/ HTTP/1.1\r\nauthorization: ${owner.authorization}\r\n\r\n`]) {
+        const outcome = await sendRaw(Buffer.from(request), { port, timeoutMs: 10_000 });
+        assert.equal(outcome.kind, 'response', JSON.stringify(outcome));
+        if (outcome.kind !== 'response') continue;
+        assert.equal(outcome.status, 400);
+        assert.match(outcome.headers['content-type'] ?? '', /^application\/json/);
+        assert.deepEqual(JSON.parse(outcome.body.toString()), { error: 'An HTTP/1.1 request needs a Host header.' });
+      }
+      // HTTP/1.0 has no Host requirement; the route that refuses is not reachable by its path.
+      const older = await sendRaw(Buffer.from('GET /health/ HTTP/1.0\r\n\r\n'), { port, timeoutMs: 10_000 });
+      assert.equal(older.kind === 'response' && older.status, 200);
+      const direct = await sendRaw(Buffer.from('GET /.coffer-missing-host HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n'), { port, timeoutMs: 10_000 });
+      assert.equal(direct.kind === 'response' && direct.status, 404);
+    });
+
     it('refuses more than 100 environments in one app creation and accepts 100', async () => {
       const names = (count: number) => Array.from({ length: count }, (_, i) => `env-${i}`);
       const refused = await api.post('/v1/apps/', { name: 'too-many-envs', environments: names(101) });
