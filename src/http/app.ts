@@ -69,13 +69,23 @@ function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException,
         ? [431, 'Request headers too large.']
         : [400, 'Malformed HTTP request.'];
   this.log.debug({ code: error.code, status }, 'client error');
-  // Nothing may be written once a response to this connection has begun (Node's own rule).
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !inFlight?.headersSent) {
-    socket.write(rawErrorResponse(status, message));
-  }
-  socket.destroy(error);
+  if (refusing.has(socket)) return; // the parser reports every later chunk too
+  refusing.add(socket);
+  const refuse = () => {
+    if (socket.writable) socket.write(rawErrorResponse(status, message));
+    socket.destroy(error);
+  };
+  // A request read whole before the bad bytes (pipelined) is still being served: its answer goes
+  // first, then the error. Answered at once, it would close the connection under that request,
+  // whose client would see a failure while its write went through. The request the error is about
+  // (a body too slow, malformed chunks) is answered at once.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight && !inFlight.writableEnded && inFlight.req.complete) inFlight.once('close', refuse);
+  else refuse();
 }
+
+/** Connections whose client error has been answered, or will be once the request in flight is. */
+const refusing = new WeakSet<Socket>();
 
 /** A whole HTTP/1.1 error response in the API's shape, for the answers written below Fastify. */
 function rawErrorResponse(status: number, message: string): string {

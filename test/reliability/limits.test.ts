@@ -296,6 +296,20 @@ for (const target of STORE_TARGETS) {
       assert.equal(direct.kind === 'response' && direct.status, 404);
     });
 
+    it('answers a request read before malformed bytes first, then the error (pipelining)', async () => {
+      // Answered at once, the error closed the connection under the write, which went through:
+      // its client was told 400 while the secret was created.
+      const body = JSON.stringify({ secrets: [{ key: 'PIPELINED', value: 'v' }] });
+      const write = `POST ${secretsUrl(app.id, 'development')} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${owner.authorization}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const outcome = await sendRaw(Buffer.from(`${write}GARBAGE\r\n\r\n`), { port, timeoutMs: 10_000 });
+      assert.equal(outcome.kind, 'response', JSON.stringify(outcome));
+      if (outcome.kind !== 'response') return;
+      assert.equal(outcome.status, 200, outcome.body.toString());
+      assert.equal(JSON.parse(outcome.body.toString())[0].key, 'PIPELINED');
+      const listed = await api.get(secretsUrl(app.id, 'development', '&key=PIPELINED'));
+      assert.equal(listed.body.length, 1);
+    });
+
     it('refuses more than 100 environments in one app creation and accepts 100', async () => {
       const names = (count: number) => Array.from({ length: count }, (_, i) => `env-${i}`);
       const refused = await api.post('/v1/apps/', { name: 'too-many-envs', environments: names(101) });
