@@ -20,7 +20,7 @@ import {
   type KeyPair,
   type ParsedToken,
 } from '../crypto/index.js';
-import { referenceKey, resolveReferences, type ResolveOptions } from './references.js';
+import { ReadBudget, referenceKey, resolveReferences, type ResolveOptions } from './references.js';
 
 export type PhaseProtocolErrorKind =
   /** The server could not be reached. */
@@ -405,7 +405,7 @@ export class PhaseSession {
     const secrets = selected.map((s) => this.#decrypt(env, s));
     if (options.resolveReferences === false) return secrets;
     const lookup = new Map(secrets.map((s) => [referenceKey(env.name, s.path, s.key), s.value]));
-    const resolveOptions: ResolveOptions = { cache, ...(options.warnings ? { warnings: options.warnings } : {}) };
+    const resolveOptions: ResolveOptions = { cache, budget: new ReadBudget(), ...(options.warnings ? { warnings: options.warnings } : {}) };
     const fetchReferenced = async (envName: string, path: string, key: string, appName: string | null): Promise<string> => {
       const local = lookup.get(referenceKey(envName, path, key, appName ?? undefined));
       if (local !== undefined) return local;
@@ -416,7 +416,7 @@ export class PhaseSession {
       return found.value;
     };
     for (const secret of secrets) {
-      secret.value = await resolveReferences(secret.value, env.name, options.path || '/', fetchReferenced, null, resolveOptions);
+      secret.value = await resolveReferences(secret.value, env.name, options.path || '/', fetchReferenced, null, { ...resolveOptions, secretKey: secret.key });
     }
     return secrets;
   }

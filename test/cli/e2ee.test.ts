@@ -73,6 +73,16 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual([got.value, got.overridden], ['override-e2ee-value', true]);
     });
 
+    it('leaves a value past the bounds on reference expansion verbatim, with a warning naming it, and resolves the rest', async () => {
+      const many = '${REF}'.repeat(10_001); // one reference more than a value may hold
+      assert.deepEqual((await d.owner.json(dev('secrets', 'set', 'MANY'), { input: many })).created, ['MANY']);
+      const result = await d.owner.run(run('--', NODE, '-e', PRINT_ENV, 'MANY', 'REF'));
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { MANY: many, REF: 'override-e2ee-value!' });
+      assert.match(result.stderr, /^warning: MANY: references left unresolved: expanding them passes Coffer's bounds on reference expansion$/m);
+      assert.deepEqual((await d.owner.json(dev('secrets', 'delete', 'MANY'))).deleted.map((s: any) => s.key), ['MANY']);
+    });
+
     it('imports and exports through the client protocol, and deletes', async () => {
       const file = path.join(d.dir, 'e2ee.env');
       await fs.writeFile(file, 'IMPORTED="imported-e2ee-value"\n# comment\nexport SECOND=two\n');

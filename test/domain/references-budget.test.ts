@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { MAX_READ_GROWTH, MAX_REFERENCES_PER_VALUE, ReferenceResolver, referenceMatchesForTest, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import { ReferenceResolver, referenceMatchesForTest, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import { MAX_READ_GROWTH, MAX_REFERENCES_PER_VALUE } from '../../src/reference-limits.js';
 import { EnvironmentSnapshot, type SecretEntry } from '../../src/domain/secrets/snapshot.js';
 
 const ENV = '00000000-0000-4000-8000-000000000001';

@@ -5,6 +5,15 @@
 import { ForwardIndex } from '../../forward-index.js';
 import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
 import { normalisePath } from './paths.js';
+import {
+  MAX_READ_EXPANSIONS,
+  MAX_READ_GROWTH,
+  MAX_READ_SCANNED,
+  MAX_REFERENCE_EXPANSIONS,
+  MAX_REFERENCES_PER_VALUE,
+  MAX_RESOLVED_LENGTH,
+  MAX_SCANNED_PER_VALUE,
+} from '../../reference-limits.js';
 
 /**
  * The `${...}` spans Phase's server matches, in order: `${`, then text without braces, then the
@@ -74,29 +83,6 @@ function localMatches(value: string): Array<[whole: string, ref: string]> {
 export const referenceMatchesForTest = { crossAppMatches, crossEnvMatches, localMatches };
 
 export const MAX_REFERENCE_DEPTH = 25;
-/**
- * Coffer's bounds on the work one value's expansion may cost (docs/security.md "Limits"): depth alone
- * does not bound it, since a value naming two secrets that each name two more doubles per hop
- * (2^25 expansions within the depth limit). Past either bound the value is returned verbatim, as
- * an unresolvable reference is.
- */
-export const MAX_REFERENCE_EXPANSIONS = 1000;
-export const MAX_RESOLVED_LENGTH = 4 * 1024 * 1024;
-/**
- * References one value may hold: finding each costs about a microsecond per phase, so a 2 MB value
- * of 520,000 references held the thread half a second a read (the value is returned verbatim).
- */
-export const MAX_REFERENCES_PER_VALUE = 10_000;
-/** Characters read and written by one value's substitutions (many references to one long value). */
-export const MAX_SCANNED_PER_VALUE = 32 * 1024 * 1024;
-/**
- * The same bounds for one read (every value one resolution expands): past any of them the remaining
- * values are returned verbatim. Per-value bounds alone let 1,100 values that each expand to 4 MB
- * exhaust the process's memory, and 990 values that each cost 16 MB of work hold it 14 s.
- */
-export const MAX_READ_EXPANSIONS = 100_000;
-export const MAX_READ_GROWTH = 64 * 1024 * 1024;
-export const MAX_READ_SCANNED = 256 * 1024 * 1024;
 
 /** Cheap test before running the regular expressions at all. */
 export function mayContainReference(text: string): boolean {
