@@ -99,7 +99,8 @@ export const DEFAULT_ROLES: readonly RoleDefinition[] = [
       NetworkAccessPolicies: ['read'], Logs: [], SSO: [], Teams: [], SCIM: [], LogStreams: [],
     },
     appPermissions: {
-      Environments: CRUD, Secrets: CRUD, DynamicSecretLeases: ['create', 'read'], RotatingSecrets: ['read'], Lockbox: [], Logs: [],
+      // Appendix A lists this role's environment actions with read first (the others list CRUD).
+      Environments: ['read', 'create', 'update', 'delete'], Secrets: CRUD, DynamicSecretLeases: ['create', 'read'], RotatingSecrets: ['read'], Lockbox: [], Logs: [],
       Tokens: [], Members: ['read'], ServiceAccounts: ['read'], Integrations: ['read'], EncryptionMode: ['read'], Teams: ['read'],
     },
     globalAccess: false,

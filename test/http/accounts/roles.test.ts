@@ -1,7 +1,7 @@
 // Roles (rest-api §11, §3.4, Appendix A): defaults, custom roles and every validation message.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_ROLES } from '../../../src/domain/role-definitions.js';
+import { APPENDIX_A_ROLES } from '../../fixtures/default-roles.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
@@ -31,10 +31,12 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual(Object.keys(developer), ['id', 'name', 'description', 'color', 'isDefault', 'createdAt']);
       assert.deepEqual([developer.color, developer.isDefault], ['', true]);
       assert.equal(developer.description, 'Development users with limited organisation-level permissions. Requires explicit access to Apps and Environments.');
-      for (const [index, definition] of DEFAULT_ROLES.entries()) {
+      for (const [index, definition] of APPENDIX_A_ROLES.entries()) {
         const detail = await api.get(`/v1/roles/${listed.body.data[index].id}/`);
         assert.equal(detail.status, 200);
-        assert.deepEqual(detail.body.permissions, { permissions: definition.permissions, appPermissions: definition.appPermissions, globalAccess: definition.globalAccess });
+        // As text: the order of classes and of actions is part of the contract.
+        const expected = { permissions: definition.permissions, appPermissions: definition.appPermissions, globalAccess: definition.globalAccess };
+        assert.equal(JSON.stringify(detail.body.permissions), JSON.stringify(expected), definition.name);
         assert.equal(detail.body.description, definition.description);
       }
       assert.deepEqual((await api.get(`/v1/roles/${UNKNOWN}/`)).body, { error: 'Role not found.' });
