@@ -6,7 +6,15 @@ import { DomainError, invalid } from '../domain/errors.js';
 export interface RawBody {
   readonly mediaType: string;
   readonly contentTypeHeader: string;
+  /** The bytes as UTF-8 (U+FFFD for what is not). */
   readonly text: string;
+  /** Whether the bytes are valid UTF-8: JSON that is not is refused, not read with U+FFFD in it. */
+  readonly validUtf8: boolean;
+}
+
+/** Phase's framework parses JSON for `application/json` only (rest-api §1.4); `+json` types are 415 too. */
+export function isJsonMediaType(mediaType: string): boolean {
+  return mediaType === 'application/json';
 }
 
 export type JsonObject = Record<string, unknown>;
@@ -28,11 +36,14 @@ export function isJsonObject(value: unknown): value is JsonObject {
  * Node SDK sends JSON labelled form-urlencoded or text/plain).
  */
 export function readJsonBodyAnyType(request: FastifyRequest): JsonObject {
-  const text = rawBodyOf(request)?.text ?? '';
-  if (text.trim() === '') throw invalid('Request body is required.');
+  const raw = rawBodyOf(request);
+  // Empty, as Phase's `if not request.body`: a body of whitespace is not JSON.
+  if (!raw || raw.text === '') throw invalid('Request body is required.');
+  // Not UTF-8 is not JSON: read with U+FFFD in it, a secret would be stored other than sent.
+  if (!raw.validUtf8) throw invalid('Request body must be valid JSON.');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(raw.text);
   } catch {
     throw invalid('Request body must be valid JSON.');
   }
@@ -52,7 +63,8 @@ export function readJsonBody(request: FastifyRequest): JsonObject {
     }
   }
   const body = raw!;
-  if (body.mediaType === 'application/json' || body.mediaType.endsWith('+json')) {
+  if (isJsonMediaType(body.mediaType)) {
+    if (!body.validUtf8) throw invalid('JSON parse error - the body is not valid UTF-8.');
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.text);

@@ -2,7 +2,7 @@
 // float and refuses it where an integer is required (rest-api §10.7 `expires_in`). This finds the
 // top-level keys of a JSON object whose value was written with a fraction or an exponent.
 import type { FastifyRequest } from 'fastify';
-import { isRawBody } from './body.js';
+import { isJsonMediaType, isRawBody } from './body.js';
 
 function skipWhitespace(text: string, index: number): number {
   while (index < text.length && ' \t\n\r'.includes(text[index]!)) index += 1;
@@ -67,6 +67,6 @@ export function floatLiteralKeys(text: string): Set<string> {
 /** The float-literal keys of a request's JSON body (none for other media types). */
 export function floatLiteralKeysOf(request: FastifyRequest): Set<string> {
   const body = request.body;
-  if (!isRawBody(body) || !(body.mediaType === 'application/json' || body.mediaType.endsWith('+json'))) return new Set();
+  if (!isRawBody(body) || !isJsonMediaType(body.mediaType)) return new Set();
   return floatLiteralKeys(body.text);
 }

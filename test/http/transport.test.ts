@@ -115,7 +115,12 @@ describe('transport conventions', () => {
     assert.deepEqual(xml.body, { error: 'Unsupported media type "application/xml" in request.' });
     const none = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: new Blob(['{"a":1}']) });
     assert.equal(none.status, 415);
-    assert.deepEqual(none.body, { error: 'Unsupported media type "" in request.' });
+    assert.deepEqual(none.body, { error: 'Unsupported media type "" in request.' });    // Only application/json is JSON to Phase's framework, not every +json type.
+    const vendor = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/vnd.api+json' } });
+    assert.deepEqual([vendor.status, vendor.body], [415, { error: 'Unsupported media type "application/vnd.api+json" in request.' }]);
+    // Bytes that are not UTF-8 are not JSON (read with U+FFFD they would be stored as other text).
+    const latin1 = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: Buffer.from('{"a":"caf\xe9"}', 'latin1'), headers: { 'content-type': 'application/json' } });
+    assert.deepEqual([latin1.status, latin1.body], [400, { error: 'JSON parse error - the body is not valid UTF-8.' }]);
   });
 
   it('parses JSON whatever the content type where the contract says so', async () => {
@@ -123,6 +128,7 @@ describe('transport conventions', () => {
     assert.deepEqual(form.body, { body: { a: 1 } });
     const cases: Array<[string, string]> = [
       ['', 'Request body is required.'],
+      [' \n', 'Request body must be valid JSON.'], // not empty, as Phase's `if not request.body` sees it
       ['{nope', 'Request body must be valid JSON.'],
       ['"text"', 'Request body must be a JSON object.'],
     ];
@@ -131,6 +137,8 @@ describe('transport conventions', () => {
       assert.equal(res.status, 400, body);
       assert.deepEqual(res.body, { error }, body);
     }
+    const latin1 = await request(`${server.url}/v1/probe-any/`, { method: 'POST', body: Buffer.from('{"a":"caf\xe9"}', 'latin1'), headers: { 'content-type': 'text/plain' } });
+    assert.deepEqual([latin1.status, latin1.body], [400, { error: 'Request body must be valid JSON.' }]);
   });
 
   it('rewrites camelCase query names to snake_case, last occurrence wins', async () => {

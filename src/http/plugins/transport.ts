@@ -1,5 +1,6 @@
 // Transport conventions shared by every route (rest-api §1): raw body capture with the framework
 // messages, content negotiation (406), CORS from ALLOWED_ORIGINS and a request id header.
+import { isUtf8 } from 'node:buffer';
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -36,7 +37,8 @@ async function transport(app: FastifyInstance, options: TransportOptions) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, buffer, done) => {
     const header = request.headers['content-type'] ?? '';
-    const body: RawBody = { mediaType: mediaTypeOf(header), contentTypeHeader: header, text: (buffer as Buffer).toString('utf8') };
+    const bytes = buffer as Buffer;
+    const body: RawBody = { mediaType: mediaTypeOf(header), contentTypeHeader: header, text: bytes.toString('utf8'), validUtf8: isUtf8(bytes) };
     done(null, body);
   });
 

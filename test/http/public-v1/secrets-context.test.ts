@@ -218,7 +218,11 @@ for (const target of STORE_TARGETS) {
         // JSON labelled as something else is still read (the Node SDK sends it that way)
         const res = await request(url, { method: 'POST', headers: { authorization: owner.authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: JSON.stringify({ secrets: [{ key: 'FORM', value: 'ok' }] }) });
         assert.equal(res.status, 200, res.text);
-        assert.equal(res.body[0].key, 'FORM');
+        assert.equal(res.body[0].key, 'FORM');        // A value that is not UTF-8 (Latin-1 é) is refused, not stored with U+FFFD in its place.
+        const latin1 = Buffer.from(JSON.stringify({ secrets: [{ key: 'LATIN1', value: 'caf\xe9' }] }), 'latin1');
+        assertError(await request(url, { method: 'POST', headers: { authorization: owner.authorization, 'content-type': 'application/json' }, body: latin1 }), 400, 'Request body must be valid JSON.');
+        const listed = await apiClient(server.url, owner.authorization).get(secretsUrl(app.id, 'development'));
+        assert.ok(!listed.body.some((s: any) => s.key === 'LATIN1'), 'nothing stored');
       });
     });
   });

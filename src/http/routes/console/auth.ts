@@ -6,7 +6,7 @@ import { DomainError } from '../../../domain/errors.js';
 import { bucketOf } from '../../../domain/principal.js';
 import { SESSION_TTL_MS, type NewSession } from '../../../domain/sessions.js';
 import { personRequired, type AccountCaller } from '../../../domain/users.js';
-import { isRawBody } from '../../body.js';
+import { isJsonMediaType, isRawBody } from '../../body.js';
 import { clientIp } from '../../plugins/authenticate.js';
 
 /**
@@ -72,7 +72,7 @@ export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply)
 export function assertJsonBody(request: FastifyRequest): void {
   const raw = isRawBody(request.body) ? request.body : undefined;
   if (!raw || (raw.text === '' && raw.mediaType === '')) return;
-  if (raw.mediaType === 'application/json' || raw.mediaType.endsWith('+json')) return;
+  if (isJsonMediaType(raw.mediaType)) return;
   throw new DomainError('unsupported_media_type', `Unsupported media type "${raw.contentTypeHeader}" in request. Send JSON with Content-Type: application/json.`);
 }
 
