@@ -71,6 +71,15 @@ describe('transport conventions', () => {
     }
   });
 
+  it('matches a path parameter only to a non-empty segment: an empty one is an unknown route, before authentication', async () => {
+    for (const path of ['/v1/apps//', '/public/v1/apps//', '/v1/environments//', '/v1/roles//', '/v1/service-accounts//tokens/', '/v1/service-accounts/x/tokens//', '/v1/members//access/', '/v1/members/invites//', '/coffer/v1/apps//enable-sse/']) {
+      for (const method of ['GET', 'PUT', 'DELETE', 'POST']) {
+        const res = await request(server.url + path, { method });
+        assert.deepEqual([res.status, res.body], [404, { error: 'Not found.' }], `${method} ${path}`);
+      }
+    }
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await request(`${server.url}/no/such/route/`);
     assert.equal(res.status, 404);

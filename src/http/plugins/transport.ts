@@ -32,6 +32,16 @@ function acceptsJson(request: FastifyRequest): boolean {
   return new Negotiator({ headers: { accept } }).mediaType(['application/json']) !== undefined;
 }
 
+/**
+ * A path parameter matches a non-empty segment only (rest-api §1.2), so `/v1/apps//` is no route:
+ * 404 before authentication, as for any unknown path (the router itself matches it with an empty id).
+ */
+function hasEmptyParameter(params: unknown): boolean {
+  const values = params as Record<string, string>;
+  for (const name in values) if (values[name] === '') return true;
+  return false;
+}
+
 async function transport(app: FastifyInstance, options: TransportOptions) {
   // Bodies are kept raw; each handler parses them after its access checks (see ../body.ts).
   app.removeAllContentTypeParsers();
@@ -53,7 +63,7 @@ async function transport(app: FastifyInstance, options: TransportOptions) {
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     reply.header('x-request-id', request.id);
     // Answered before the body is read: an unknown path is no reason to buffer megabytes.
-    if (request.is404) return notFoundHandler(request, reply);
+    if (request.is404 || hasEmptyParameter(request.params)) return notFoundHandler(request, reply);
     if (request.routeOptions.config?.notJson || acceptsJson(request)) return done();
     sendError(reply, 406, 'Could not satisfy the request Accept header.');
   });

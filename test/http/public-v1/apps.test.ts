@@ -274,14 +274,15 @@ for (const target of STORE_TARGETS) {
         }
       });
 
-      it('answers 404 for unknown, malformed, empty and foreign ids', async () => {
+      it('answers 404 for unknown, malformed and foreign ids, and an empty one is no route', async () => {
         const foreign = await createApp(apiClient(server.url, (await createOwner(server.domain)).authorization), 'Foreign');
-        // '' is `/v1/apps//`: an empty id names no app (it once reached the handler with no target: 500).
-        for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', '', foreign.id]) {
+        for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', foreign.id]) {
           for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
             assertError(await api.call(method, `/v1/apps/${id}/`), 404, `App with ID ${id} not found`);
           }
         }
+        // '' is `/v1/apps//`, no route at all (rest-api §1.2; it once reached the handler with no target: 500).
+        assertError(await api.get('/v1/apps//'), 404, 'Not found.');
       });
 
       it('resolves the app from the URL only (D-5): ?app_id= never retargets', async () => {

@@ -160,13 +160,14 @@ for (const target of STORE_TARGETS) {
     });
 
     describe('GET/PUT/DELETE /v1/environments/{id}/ (§9.4–§9.6)', () => {
-      it('answers 404 Environment not found for unknown, malformed, empty and foreign ids', async () => {
+      it('answers 404 Environment not found for unknown, malformed and foreign ids, and an empty one is no route', async () => {
         const foreign = await createApp(apiClient(server.url, (await createOwner(server.domain)).authorization), 'Foreign');
-        for (const id of ['00000000-0000-4000-8000-000000000000', 'xyz', '', foreign.env.development!.id]) {
+        for (const id of ['00000000-0000-4000-8000-000000000000', 'xyz', foreign.env.development!.id]) {
           for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
             assertError(await api.call(method, `/v1/environments/${id}/`), 404, 'Environment not found');
           }
         }
+        assertError(await api.get('/v1/environments//'), 404, 'Not found.'); // no route (rest-api §1.2)
       });
 
       it('resolves from the URL only (D-5)', async () => {
