@@ -88,6 +88,15 @@ export class Secrets {
     return list;
   }
 
+  /**
+   * GET /v1/secrets/dynamic/ (rest-api §15, OPEN-13): the checks of a read, then nothing to list,
+   * since Coffer has no dynamic secrets.
+   */
+  listDynamic(call: Call): never {
+    this.#check(call, 'read');
+    throw notFound('No dynamic secrets found');
+  }
+
   async #select(target: WriteTarget, environment: ResolvedEnvironment, filters: ListFilters): Promise<SecretList> {
     let secrets: readonly ResolvedSecret[] = environment.secrets;
     let selection = '';

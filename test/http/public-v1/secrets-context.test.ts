@@ -196,6 +196,25 @@ for (const target of STORE_TARGETS) {
         assertError(await apiClient(server.url, reader.authorization).get(secretsUrl(e2ee.appId, 'development')), 400, SSE_400);
       });
 
+      it('GET /v1/secrets/dynamic/ (§15): the checks of a read, then 404, as Coffer has no dynamic secrets', async () => {
+        const dynamic = (appId: string, env: string) => `/v1/secrets/dynamic/?app_id=${appId}&env=${env}`;
+        assertError(await request(`${server.url}${dynamic(app.id, 'development')}`), 401, 'Authentication credentials were not provided.');
+        for (const prefix of ['', '/public', '/service']) {
+          assertError(await api.get(prefix + dynamic(app.id, 'development')), 404, 'No dynamic secrets found');
+        }
+        const unknown = '00000000-0000-4000-8000-000000000000';
+        assertError(await api.get(dynamic(unknown, 'development')), 404, `App with ID ${unknown} not found`);
+        assertError(await api.get('/v1/secrets/dynamic/'), 403, CONTEXT_REQUIRED);
+        assertError(await api.call('PATCH', dynamic(app.id, 'development')), 403, 'Unsupported HTTP method: PATCH');
+        assertError(await api.call('POST', dynamic(app.id, 'development'), '{}'), 403, 'Unsupported HTTP method: POST');
+        const none = await createCustomRole(server.domain, owner.organisationId, 'Dynamic-less', { Apps: ['read'] }, { Environments: ['read'] });
+        const member = await addMember(server.domain, owner.organisationId, { id: none });
+        await grantAccess(server.domain, member, app.id, [app.env.development!.id]);
+        assertError(await apiClient(server.url, member.authorization).get(dynamic(app.id, 'development')), 403, "You don't have permission to read secrets in this environment.");
+        const e2ee = await createE2eeApp(server.domain, owner, 'E2EE dynamic', ['Development'], []);
+        assertError(await api.get(dynamic(e2ee.appId, 'development')), 400, SSE_400);
+      });
+
       it('body: required, valid JSON, an object; whatever the Content-Type', async () => {
         const url = `${server.url}${secretsUrl(app.id, 'development')}`;
         const cases: Array<[string, string]> = [

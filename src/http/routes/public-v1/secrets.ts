@@ -52,15 +52,29 @@ function render(list: SecretList): Uint8Array {
   return body;
 }
 
+/** Phase answers other methods on the secrets endpoints with 403, after authentication (§1.3). */
+const unsupported = (_call: unknown, method: string): never => {
+  throw new DomainError('forbidden', `Unsupported HTTP method: ${method}`);
+};
+
 export async function secretRoutes(app: FastifyInstance) {
   const { domain } = app;
+  // Coffer has no dynamic secrets: the read's context, method and permission checks, then 404 (§15).
+  definePublicRoute(app, {
+    url: '/v1/secrets/dynamic/',
+    auth: 'query',
+    unsupported,
+    methods: {
+      GET: {
+        schema: { tags, summary: 'Dynamic secrets (none in Coffer: 404 after the checks of a read)', querystring: context, response: { ...errors } },
+        handler: async (call) => domain.secrets.listDynamic(call),
+      },
+    },
+  });
   definePublicRoute(app, {
     url: '/v1/secrets/',
     auth: 'query',
-    // Phase answers other methods on this endpoint with 403, after authentication (§1.3).
-    unsupported: (_call, method) => {
-      throw new DomainError('forbidden', `Unsupported HTTP method: ${method}`);
-    },
+    unsupported,
     methods: {
       GET: {
         schema: { tags, summary: 'List secrets of an environment (plaintext, references resolved)', querystring: listQuery, response: { 200: secretListSchema, ...errors } },
