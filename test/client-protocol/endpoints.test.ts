@@ -247,6 +247,10 @@ for (const target of STORE_TARGETS) {
         [{ secrets: [wire(dev, { key: 'ph:v1:abc:def' })] }, 400, 'Invalid ciphertext format'],
         [{ secrets: [wire(dev, { comment: 'plain comment' })] }, 400, 'Invalid ciphertext format'],
         [{ secrets: [wire(dev, { value: `${encryptAsymmetric('v', pk)}:extra` })] }, 400, 'Invalid ciphertext format'],
+        // What libsodium's base64 decoder refuses (the SDK would then fail every read of the environment).
+        [{ secrets: [wire(dev, { value: encryptAsymmetric('v', pk).replace(/=+$/, '') })] }, 400, 'Invalid ciphertext format'],
+        [{ secrets: [wire(dev, { value: encryptAsymmetric('v', pk).replace(/.(=+)$/, 'B$1') })] }, 400, 'Invalid ciphertext format'],
+        [{ secrets: [wire(dev, { value: `ph:v1:${'a'.repeat(64)}:AAAA` })] }, 400, 'Invalid ciphertext format'],
         [{ secrets: [wire(dev, { override: { value: 'plain', isActive: true } })] }, 400, 'Invalid ciphertext format'],
         [{ secrets: [{ ...wire(dev), keyDigest: undefined }] }, 400, 'Missing required field: keyDigest'],
         [{ secrets: [{ ...wire(dev), key: undefined }] }, 400, 'Missing required field: key'],

@@ -13,15 +13,24 @@ export const INVALID_CIPHERTEXT = 'Invalid ciphertext format';
 
 /**
  * Phase's check is `ph:v1:[0-9a-fA-F]{64}:.+` anchored at the start. Coffer also anchors the end and
- * allows only base64 in the body: a fifth `:` part or stray characters would be stored and then break
- * every Node SDK `get()` of the environment (the SDK fails the whole read on one bad field). Every
- * official client's output matches.
+ * allows only what libsodium's decoder (the SDKs') reads in the body: padded, canonical standard
+ * base64 of at least a nonce and a MAC. Anything else (a fifth `:` part, stray characters, base64
+ * without its `=`, a body too short to hold a box) would be stored and then break every Node SDK
+ * `get()` of the environment (the SDK fails the whole read on one bad field). Every official
+ * client's output matches.
  */
-const CIPHERTEXT = /^ph:v1:[0-9a-fA-F]{64}:[A-Za-z0-9+/]+={0,2}$/;
+const CIPHERTEXT = /^ph:v1:[0-9a-fA-F]{64}:([A-Za-z0-9+/]+={0,2})$/;
 const KEY_DIGEST = /^[0-9a-fA-F]{64}$/;
+/** The nonce (24 bytes) and the MAC (16) that every ph:v1 body holds, whatever it encrypts. */
+const MIN_BODY_BYTES = 40;
 
 export function isCiphertext(value: unknown): value is Ciphertext {
-  return typeof value === 'string' && CIPHERTEXT.test(value);
+  if (typeof value !== 'string') return false;
+  const body = CIPHERTEXT.exec(value)?.[1];
+  if (body === undefined) return false;
+  // Node's decoder is lenient: the body is canonical exactly when encoding its bytes gives it back.
+  const bytes = Buffer.from(body, 'base64');
+  return bytes.length >= MIN_BODY_BYTES && bytes.toString('base64') === body;
 }
 
 export interface OverrideCiphertext {
