@@ -53,6 +53,12 @@ export function parseAuthorization(header: string | undefined): Credential {
   return { type: parts[1] as TokenType, bearer: parts[2]!, wholeToken: false };
 }
 
+/**
+ * A bearer as tokens carry it: 32 bytes in hex, which Coffer writes in lower case and reads in
+ * either (crypto spec §1.2; the Node SDK's token pattern allows both). Its hash is of the lower case.
+ */
+const HEX_BEARER = /^[0-9a-fA-F]{64}$/;
+
 type CachedToken =
   | { kind: 'user'; row: UserTokenAuthRow }
   | { kind: 'service_account'; row: ServiceAccountTokenAuthRow };
@@ -135,7 +141,7 @@ export class Authenticator {
   #tokenKey(header: string | undefined, connection: object | undefined): TokenKey {
     const { type, bearer, wholeToken } = parseAuthorization(header);
     if (type === 'Service') throw unauthenticated(TOKEN_EXPIRED_OR_DELETED);
-    const hash = bearerHash(bearer);
+    const hash = bearerHash(HEX_BEARER.test(bearer) ? bearer.toLowerCase() : bearer);
     const key: TokenKey = { type, hash, cacheKey: `${type}:${hash}` };
     if (connection && !wholeToken) this.#connections.set(connection, { header: header!, key });
     return key;

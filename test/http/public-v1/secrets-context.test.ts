@@ -51,6 +51,15 @@ for (const target of STORE_TARGETS) {
       });
     });
 
+    describe('token case (crypto spec §1.2)', () => {
+      it('reads a bearer written in upper-case hex as the same token, in both header forms', async () => {
+        const upper = (text: string) => text.replace(/[0-9a-f]{64}/g, (hex) => hex.toUpperCase());
+        assert.notEqual(upper(owner.authorization), owner.authorization);
+        assert.deepEqual(await where(await apiClient(server.url, upper(owner.authorization)).get(secretsUrl(app.id, 'development'))), ['development']);
+        assert.deepEqual(await where(await apiClient(server.url, `Bearer ${upper(owner.token)}`).get(secretsUrl(app.id, 'development'))), ['development']);
+      });
+    });
+
     describe('context resolution (§2.5)', () => {
       it('query mode: app_id + env (case-insensitive), camelCase names accepted', async () => {
         assert.deepEqual(await where(await api.get(secretsUrl(app.id, 'DEVELOPMENT'))), ['development']);
