@@ -55,6 +55,8 @@ const ROWS: Row[] = [
   { method: 'GET', route: '/v1/secrets/', headers: { environment: '{env}' }, otherOrg: [401, 'Environment not found'], serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'GET', route: '/v1/secrets/', headers: { 'secret-id': '{secret}' }, otherOrg: [404, 'Secret not found'], serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'GET', route: '/v1/secrets/', query: 'secret_id={secret}', otherOrg: [404, 'Secret not found'], serviceAccount: ENV_SA, member: ENV_MEMBER },
+  { method: 'GET', route: '/v1/secrets/dynamic/', query: 'app_id={app}&env=Development', otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
+  { method: 'GET', route: '/v1/secrets/dynamic/', headers: { environment: '{env}' }, otherOrg: [401, 'Environment not found'], serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'POST', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: [{ key: 'INJECTED', value: 'x' }] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'PUT', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: [{ id: '{secret}', value: 'x' }] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
   { method: 'DELETE', route: '/v1/secrets/', query: 'app_id={app}&env=Development', body: { secrets: ['{secret}'] }, otherOrg: appGone, serviceAccount: ENV_SA, member: ENV_MEMBER },
@@ -187,7 +189,9 @@ for (const target of STORE_TARGETS) {
         for (const method of ['GET', 'POST', 'PUT', 'DELETE'] as const) {
           if (listed.has(method)) continue;
           const res = await api.call(method, urlOf({ method, route } as Row), method === 'GET' ? undefined : {});
-          assert.equal(res.status, 405, `${method} ${route} is served (${res.status}) but has no access row`);
+          // The secrets endpoints answer a method they do not serve with 403 (rest-api §1.3, §15).
+          const refused = route === '/v1/secrets/' || route === '/v1/secrets/dynamic/' ? [403, `Unsupported HTTP method: ${method}`] : [405, `Method "${method}" not allowed.`];
+          assert.deepEqual([res.status, res.body?.error], refused, `${method} ${route} is served (${res.status}) but has no access row`);
         }
       }
     });
