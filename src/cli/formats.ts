@@ -41,6 +41,17 @@ export function stringifyEntries(format: Format, entries: readonly Entry[]): str
   return text;
 }
 
+/**
+ * Names and values all double-quoted: plain, `yes`, `on`, `2024-01-01`, `12:30:00` or `1_000` are a
+ * boolean, a date, a time and a number to YAML 1.1 readers (PyYAML, many tools), and a secret is
+ * text. U+2028 and U+2029 are written as the escapes `\L` and `\P`: those readers take them raw
+ * for line breaks and refuse the file.
+ */
+function yamlMapping(entries: readonly Entry[]): string {
+  const text = YAML.stringify(Object.fromEntries(entries.map((e) => [e.key, e.value])), { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE' });
+  return text.replace(/\u2028/g, '\\L').replace(/\u2029/g, '\\P');
+}
+
 /** A leading byte order mark (editors on Windows write one) is not part of any format's text. */
 export function parseEntries(format: Format, text: string): Entry[] {
   return READERS[format](text.replace(/^\uFEFF/, ''));
@@ -49,7 +60,7 @@ export function parseEntries(format: Format, text: string): Entry[] {
 const WRITERS: Record<Format, (entries: readonly Entry[]) => string> = {
   dotenv: (entries) => entries.map((e) => `${dotenvKey(e.key)}=${dotenvValue(e.key, e.value)}\n`).join(''),
   json: (entries) => `${JSON.stringify(Object.fromEntries(entries.map((e) => [e.key, e.value])), null, 2)}\n`,
-  yaml: (entries) => (entries.length === 0 ? '{}\n' : YAML.stringify(Object.fromEntries(entries.map((e) => [e.key, e.value])), { lineWidth: 0 })),
+  yaml: (entries) => (entries.length === 0 ? '{}\n' : yamlMapping(entries)),
   csv: (entries) => stringifyCsv(entries.map((e) => ({ key: e.key, value: e.value })), { header: true, columns: ['key', 'value'] }),
   toml: (entries) => withNewline(stringifyToml(Object.fromEntries(entries.map((e) => [e.key, e.value])))),
 };

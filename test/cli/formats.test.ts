@@ -201,3 +201,18 @@ describe('dotenv export', () => {
     }
   });
 });
+
+describe('YAML export', () => {
+  // PyYAML and other YAML 1.1 readers: yes/no/on/off are booleans, 2024-01-01 a date, 12:30:00 a
+  // number of seconds, 1_000 and 0b101 integers; U+2028 raw is a line break there.
+  it('double-quotes every name and value, and escapes the line and paragraph separators', () => {
+    const entries: Entry[] = ['yes', 'no', 'on', 'OFF', '2024-01-01', '12:30:00', '1_000', '0b101', '~', 'a\u2028b\u2029c'].map((value, i) => ({ key: `Y${i}`, value }));
+    entries.push({ key: 'ON', value: 'key read as a boolean if plain' });
+    const text = stringifyEntries('yaml', entries);
+    for (const { key, value } of entries.slice(0, 9)) assert.ok(text.includes(`"${key}": "${value}"\n`), `${key}: ${value}\n${text}`);
+    assert.ok(text.includes('"Y9": "a\\Lb\\Pc"\n'), text);
+    assert.ok(!/[\u2028\u2029]/.test(text));
+    assert.ok(text.includes('"ON": '));
+    assert.deepEqual(parseEntries('yaml', text), entries);
+  });
+});
