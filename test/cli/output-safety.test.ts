@@ -51,6 +51,23 @@ describe('terminal output carries no raw control characters', { timeout: 300_000
     assert.equal((await o.json(['apps', 'list'])).data.find((a: any) => a.id === app.id).name, app.name);
   });
 
+  // A name with a newline printed raw could forge a line of its own (say `coffer: ...`) under the message.
+  it('names in messages show a newline as ⏎ and a tab as →: set, delete, and the error for a missing name', async () => {
+    const o = d.owner;
+    const set = await o.run(['secrets', 'set', 'NL\nFORGED=1', 'TAB\tX=2'], { cwd: project });
+    assert.equal(set.code, 0, set.stderr);
+    const said = set.rawStdout + set.stderr;
+    assert.match(said, /created NL⏎FORGED, TAB→X/);
+    assert.doesNotMatch(said, /^FORGED/m);
+    const missing = await o.run(['secrets', 'get', 'GONE\nFORGED'], { cwd: project });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /there is no secret GONE⏎FORGED in /);
+    assert.doesNotMatch(missing.stderr, /^FORGED/m);
+    const deleted = await o.run(['secrets', 'delete', 'NL\nFORGED', 'TAB\tX'], { cwd: project });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.rawStdout + deleted.stderr, /Deleted NL⏎FORGED, TAB→X from /);
+  });
+
   it('an error message from the server is shown without raw control characters', async () => {
     const result = await d.owner.run(['envs', 'list', '--app', `nope${EVIL}`]);
     assert.equal(result.code, 1);

@@ -4,6 +4,7 @@ import { createUi } from '../../ui.js';
 import { describeTarget, resolveTarget, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
 import { normaliseKey, oneNamed, where } from './shared.js';
 import { checkBatchSize, MAX_BATCH } from './write.js';
+import { visible } from '../../table.js';
 
 export interface SecretsDeleteOptions extends TargetOptions {
   json?: boolean;
@@ -18,7 +19,7 @@ export async function secretsDelete(names: string[], options: SecretsDeleteOptio
     const existing = await client.list({ ...(target.path ? { path: target.path } : {}), resolve: false });
     const missing = keys.filter((k) => !existing.some((s) => s.key === k));
     if (missing.length > 0) {
-      throw new UserError(`not found in ${describeTarget(client, target.path)}: ${missing.join(', ')}; nothing was deleted`, '`coffer secrets list` shows what there is');
+      throw new UserError(`not found in ${describeTarget(client, target.path)}: ${missing.map(visible).join(', ')}; nothing was deleted`, '`coffer secrets list` shows what there is');
     }
     const chosen = keys.map((k) => oneNamed(client, existing, k, target.path));
     await client.delete(chosen.map((s) => s.id));
@@ -26,6 +27,6 @@ export async function secretsDelete(names: string[], options: SecretsDeleteOptio
       ui.printJson({ ...where(client, target.path), deleted: chosen.map((s) => ({ key: s.key, path: s.path, id: s.id })) });
       return;
     }
-    ui.success(`Deleted ${chosen.map((s) => s.key).join(', ')} from ${describeTarget(client, target.path)}.`);
+    ui.success(`Deleted ${chosen.map((s) => visible(s.key)).join(', ')} from ${describeTarget(client, target.path)}.`);
   });
 }

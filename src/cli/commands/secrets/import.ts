@@ -13,6 +13,7 @@ import { createUi } from '../../ui.js';
 import { checkType, describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
 import { normaliseKey, utf8Text, where } from './shared.js';
 import { applyWrites, checkDistinct, planWrites } from './write.js';
+import { visible } from '../../table.js';
 
 export interface SecretsImportOptions extends TargetOptions {
   format?: string;
@@ -45,7 +46,7 @@ export async function secretsImport(file: string, options: SecretsImportOptions)
     const existing = await client.list({ path, resolve: false });
     const clashes = entries.filter((e) => existing.some((s) => s.key === e.key));
     if (clashes.length > 0 && !options.overwrite) {
-      const names = clashes.slice(0, 8).map((e) => e.key).join(', ') + (clashes.length > 8 ? `, and ${clashes.length - 8} more` : '');
+      const names = clashes.slice(0, 8).map((e) => visible(e.key)).join(', ') + (clashes.length > 8 ? `, and ${clashes.length - 8} more` : '');
       throw new UserError(
         `${clashes.length} of the ${entries.length} names already exist in ${describeTarget(client, path)} (${names}); nothing was imported`,
         'pass --overwrite to update them too (a second batch; see docs/cli.md), or import into an empty environment or path',

@@ -6,6 +6,7 @@ import { createUi, type Ui } from '../../ui.js';
 import { checkType, describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
 import { normaliseKey, utf8Text, where } from './shared.js';
 import { applyWrites, checkDistinct, planWrites } from './write.js';
+import { visible } from '../../table.js';
 
 export interface SecretsSetOptions extends TargetOptions {
   comment?: string;
@@ -19,7 +20,7 @@ export async function secretsSet(pairs: string[], options: SecretsSetOptions): P
   const type = checkType(options.type);
   const tags = splitList(options.tags);
   const bare = pairs.filter((p) => !p.includes('='));
-  if (bare.length > 1) throw new UserError(`only one name can take its value from standard input, not ${bare.length} (${bare.join(', ')})`, 'write the others as KEY=VALUE');
+  if (bare.length > 1) throw new UserError(`only one name can take its value from standard input, not ${bare.length} (${bare.map(visible).join(', ')})`, 'write the others as KEY=VALUE');
   const values: Array<{ key: string; value: string }> = [];
   for (const pair of pairs) {
     const at = pair.indexOf('=');
@@ -43,7 +44,7 @@ export async function secretsSet(pairs: string[], options: SecretsSetOptions): P
       ui.printJson({ ...where(client, path), created, updated });
       return;
     }
-    const parts = [created.length ? `created ${created.join(', ')}` : '', updated.length ? `updated ${updated.join(', ')}` : ''].filter(Boolean);
+    const parts = [created.length ? `created ${created.map(visible).join(', ')}` : '', updated.length ? `updated ${updated.map(visible).join(', ')}` : ''].filter(Boolean);
     ui.success(`${describeTarget(client, path)}: ${parts.join('; ')}.`);
   });
 }

@@ -2,6 +2,7 @@
 // by name (at one path, or at every path when it is unambiguous).
 import { UserError } from '../../errors.js';
 import { describeTarget, type Secret, type SecretsClient } from '../../secrets-client.js';
+import { visible } from '../../table.js';
 
 export function where(client: SecretsClient, path: string | undefined) {
   return {
@@ -27,10 +28,10 @@ export function secretsNamed(secrets: readonly Secret[], key: string): Secret[] 
 export function oneNamed(client: SecretsClient, secrets: readonly Secret[], key: string, path: string | undefined): Secret {
   const found = secretsNamed(secrets, key);
   if (found.length === 0) {
-    throw new UserError(`there is no secret ${key} in ${describeTarget(client, path)}`, path ? 'check --path; `coffer secrets list` shows what there is' : '`coffer secrets list` shows what there is');
+    throw new UserError(`there is no secret ${visible(key)} in ${describeTarget(client, path)}`, path ? 'check --path; `coffer secrets list` shows what there is' : '`coffer secrets list` shows what there is');
   }
   if (found.length > 1) {
-    throw new UserError(`${key} exists at several paths in ${describeTarget(client)}: ${found.map((s) => s.path).join(', ')}`, 'pass --path to choose one');
+    throw new UserError(`${visible(key)} exists at several paths in ${describeTarget(client)}: ${found.map((s) => visible(s.path)).join(', ')}`, 'pass --path to choose one');
   }
   return found[0]!;
 }

@@ -6,6 +6,7 @@
 // updated). See docs/cli.md.
 import { UserError } from '../../errors.js';
 import { describeTarget, type Secret, type SecretInput, type SecretsClient, type SecretType, type SecretUpdate } from '../../secrets-client.js';
+import { visible } from '../../table.js';
 
 export interface WriteFields {
   comment?: string;
@@ -79,5 +80,5 @@ export function checkDistinct(keys: readonly string[], where: string): void {
   const seen = new Set<string>();
   const repeated = new Set<string>();
   for (const key of keys) (seen.has(key) ? repeated : seen).add(key);
-  if (repeated.size > 0) throw new UserError(`${where} names ${[...repeated].join(', ')} more than once (names are upper-cased)`, 'keep one of each');
+  if (repeated.size > 0) throw new UserError(`${where} names ${[...repeated].map(visible).join(', ')} more than once (names are upper-cased)`, 'keep one of each');
 }
