@@ -161,11 +161,11 @@ export function buildProgram(): Command {
       .command('enable-sse')
       .description('let the server read an end-to-end encrypted app from now on (one-way; enables the REST API)')
       .argument('<app>', 'app id, or its name when unique')
-      .option('--yes', 'do not ask for confirmation')
+      .option('--yes', 'do not ask for confirmation (required without a terminal)')
       .addOption(urlOption())
       .addOption(jsonOption())
       .action(async (app, options) => (await import('./commands/apps/enable-sse.js')).appsEnableSse(app, options)),
-    ['coffer apps enable-sse vault', 'coffer apps enable-sse 58006442-007b-4625-b8e2-80f7606484a0 --json'],
+    ['coffer apps enable-sse vault', 'coffer apps enable-sse 58006442-007b-4625-b8e2-80f7606484a0 --yes --json'],
   );
   examples(
     apps

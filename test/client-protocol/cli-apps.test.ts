@@ -54,7 +54,12 @@ for (const target of STORE_TARGETS) {
 
       const rest = apiClient(server.url, owner.authorization);
       assert.equal((await rest.get(`/v1/secrets/?app_id=${created.id}&env=Production`)).status, 400);
-      const enabled = await user.json(['apps', 'enable-sse', 'vault'], { env });
+      // One-way: without a terminal only --yes confirms it, and nothing changes without it.
+      const unconfirmed = await user.run(['apps', 'enable-sse', 'vault'], { env });
+      assert.equal(unconfirmed.code, 1);
+      assert.match(unconfirmed.stderr, /^coffer: enabling SSE lets the server read vault's secrets from now on and cannot be undone$/m);
+      assert.equal((await rest.get(`/v1/secrets/?app_id=${created.id}&env=Production`)).status, 400);
+      const enabled = await user.json(['apps', 'enable-sse', 'vault', '--yes'], { env });
       assert.deepEqual(enabled, { url: server.url, id: created.id, name: 'vault', sseEnabled: true });
       const listed = await rest.get(`/v1/secrets/?app_id=${created.id}&env=Production`);
       assert.deepEqual(listed.body.map((s: any) => [s.key, s.value]), [['STRIPE_KEY', 'sk_live_cli']]);
