@@ -76,6 +76,17 @@ describe('stored logins and servers the CLI cannot use', { timeout: 300_000 }, (
     await assert.rejects(fs.access(user.credentialsFile), 'the damaged file is gone');
   });
 
+  it('logout that cannot revoke names the token and how to revoke it (the login it came from is gone)', async () => {
+    const down = await fakeServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error": "down"}'));
+    servers.push(down);
+    await fs.mkdir(path.dirname(user.credentialsFile), { recursive: true });
+    await fs.writeFile(user.credentialsFile, JSON.stringify({ url: down.url, token: d.setup.token, tokenId: 'tok-0b7c1a52', email: 'a@example.com', userId: 'u', organisationId: 'o', organisationName: 'Acme' }));
+    const out = await user.run(['logout']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(`${out.stdout}${out.stderr}`, /Could not revoke the token on .*Revoke token tok-0b7c1a52 later: sign in again and run `coffer tokens revoke tok-0b7c1a52`, or use the console\./);
+    await assert.rejects(fs.access(user.credentialsFile), 'the login is forgotten');
+  });
+
   it('a server that answers JSON of another shape ([]) is named as not a Coffer/Phase server', async () => {
     const odd = await fakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
