@@ -34,6 +34,11 @@ for (const target of STORE_TARGETS) {
       assert.notEqual(login.tokenId, d.setup.tokenId, 'a new token was minted on this machine');
       assert.equal((await laptop.json(['whoami'])).user.email, OWNER_EMAIL);
 
+      // Before any app: the list of usable apps is empty, which may also mean none is shared with you.
+      const before = await laptop.run(['init', '--app', 'shop', '--env', 'dev'], { cwd: project });
+      assert.equal(before.code, 1);
+      assert.match(before.stderr, /^coffer: no app 'shop' is accessible with this token$/m);
+
       const shop = await laptop.json(['apps', 'create', 'shop']);
       const listed = await laptop.json(['apps', 'list']);
       assert.deepEqual(

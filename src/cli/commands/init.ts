@@ -18,7 +18,11 @@ export async function init(options: InitOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   const account = await resolveSecretsAccount(options.url);
   const apps = await listApps(restApi(account));
-  if (apps.length === 0) throw new UserError('there is no app to link to yet', 'create one with `coffer apps create NAME`');
+  // The list holds the apps this token may use: empty may mean none exist or none are shared with you.
+  if (apps.length === 0) {
+    if (options.app?.trim()) throw new UserError(`no app '${options.app.trim()}' is accessible with this token`, 'ask an owner or admin for access; `coffer apps list` shows what you can use');
+    throw new UserError('no app is accessible with this token', 'create one with `coffer apps create NAME`, or ask an owner or admin for access to one');
+  }
   let app;
   if (options.app?.trim()) app = pickApp(apps, options.app.trim());
   else {
