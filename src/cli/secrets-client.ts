@@ -282,9 +282,13 @@ export async function resolveTarget(options: TargetOptions): Promise<ResolvedTar
   const project = await findProject();
   const appRef = options.app?.trim() || project?.config.appId;
   if (!appRef) throw new UserError('no app given', 'pass --app (id or name), set COFFER_APP, or link this directory with `coffer init`');
-  const sameApp = project !== undefined && [project.config.appId, project.config.appName].includes(appRef);
+  // Apps are named case-insensitively (ids too), as --app matches them.
+  const sameApp = project !== undefined && [project.config.appId, project.config.appName].some((name) => name.toLowerCase() === appRef.toLowerCase());
   const envRef = options.env?.trim() || (sameApp ? project!.config.env : undefined);
-  if (!envRef) throw new UserError('no environment given', 'pass --env (e.g. --env development), or set COFFER_ENV');
+  if (!envRef) {
+    const linked = project ? `; this directory's environment (${project.config.env}) applies to its app ${project.config.appName} only` : '';
+    throw new UserError(`no environment given for ${appRef}${linked}`, 'pass --env (e.g. --env development), or set COFFER_ENV');
+  }
   const pathText = options.path ?? (sameApp ? project!.config.path : undefined);
   return { account, appRef, envRef, path: pathText === undefined || pathText === '' ? undefined : normalisePath(pathText), project };
 }

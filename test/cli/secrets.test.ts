@@ -172,13 +172,20 @@ for (const target of STORE_TARGETS) {
       assert.match(none.stderr, /pass --app \(id or name\), set COFFER_APP, or link this directory with `coffer init`/);
       const noEnv = await laptop.run(['secrets', 'list', '--app', 'shop'], { cwd: elsewhere });
       assert.equal(noEnv.code, 1);
-      assert.match(noEnv.stderr, /^coffer: no environment given$/m);
+      assert.match(noEnv.stderr, /^coffer: no environment given for shop$/m);
 
       await laptop.json(['secrets', 'set', 'STAGE=staging-1', '--app', 'shop', '--env', 'Staging'], { cwd: elsewhere });
       const viaEnv = await laptop.run(['secrets', 'get', 'STAGE'], { cwd: elsewhere, env: { COFFER_APP: 'shop', COFFER_ENV: 'staging' } });
       assert.equal(viaEnv.rawStdout, 'staging-1', viaEnv.stderr);
       // In the linked directory, --env overrides the project's environment.
       assert.equal((await laptop.run(['secrets', 'get', 'STAGE', '--env', 'staging'], { cwd: project })).rawStdout, 'staging-1');
+      // The project's app named in another case is still the project's app, with its environment.
+      assert.equal((await laptop.run(['secrets', 'get', 'STAGE', '--app', 'SHOP', '--env', 'staging'], { cwd: project })).rawStdout, 'staging-1');
+      assert.equal((await laptop.run(['secrets', 'list', '--app', 'SHOP', '--json'], { cwd: project })).code, 0);
+      // Another app in the linked directory does not take the project's environment, and says so.
+      const otherApp = await laptop.run(['secrets', 'list', '--app', 'nope'], { cwd: project });
+      assert.equal(otherApp.code, 1);
+      assert.match(otherApp.stderr, /^coffer: no environment given for nope; this directory's environment \(Development\) applies to its app shop only$/m);
       const notInDev = await laptop.run(['secrets', 'get', 'STAGE'], { cwd: project });
       assert.equal(notInDev.code, 1);
       assert.match(notInDev.stderr, /^coffer: there is no secret STAGE in shop \/ Development$/m);
