@@ -196,7 +196,7 @@ export function pickApp(apps: readonly AppInfo[], ref: string): AppInfo {
   for (const match of [(a: AppInfo) => a.name === ref, (a: AppInfo) => a.name.toLowerCase() === ref.toLowerCase()]) {
     const named = apps.filter(match);
     if (named.length === 1) return named[0]!;
-    if (named.length > 1) throw new UserError(`several apps are named '${ref}' (${named.map((a) => a.id).join(', ')})`, 'pass the app id with --app');
+    if (named.length > 1) throw new UserError(`several apps are named '${ref}' (${named.map((a) => a.id).join(', ')})`, 'name it by its id instead');
   }
   throw new UserError(`no app '${ref}' is accessible with this token`, 'see `coffer apps list`');
 }

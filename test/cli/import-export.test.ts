@@ -210,7 +210,9 @@ for (const target of STORE_TARGETS) {
       const missing = path.join(d.dir, 'no-such-directory', 'out.env');
       const failed = await d.owner.run(at('secrets', 'export', '--env', 'development', '--output', missing));
       assert.equal(failed.code, 1);
-      assert.equal(failed.stderr, `coffer: ENOENT: no such file or directory, open '${missing}'`, 'one line naming the file, no stack trace');
+      assert.equal(failed.stderr, `coffer: cannot write ${missing}: its directory does not exist\n  --output names the file to write (its directory must exist)`, 'naming the file and why, no stack trace');
+      const onDir = await d.owner.run(at('secrets', 'export', '--env', 'development', '--output', d.dir));
+      assert.match(onDir.stderr, /^coffer: cannot write .*: it is a directory$/m);
     });
 
     it('says when a value cannot be written as .env, and exports it in the other formats', async () => {
@@ -229,7 +231,12 @@ for (const target of STORE_TARGETS) {
       await d.owner.json(at('secrets', 'set', 'PLAIN=other', '--env', 'staging', '--path', '/odd'));
       const clash = await d.owner.run(at('secrets', 'export', '--env', 'staging'));
       assert.equal(clash.code, 1);
-      assert.match(clash.stderr, /^coffer: PLAIN exists at several paths in shop \/ Staging \(\/ and \/odd\)$/m);
+      assert.match(clash.stderr, /^coffer: PLAIN exists at several paths in shop \/ Staging \(\/, \/odd\)$/m);
+      // Every path is named, not the first two.
+      await d.owner.json(at('secrets', 'set', 'PLAIN=third', '--env', 'staging', '--path', '/odd/deeper'));
+      const three = await d.owner.run(at('secrets', 'export', '--env', 'staging'));
+      assert.match(three.stderr, /^coffer: PLAIN exists at several paths in shop \/ Staging \(\/, \/odd, \/odd\/deeper\)$/m);
+
     });
   });
 }

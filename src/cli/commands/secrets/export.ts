@@ -8,6 +8,7 @@ import { checkFormat, stringifyEntries } from '../../formats.js';
 import { createUi } from '../../ui.js';
 import { describeTarget, resolveTarget, splitList, withSecretsClient, type TargetOptions } from '../../secrets-client.js';
 import { sortSecrets } from './shared.js';
+import { visible } from '../../table.js';
 
 export interface SecretsExportOptions extends TargetOptions {
   format?: string;
@@ -40,7 +41,14 @@ export async function secretsExport(options: SecretsExportOptions): Promise<void
  * mode, left the secrets readable by others in between).
  */
 async function writePrivately(file: string, text: string): Promise<void> {
-  const handle = await fs.open(file, 'w', 0o600);
+  let handle;
+  try {
+    handle = await fs.open(file, 'w', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new UserError(`cannot write ${file}: ${why}`, '--output names the file to write (its directory must exist)');
+  }
   try {
     await handle.chmod(0o600);
     await handle.writeFile(text);
@@ -54,7 +62,10 @@ export function flatten(secrets: ReadonlyArray<{ key: string; value: string; pat
   const byKey = new Map<string, { value: string; path: string }>();
   for (const s of secrets) {
     const seen = byKey.get(s.key);
-    if (seen) throw new UserError(`${s.key} exists at several paths in ${where} (${seen.path} and ${s.path})`, 'pass --path to choose one');
+    if (seen) {
+      const paths = secrets.filter((other) => other.key === s.key).map((other) => visible(other.path));
+      throw new UserError(`${visible(s.key)} exists at several paths in ${where} (${paths.join(', ')})`, 'pass --path to choose one');
+    }
     byKey.set(s.key, { value: s.value, path: s.path });
   }
   return [...byKey].map(([key, v]) => ({ key, value: v.value }));
