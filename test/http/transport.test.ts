@@ -124,7 +124,10 @@ describe('transport conventions', () => {
     assert.deepEqual(xml.body, { error: 'Unsupported media type "application/xml" in request.' });
     const none = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: new Blob(['{"a":1}']) });
     assert.equal(none.status, 415);
-    assert.deepEqual(none.body, { error: 'Unsupported media type "" in request.' });    // Only application/json is JSON to Phase's framework, not every +json type.
+    assert.deepEqual(none.body, { error: 'Unsupported media type "" in request.' });    // A malformed type where the type selects the parser: 415 naming it as sent.
+    const malformed = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'foo' } });
+    assert.deepEqual([malformed.status, malformed.body], [415, { error: 'Unsupported media type "foo" in request.' }]);
+    // Only application/json is JSON to Phase's framework, not every +json type.
     const vendor = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/vnd.api+json' } });
     assert.deepEqual([vendor.status, vendor.body], [415, { error: 'Unsupported media type "application/vnd.api+json" in request.' }]);
     // Bytes that are not UTF-8 are not JSON (read with U+FFFD they would be stored as other text).
@@ -135,6 +138,11 @@ describe('transport conventions', () => {
   it('parses JSON whatever the content type where the contract says so', async () => {
     const form = await request(`${server.url}/v1/probe-any/`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.deepEqual(form.body, { body: { a: 1 } });
+    // Also under a malformed type, which the framework would have refused with 415 before any check.
+    for (const type of ['foo', 'text', ';', 'application/json; charset']) {
+      const res = await request(`${server.url}/v1/probe-any/`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': type } });
+      assert.deepEqual([res.status, res.body], [200, { body: { a: 1 } }], type);
+    }
     const cases: Array<[string, string]> = [
       ['', 'Request body is required.'],
       [' \n', 'Request body must be valid JSON.'], // not empty, as Phase's `if not request.body` sees it

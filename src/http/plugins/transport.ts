@@ -13,7 +13,19 @@ declare module 'fastify' {
     /** Routes that answer something other than JSON (docs page, metrics) skip the 406 check. */
     notJson?: boolean;
   }
+  interface FastifyRequest {
+    /** The Content-Type header as the client sent it (the framework is shown RAW_BODY_TYPE instead). */
+    contentTypeSent: string | undefined;
+  }
 }
+
+/**
+ * What the framework sees as every body's type: all bodies go to the one raw parser below, and the
+ * type as sent is judged by the endpoint (../body.ts). A malformed type (`foo`, `;`) is then the
+ * endpoint's answer — 415 where the type selects the parser, read as JSON on the secrets endpoints,
+ * which ignore it (rest-api §1.4) — not a 415 from the framework before any check.
+ */
+const RAW_BODY_TYPE = 'application/octet-stream';
 
 export interface TransportOptions {
   allowedOrigins: string[];
@@ -45,8 +57,9 @@ function hasEmptyParameter(params: unknown): boolean {
 async function transport(app: FastifyInstance, options: TransportOptions) {
   // Bodies are kept raw; each handler parses them after its access checks (see ../body.ts).
   app.removeAllContentTypeParsers();
+  app.decorateRequest('contentTypeSent', undefined);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, buffer, done) => {
-    const header = request.headers['content-type'] ?? '';
+    const header = request.contentTypeSent ?? '';
     const bytes = buffer as Buffer;
     const body: RawBody = { mediaType: mediaTypeOf(header), contentTypeHeader: header, text: bytes.toString('utf8'), validUtf8: isUtf8(bytes) };
     done(null, body);
@@ -61,6 +74,11 @@ async function transport(app: FastifyInstance, options: TransportOptions) {
 
   // Callback style: an async hook costs a promise per request for work that never waits.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const sent = request.headers['content-type'];
+    if (sent !== undefined) {
+      request.contentTypeSent = sent;
+      request.headers['content-type'] = RAW_BODY_TYPE;
+    }
     reply.header('x-request-id', request.id);
     // Answered before the body is read: an unknown path is no reason to buffer megabytes.
     if (request.is404 || hasEmptyParameter(request.params)) return notFoundHandler(request, reply);
