@@ -122,6 +122,8 @@ for (const target of STORE_TARGETS) {
       const badLogin = await alice.run(['login', '--url', server.url, '--email', email, '--password-stdin', '--org', 'Acme Labs'], { input: 'wrong password!' });
       assert.equal(badLogin.code, 1);
       assert.match(badLogin.stderr, /^coffer: Incorrect email or password\./m);
+      assert.match(badLogin.stderr, /check the e-mail address and password/);
+      assert.doesNotMatch(badLogin.stderr, /COFFER_TOKEN/, 'the token hint does not fit a refused password');
       const login = await alice.json(['login', '--url', server.url, '--email', email, '--password-stdin', '--org', 'acme labs'], { input: PASSWORD });
       assert.equal(login.organisationId, labs.organisationId);
       const stored = JSON.parse(await fs.readFile(alice.credentialsFile, 'utf8'));

@@ -2,7 +2,7 @@
 // is checked and stored. With --email the password signs in to a console session, unlocks the
 // keyring here, mints a new token here and registers it; the session is then ended.
 import { derivePasswordLoginHash, wipeKeyring } from '../../crypto/index.js';
-import { CofferApi, type LoginResponse, type MeResponse, type MembershipResponse, type TokenResponse } from '../api.js';
+import { ApiError, CofferApi, type LoginResponse, type MeResponse, type MembershipResponse, type TokenResponse } from '../api.js';
 import { checkUserToken, displayPath, writeCredentials } from '../credentials.js';
 import { UserError } from '../errors.js';
 import { clientKdf, mintTokenFor, normaliseEmail, unlockKeyring, type WrappedKeyringView } from '../keys.js';
@@ -73,7 +73,15 @@ async function withPassword(api: CofferApi, options: LoginOptions, ui: Ui): Prom
   const spinner = ui.spinner();
   spinner.start('Signing in');
   const loginHash = await derivePasswordLoginHash(password, email, clientKdf().moderate);
-  const response = await api.send<LoginResponse>('POST', '/coffer/v1/auth/login/', { email, loginHash });
+  let response;
+  try {
+    response = await api.send<LoginResponse>('POST', '/coffer/v1/auth/login/', { email, loginHash });
+  } catch (error) {
+    spinner.error('Sign-in failed');
+    // The generic 401 hint (sign in again, check COFFER_TOKEN) does not fit a password that was refused.
+    if (error instanceof ApiError && error.status === 401) throw new UserError(error.message, 'check the e-mail address and password (after 10 failures in 15 minutes, sign-in is refused for a while)');
+    throw error;
+  }
   const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('coffer_session='));
   if (!cookie) {
     spinner.error('Sign-in failed');
