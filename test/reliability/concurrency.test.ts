@@ -19,7 +19,8 @@ const ENVIRONMENT_ROUNDS = 5;
 const ENVIRONMENT_CREATES = 5;
 
 /** A well-formed client ciphertext (the client protocol stores it verbatim). */
-const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.from(text).toString('base64')}`;
+/** The shape of a ph:v1 ciphertext (a nonce, the text, a MAC), which the server checks and stores as sent. */
+const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.concat([randomBytes(24), Buffer.from(text), randomBytes(16)]).toString('base64')}`;
 
 for (const target of STORE_TARGETS) {
   describe(`concurrent writes on ${target.kind}`, () => {

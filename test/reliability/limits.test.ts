@@ -25,7 +25,8 @@ const REQUEST_TIMEOUT_S = 4;
 const SLACK_MS = 1000 + 6000;
 const BODY_LIMIT = 2_621_440;
 
-const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.from(text).toString('base64')}`;
+/** The shape of a ph:v1 ciphertext (a nonce, the text, a MAC), which the server checks and stores as sent. */
+const ciphertext = (text: string) => `ph:v1:${randomBytes(32).toString('hex')}:${Buffer.concat([randomBytes(24), Buffer.from(text), randomBytes(16)]).toString('base64')}`;
 const digest = () => randomBytes(32).toString('hex');
 
 for (const target of STORE_TARGETS) {
