@@ -35,7 +35,7 @@ function frameworkError(error: FastifyError, request: FastifyRequest): ErrorResp
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? { status: 415, message: `Unsupported media type "${request.contentTypeSent ?? request.headers['content-type'] ?? ''}" in request.`, headers: {} }
+        ? { status: 415, message: `Unsupported media type "${request.contentTypeSent ?? ''}" in request.`, headers: {} }
         : { status: 400, message: 'Request body length does not match Content-Length.', headers: {} };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

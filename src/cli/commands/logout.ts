@@ -41,9 +41,8 @@ export async function logout(options: LogoutOptions): Promise<void> {
     if (error instanceof ApiError && error.status === 401) revoked = true;
     else {
       // This login is deleted below, so name the token: it can only be revoked from another sign-in.
-      const which = stored.tokenId ? `token ${stored.tokenId}` : 'this token (its id is on the console\'s token page)';
-      const how = stored.tokenId ? `\`coffer tokens revoke ${stored.tokenId}\`` : '`coffer tokens revoke ID`';
-      ui.warn(`Could not revoke the token on ${stored.url} (${(error as Error).message}). Revoke ${which} later: sign in again and run ${how}, or use the console.`);
+      const [which, id] = stored.tokenId ? [`token ${stored.tokenId}`, stored.tokenId] : ["this token (its id is on the console's token page)", 'ID'];
+      ui.warn(`Could not revoke the token on ${stored.url} (${(error as Error).message}). Revoke ${which} later: sign in again and run \`coffer tokens revoke ${id}\`, or use the console.`);
     }
   }
   await deleteCredentials();

@@ -18,9 +18,9 @@ export async function appsEnableSse(app: string, options: AppsEnableSseOptions):
   const enabled = await withSession(account, async (session) => {
     const target = session.app(app);
     if (target.encryption === 'SSE') throw new UserError(`${target.name} already uses server-side encryption`);
-    // One-way, like a deletion: without a terminal to ask on, only --yes confirms it.
-    if (!ui.interactive && !options.yes) throw new UserError(`enabling SSE lets the server read ${target.name}'s secrets from now on and cannot be undone`, 'pass --yes to confirm');
-    if (ui.interactive && !options.yes) {
+    if (!options.yes) {
+      // One-way, like a deletion: without a terminal to ask on, only --yes confirms it.
+      if (!ui.interactive) throw new UserError(`enabling SSE lets the server read ${target.name}'s secrets from now on and cannot be undone`, 'pass --yes to confirm');
       const answer = await ui.select({
         message: `Let the server read ${target.name}'s secrets from now on? This cannot be undone.`,
         options: [
