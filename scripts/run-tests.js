@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
 const fuzz = args.includes('--fuzz');
@@ -27,11 +28,14 @@ if (files.length === 0) {
 
 const env = { ...process.env, ...(fuzz ? { COFFER_FUZZ_RUNS: process.env.COFFER_FUZZ_RUNS ?? '20000' } : {}) };
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
-// A failed or stuck test must not hang the suite: --test-force-exit ends a test file when its tests
-// have, even if something it started is still running (test/helpers/process.ts kills its children
-// then), and no test may take more than 15 minutes (the longest take about one; fuzzing runs long).
+// A failed or stuck test must not hang the suite: no test may take more than 15 minutes (the longest
+// take about one; fuzzing runs long), and a test file still running 30 s after its tests have finished
+// fails, naming what it left open (scripts/test-file-deadline.js; it replaces --test-force-exit,
+// which can drop a file's last results from the report).
+const deadline = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'test-file-deadline.js')).href;
 const timeout = fuzz ? [] : ['--test-timeout=900000'];
-const result = spawnSync(process.execPath, ['--test', '--test-force-exit', ...timeout, `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+const runnerArgs = ['--import', deadline, '--test', ...timeout, `--test-concurrency=${concurrency}`, '--test-reporter=spec'];
+const result = spawnSync(process.execPath, [...runnerArgs, ...files], {
   stdio: 'inherit',
   env,
 });

@@ -9,8 +9,8 @@ export const COFFER_BIN = path.join(REPO_ROOT, 'bin/coffer.js');
 export const FIXTURES = path.resolve(here, '../fixtures');
 
 // Children still running when the test file's process exits are killed there: a test that failed
-// before stopping its server would otherwise leave it running (scripts/run-tests.js passes
-// --test-force-exit, so a live child's pipes cannot keep the test file, and CI, waiting).
+// before stopping its server would otherwise leave it running (the file's process is ended 30 s
+// after its tests by scripts/test-file-deadline.js if a live child's pipes still hold it).
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
