@@ -306,7 +306,13 @@ for (const target of STORE_TARGETS) {
       // Deleting again, or an id that matches nothing, is a 200 that changes nothing.
       const revision = await revisionOf(prod);
       assert.equal((await call('DELETE', '/service/secrets/', { environment: prod, body: { secrets: [row!.id, randomUUID(), 'junk'] } })).status, 200);
+      const empty = await call('DELETE', '/service/secrets/', { environment: prod, body: { secrets: [] } });
+      assert.deepEqual([empty.status, empty.text], [200, ''], 'an empty list matches nothing, as in Phase');
       assert.equal(await revisionOf(prod), revision);
+      for (const body of [{}, { secrets: 'x' }, { secrets: [7] }]) {
+        const refused = await call('DELETE', '/service/secrets/', { environment: prod, body });
+        assert.deepEqual([refused.status, refused.body], [400, { error: "'secrets' must be a list of secret IDs." }], JSON.stringify(body));
+      }
     });
 
     test('scope: PUT and DELETE with ids of another environment or organisation change nothing', async () => {

@@ -96,6 +96,7 @@ export class ClientSecrets {
   async delete(call: Call, readBody: BodyReader): Promise<number> {
     const target = this.#check(call, 'delete');
     const ids = validateCiphertextDeleteBatch(readBody());
+    if (ids.length === 0) return 0; // nothing to delete: no transaction, no revision
     const { result, revision } = await this.#writer.delete(call, target, ids);
     this.#committed(target, revision);
     return result.length;

@@ -179,8 +179,9 @@ export function validateCiphertextUpdateBatch(body: Record<string, unknown>): Ci
 /** DELETE /service/secrets/ body → ids (strings; ids that match nothing here are ignored later). */
 export function validateCiphertextDeleteBatch(body: Record<string, unknown>): string[] {
   const secrets = body.secrets;
-  if (!Array.isArray(secrets) || secrets.length === 0 || !secrets.every((id) => typeof id === 'string')) {
-    throw invalid("'secrets' must be a non-empty list of secret IDs.");
+  // An empty list is allowed: Phase answers 200 to a delete that matches nothing (crypto spec §4.7).
+  if (!Array.isArray(secrets) || !secrets.every((id) => typeof id === 'string')) {
+    throw invalid("'secrets' must be a list of secret IDs.");
   }
   checkBatchSize(secrets);
   return secrets as string[];
