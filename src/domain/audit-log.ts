@@ -1,12 +1,12 @@
 // Reading the audit trail (Coffer extensions, docs/audit.md): a secret's history, and an
 // organisation's events page by page (keyset pagination on the chain's sequence number).
-import { sql } from 'kysely';
-import { allowsInApp, allowsOrg } from './access.js';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { allowsInApp, allowsOrg, isGlobal, type AccountAccess } from './access.js';
 import { READ_BATCH_ACTION, expandReadBatches } from './audit-read-batches.js';
 import type { Call } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { forbidden, invalid, notFound } from './errors.js';
-import type { Executor } from '../store/database.js';
+import type { Database, Executor } from '../store/database.js';
 import type { EventRow } from '../store/events.table.js';
 
 export interface HistoryEntry {
@@ -88,6 +88,26 @@ function snapshotText(snapshot: Record<string, unknown> | null, field: string): 
   return typeof value === 'string' ? value : null;
 }
 
+/**
+ * The events a caller may list (docs/audit.md): with global access, all of them; otherwise the
+ * organisation's own events (no app), and the events of the apps it is a member of — those of an
+ * environment only when it holds that environment — if its role reads an app's logs. A write event
+ * carries the secret's ciphertexts, its path, tags and digest: an account that lost an environment
+ * must not go on reading it here.
+ */
+function visibleTo(access: AccountAccess): (eb: ExpressionBuilder<Database, 'events'>) => Expression<SqlBool> {
+  const organisationLevel = (eb: ExpressionBuilder<Database, 'events'>) => eb.and([eb('app_id', 'is', null), eb('environment_id', 'is', null)]);
+  if (isGlobal(access)) return (eb) => eb.lit(true);
+  const appIds = [...access.appIds].filter((appId) => allowsInApp(access, appId, 'Logs', 'read'));
+  const environmentIds = [...access.environmentIds];
+  return (eb) => {
+    const visible = [organisationLevel(eb)];
+    if (appIds.length > 0) visible.push(eb.and([eb('environment_id', 'is', null), eb('app_id', 'in', appIds)]));
+    if (appIds.length > 0 && environmentIds.length > 0) visible.push(eb.and([eb('app_id', 'in', appIds), eb('environment_id', 'in', environmentIds)]));
+    return eb.or(visible);
+  };
+}
+
 export class AuditLog {
   constructor(private readonly deps: DomainDeps) {}
 
@@ -160,17 +180,19 @@ export class AuditLog {
     return { entries, truncated };
   }
 
-  /** The organisation's events after sequence number `after`, oldest first. */
+  /** The organisation's events the caller may see (visibleTo) after sequence number `after`, oldest first. */
   async organisationEvents(call: Call, after: number, limit: number): Promise<EventPage> {
     if (!allowsOrg(call.access, 'Logs', 'read')) throw forbidden("You don't have permission to read logs.");
     await this.deps.audit.sync();
     const org = call.principal.organisationId;
+    const visible = visibleTo(call.access);
     // Sizes first: the page ends early if its snapshots would not fit one answer.
     const sizes = await this.deps.db
       .selectFrom('events')
       .select(['seq', sql<number | null>`pg_column_size(snapshot)`.as('size')])
       .where('organisation_id', '=', org)
       .where('seq', '>', after)
+      .where(visible)
       .orderBy('seq')
       .limit(limit + 1)
       .execute();
@@ -183,6 +205,7 @@ export class AuditLog {
       .where('organisation_id', '=', org)
       .where('seq', '>', after)
       .where('seq', '<=', last)
+      .where(visible)
       .orderBy('seq')
       .execute();
     return { events: expandReadBatches(page), next: sizes.length > count ? last : null };

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HISTORY_READS_MAX, HISTORY_WRITES_MAX, SNAPSHOT_BYTES_PER_ANSWER } from '../../src/domain/audit-log.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { addMember, createCustomRole } from '../helpers/principals.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 
@@ -187,6 +188,59 @@ for (const target of STORE_TARGETS) {
       assert.ok(trail.every((e) => e.action !== 'reads'), 'stored batches are shown as their reads');
       // A batch's reads of one environment are chained as one event.
       assert.ok(new Set(trailReads.map((e) => e.seq)).size < agents.length, 'concurrent reads were stored together');
+    });
+
+    it("lists an account's events only for the apps and environments it holds, and stops when it loses them", async () => {
+      const events = async (client: ApiClient) => {
+        const all: any[] = [];
+        for (let after = 0; ; ) {
+          const page = await client.get(`/coffer/v1/audit/events/?after=${after}&limit=500`);
+          assert.equal(page.status, 200, page.text);
+          all.push(...page.body.data);
+          if (page.body.next === null) return all;
+          after = page.body.next;
+        }
+      };
+      const shop = (await api.post('/v1/apps/', { name: 'Scoped' })).body;
+      const envOf = (name: string) => shop.environments.find((e: any) => e.name === name).id;
+      const elsewhere = (await api.post('/v1/apps/', { name: 'Elsewhere' })).body;
+      const developer = await addMember(server.domain, owner.organisationId, 'Developer');
+      const dev = apiClient(server.url, developer.authorization);
+      const granted = await api.put(`/v1/members/${developer.memberId}/access/`, { apps: [{ id: shop.id, environments: [envOf('Development')] }] });
+      assert.equal(granted.status, 200, granted.text);
+      const write = async (app: string, env: string, key: string) => {
+        const res = await api.post(`/v1/secrets/?app_id=${app}&env=${env}`, { secrets: [{ key, value: `${key}-value` }] });
+        assert.equal(res.status, 200, res.text);
+        return res.body[0].id as string;
+      };
+      const held = await write(shop.id, 'development', 'HELD');
+      const notHeld = await write(shop.id, 'production', 'NOT_HELD');
+      const otherApp = await write(elsewhere.id, 'development', 'OTHER_APP');
+
+      const seen = await events(dev);
+      const secretIds = new Set(seen.map((e) => e.secretId).filter(Boolean));
+      assert.ok(secretIds.has(held), 'the environment it holds');
+      assert.ok(!secretIds.has(notHeld) && !secretIds.has(otherApp), 'nothing of environments or apps it does not hold');
+      assert.ok(seen.every((e) => e.environmentId === null || e.environmentId === envOf('Development')));
+      assert.ok(seen.every((e) => e.appId === null || e.appId === shop.id));
+      assert.ok(seen.some((e) => e.action === 'organisation.create'), "the organisation's own events");
+      assert.ok(seen.some((e) => e.action === 'app.create' && e.appId === shop.id), "its app's events");
+      const everything = await events(api);
+      assert.ok(everything.some((e) => e.secretId === notHeld) && everything.some((e) => e.secretId === otherApp), 'global access sees all');
+
+      // A role that reads the organisation's logs but no app's: the organisation's events only.
+      const orgLogsOnly = await createCustomRole(server.domain, owner.organisationId, 'Org logs', { Logs: ['read'] }, { Secrets: ['read'] });
+      const auditor = await addMember(server.domain, owner.organisationId, { id: orgLogsOnly });
+      assert.equal((await api.put(`/v1/members/${auditor.memberId}/access/`, { apps: [{ id: shop.id, environments: [envOf('Development')] }] })).status, 200);
+      const orgOnly = await events(apiClient(server.url, auditor.authorization));
+      assert.ok(orgOnly.length > 0 && orgOnly.every((e) => e.appId === null && e.environmentId === null));
+
+      // Access taken away: the environment's events, old and new, are no longer listed.
+      assert.equal((await api.put(`/v1/members/${developer.memberId}/access/`, { apps: [] })).status, 200);
+      const after = await write(shop.id, 'development', 'AFTER_REVOKE');
+      const now = await events(dev);
+      assert.ok(now.every((e) => e.appId === null && e.environmentId === null), 'only organisation events remain');
+      assert.ok(!now.some((e) => e.secretId === held || e.secretId === after));
     });
 
     it('keeps other organisations out', async () => {
