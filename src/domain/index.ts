@@ -111,7 +111,7 @@ export function createDomain(options: DomainOptions) {
     personalTokens,
     setup: new Setup(deps, organisations, personalTokens, guesses),
     sessions: new Sessions(db, guesses),
-    users: new Users(deps, organisations, personalTokens),
+    users: new Users(deps, organisations, personalTokens, guesses),
     inviteAcceptance: new InviteAcceptance(deps, personalTokens, guesses),
     apps: new Apps(deps, environments),
     environments,

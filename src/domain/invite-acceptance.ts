@@ -4,7 +4,7 @@
 // or the private key), mints a first personal access token, and accepts. The invite then stops
 // working.
 import { randomUUID } from 'node:crypto';
-import { hashPassword, verifyPassword } from '../crypto/index.js';
+import { hashPassword } from '../crypto/index.js';
 import { claimInvite, findInviteByTokenHash, type InviteByTokenRow } from '../store/invite-tokens.js';
 import { lockRoleForAssignment } from '../store/roles.js';
 import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser } from '../store/users.js';
@@ -18,7 +18,7 @@ import type { Actor, MemberPrincipal } from './principal.js';
 import { sha256Hex } from './sessions.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
-import { readKeyMaterial, readLoginHash, readTokenInput, TOKEN_REGISTERED, violatedConstraint, type NewMembershipResult } from './users.js';
+import { confirmLoginHash, readKeyMaterial, readLoginHash, readTokenInput, TOKEN_REGISTERED, violatedConstraint, type NewMembershipResult } from './users.js';
 
 export const INVITE_GONE = 'This invite does not exist, was already used or has expired. Ask for a new invite.';
 export const INVITE_OTHER_EMAIL = 'This invite is for a different email address.';
@@ -156,13 +156,9 @@ export class InviteAcceptance {
   }
 
   async #proveExisting(verifier: string | null, presented: unknown, email: string, address: string | null): Promise<void> {
-    if (verifier === null) throw forbidden(EXISTING_ACCOUNT_SIGN_IN);
-    const loginHash = readLoginHash(presented);
-    const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${email}`];
-    this.guesses.check(keys);
-    if (!(await verifyPassword(verifier, loginHash))) {
-      this.guesses.fail(keys);
-      throw forbidden(EXISTING_ACCOUNT_PASSWORD);
-    }
+    await confirmLoginHash(this.guesses, { email, verifier }, presented, address, {
+      noPassword: EXISTING_ACCOUNT_SIGN_IN,
+      wrongPassword: EXISTING_ACCOUNT_PASSWORD,
+    });
   }
 }

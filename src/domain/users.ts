@@ -7,9 +7,11 @@ import { asUuid } from '../store/directory.js';
 import { findMemberKeyringOfUser, findMembershipsOfUser, findUserById, type MembershipRow } from '../store/users.js';
 import { findUserTokensOfMember, revokeUserToken, type UserTokenListRow } from '../store/user-tokens.js';
 import type { KdfParamsColumn } from '../store/accounts.table.js';
+import { verifyPassword } from '../crypto/index.js';
 import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
+import type { GuessLimiter } from './guess-limit.js';
 import type { MemberKeyMaterial, Organisations } from './organisations.js';
 import type { NewPersonalToken, PersonalTokens, RegisteredToken } from './personal-tokens.js';
 import type { Actor, MemberPrincipal } from './principal.js';
@@ -69,6 +71,8 @@ export interface NewMembershipResult {
 export const NOT_A_MEMBER = 'Organisation not found.';
 export const USER_NOT_FOUND = 'User not found';
 export const TOKEN_REGISTERED = 'This token is already registered; mint a new one.';
+export const TOKEN_NEEDS_PASSWORD = "'loginHash' is required: registering a token with another token needs the account's password.";
+export const WRONG_PASSWORD = 'Incorrect password.';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -118,6 +122,28 @@ export function readLoginHash(value: unknown): string {
   return value.toLowerCase();
 }
 
+/**
+ * Proves the account's password again (its client-derived login hash) where a valid credential alone
+ * is not enough: accepting an invite as an existing user, registering a token with a token. Failures
+ * count against the sign-in guess budget (per address and per e-mail address).
+ */
+export async function confirmLoginHash(
+  guesses: GuessLimiter,
+  account: { email: string; verifier: string | null },
+  presented: unknown,
+  address: string | null,
+  refusals: { noPassword: string; wrongPassword: string },
+): Promise<void> {
+  if (account.verifier === null) throw forbidden(refusals.noPassword);
+  const loginHash = readLoginHash(presented);
+  const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${account.email}`];
+  guesses.check(keys);
+  if (!(await verifyPassword(account.verifier, loginHash))) {
+    guesses.fail(keys);
+    throw forbidden(refusals.wrongPassword);
+  }
+}
+
 export function membershipView(row: MembershipRow): MembershipView {
   return {
     organisationId: row.organisation_id,
@@ -136,6 +162,7 @@ export class Users {
     private readonly deps: DomainDeps,
     private readonly organisations: Organisations,
     private readonly personalTokens: PersonalTokens,
+    private readonly guesses: GuessLimiter,
   ) {}
 
   get #db(): Db {
@@ -234,7 +261,9 @@ export class Users {
   /** Registers a personal access token minted on the client from the member's own key pair. */
   async createToken(caller: AccountCaller, organisationId: string | undefined, read: BodyReader): Promise<RegisteredToken> {
     const member = await this.member(caller, organisationId);
-    const input = readTokenInput(read());
+    const body = read();
+    const input = readTokenInput(body);
+    if (caller.via === 'token') await this.#confirmPasswordForToken(caller, body);
     try {
       return await inTransaction(this.#db, async ({ trx, afterCommit }) => {
         const registered = await this.personalTokens.register(member.organisationId, member.memberId, input, trx);
@@ -246,6 +275,21 @@ export class Users {
       if (isUniqueViolation(error)) throw conflict(TOKEN_REGISTERED);
       throw error;
     }
+  }
+
+  /**
+   * A token registering another token must also carry the account's login hash: otherwise anyone
+   * holding a token (one about to expire, or leaked) could mint a lasting one that survives its
+   * revocation. A session has proved the password at sign-in.
+   */
+  async #confirmPasswordForToken(caller: AccountCaller, body: Record<string, unknown>): Promise<void> {
+    if (body.loginHash === undefined) throw invalid(TOKEN_NEEDS_PASSWORD);
+    const user = await findUserById(this.#db, caller.userId);
+    if (!user) throw notFound('User not found');
+    await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.loginHash, caller.ip, {
+      noPassword: 'This account has no password: register new tokens from a console session.',
+      wrongPassword: WRONG_PASSWORD,
+    });
   }
 
   /** Revokes one of the caller's own tokens; the next request with it gets 401 `Token expired or deleted`. */

@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   deriveDeviceKey,
+  derivePasswordLoginHash,
   generateMnemonic,
+  hashPassword,
   keyringFromMnemonic,
   kxKeyPairOfIdentity,
   mintUserToken,
@@ -69,6 +71,17 @@ export async function createOwner(domain: Domain, options: { name?: string; emai
 }
 
 /** A JSON API client bound to one server and one Authorization header. */
+/**
+ * Gives the owner the password `clientKeyMaterial` wraps its keyring with (a verifier made with the
+ * fast test parameters) and returns its login hash, for calls that must prove the password again.
+ */
+export async function ownerLoginHash(domain: Domain, owner: OwnerFixture, password = 'correct horse battery staple'): Promise<string> {
+  const loginHash = await derivePasswordLoginHash(password, owner.email, TEST_KDF_FAST);
+  const verifier = await hashPassword(loginHash, TEST_KDF_FAST);
+  await domain.deps.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', owner.userId).execute();
+  return loginHash;
+}
+
 export function apiClient(baseUrl: string, authorization: string | undefined) {
   const call = <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> =>
     request<T>(baseUrl + path, {

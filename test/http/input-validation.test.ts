@@ -171,7 +171,7 @@ for (const target of STORE_TARGETS) {
       const ok = await api.post(`/v1/service-accounts/${account.body.id}/tokens/`, { name: 'x', expires_at: '9999-12-31T23:00:00+01:00' });
       assert.equal(ok.status, 201, ok.text);
 
-      const pat = (expiresAt: string) => api.post('/coffer/v1/tokens/', mintPat(owner.keyring, 'x', expiresAt).body);
+      const pat = (expiresAt: string) => api.post('/coffer/v1/tokens/', { ...mintPat(owner.keyring, 'x', expiresAt).body, loginHash: owner.loginHash });
       assert400(await pat('9999-12-31T23:59:59-23:59'), "'expiresAt' must be an ISO-8601 date-time such as 2030-01-31T12:00:00Z, or null.");
       assert400(await pat('2030-01-01T00:00'), "'expiresAt' must include a timezone offset (e.g. 'Z' or '+00:00').");
       assert400(await pat('2030-01-01'), "'expiresAt' must include a timezone offset (e.g. 'Z' or '+00:00').");

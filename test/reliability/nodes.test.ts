@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { apiClient, createOwner, ownerLoginHash, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, secretsUrl, sleep, type CreatedApp } from '../helpers/world.js';
@@ -105,7 +105,7 @@ for (const target of STORE_TARGETS.filter((t) => t.kind === 'postgres')) {
 
     it('refuses a personal access token revoked on the other node within one second', async () => {
       const pat = mintPat(owner.keyring, 'nodes');
-      const registered = await onA.post('/coffer/v1/tokens/', pat.body);
+      const registered = await onA.post('/coffer/v1/tokens/', { ...pat.body, loginHash: await ownerLoginHash(a.domain, owner) });
       assert.equal(registered.status, 201, registered.text);
       const holder = apiClient(b.url, pat.authorization);
       await assertRefusedWithinBound(

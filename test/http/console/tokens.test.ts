@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { apiClient } from '../../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
+import { TOKEN_NEEDS_PASSWORD, WRONG_PASSWORD } from '../../../src/domain/users.js';
 import { assertNotStored, clientSecrets, createAccount, dumpDatabase, mintPat, type Account } from './accounts.js';
 
 for (const target of STORE_TARGETS) {
@@ -23,7 +24,7 @@ for (const target of STORE_TARGETS) {
       const owner = apiClient(server.url, account.pat.authorization);
       const expiresAt = new Date(Date.now() + 30 * 86400_000).toISOString();
       const second = mintPat(account.keyring, 'laptop', expiresAt);
-      const created = await owner.post('/coffer/v1/tokens/', second.body);
+      const created = await owner.post('/coffer/v1/tokens/', { ...second.body, loginHash: account.loginHash });
       assert.equal(created.status, 201, created.text);
       assert.deepEqual(Object.keys(created.body).sort(), ['createdAt', 'expiresAt', 'id', 'lastUsed', 'name']);
       assert.equal(created.body.name, 'laptop');
@@ -67,7 +68,7 @@ for (const target of STORE_TARGETS) {
       assert.equal((await owner.delete('/coffer/v1/tokens/not-a-uuid/')).status, 404);
 
       const foreignKey = mintPat(other.keyring, 'not mine');
-      const refused = await owner.post('/coffer/v1/tokens/', foreignKey.body);
+      const refused = await owner.post('/coffer/v1/tokens/', { ...foreignKey.body, loginHash: account.loginHash });
       assert.equal(refused.status, 400);
       assert.equal(refused.body.error, "'identityKey' is not this member's key-exchange public key.");
       const otherOrg = await owner.get(`/coffer/v1/tokens/?organisation_id=${other.organisationId}`);
@@ -85,13 +86,39 @@ for (const target of STORE_TARGETS) {
         [{ ...fresh.body, expiresAt: 'tomorrow' }, "'expiresAt' must be an ISO-8601 date-time such as 2030-01-31T12:00:00Z, or null."],
       ];
       for (const [body, message] of cases) {
-        const response = await owner.post('/coffer/v1/tokens/', body);
+        const response = await owner.post('/coffer/v1/tokens/', { ...body, loginHash: account.loginHash });
         assert.equal(response.status, 400, JSON.stringify(body));
         assert.equal(response.body.error, message);
       }
-      const duplicate = await owner.post('/coffer/v1/tokens/', account.pat.body);
+      const duplicate = await owner.post('/coffer/v1/tokens/', { ...account.pat.body, loginHash: account.loginHash });
       assert.equal(duplicate.status, 409, 'a bearer registered twice is a conflict, not a server fault');
       assert.equal(duplicate.body.error, 'This token is already registered; mint a new one.');
+    });
+
+    it("a token registers another token only with the account's password, so a leaked token cannot outlive its revocation", async () => {
+      const holder = await createAccount(server.domain);
+      const parent = apiClient(server.url, holder.pat.authorization);
+      const lasting = mintPat(holder.keyring, 'lasting', null);
+      const missing = await parent.post('/coffer/v1/tokens/', lasting.body);
+      assert.deepEqual([missing.status, missing.body], [400, { error: TOKEN_NEEDS_PASSWORD }]);
+      const wrong = await parent.post('/coffer/v1/tokens/', { ...lasting.body, loginHash: 'ab'.repeat(32) });
+      assert.deepEqual([wrong.status, wrong.body], [403, { error: WRONG_PASSWORD }]);
+      const malformed = await parent.post('/coffer/v1/tokens/', { ...lasting.body, loginHash: 'not hex' });
+      assert.deepEqual([malformed.status, malformed.body], [400, { error: "'loginHash' must be 64 hexadecimal characters." }]);
+      assert.equal((await apiClient(server.url, lasting.authorization).get('/v1/apps/')).status, 401, 'nothing was registered');
+      assert.deepEqual((await parent.get('/coffer/v1/tokens/')).body.data.map((t: any) => t.name), ['first']);
+
+      const proved = await parent.post('/coffer/v1/tokens/', { ...lasting.body, loginHash: holder.loginHash });
+      assert.equal(proved.status, 201, proved.text);
+      assert.equal((await apiClient(server.url, lasting.authorization).get('/v1/apps/')).status, 200);
+
+      // Wrong passwords here count against the sign-in budget of the address and the e-mail address.
+      for (let i = 1; i < 10; i++) {
+        const again = await parent.post('/coffer/v1/tokens/', { ...mintPat(holder.keyring, `guess ${i}`).body, loginHash: 'cd'.repeat(32) });
+        assert.equal(again.status, 403);
+      }
+      const limited = await parent.post('/coffer/v1/tokens/', { ...mintPat(holder.keyring, 'one more').body, loginHash: holder.loginHash });
+      assert.equal(limited.status, 429, limited.text);
     });
 
     it('refuses service-account tokens and missing credentials', async () => {

@@ -1,9 +1,9 @@
 // `coffer tokens create`: a new personal access token, minted here from your unlocked keyring (so it
 // asks for your password), or with --service-account a service-account token minted by the server.
-import { wipeKeyring } from '../../../crypto/index.js';
+import { derivePasswordLoginHash, wipeKeyring } from '../../../crypto/index.js';
 import { CofferApi, type MeResponse, type TokenResponse } from '../../api.js';
 import { resolveAccount } from '../../credentials.js';
-import { mintTokenFor, parseDuration, unlockKeyring, type WrappedKeyringView } from '../../keys.js';
+import { clientKdf, mintTokenFor, parseDuration, unlockKeyring, type WrappedKeyringView } from '../../keys.js';
 import { createUi, obtainPassword } from '../../ui.js';
 import { tokenNameForThisMachine } from '../shared.js';
 
@@ -59,7 +59,9 @@ export async function tokensCreate(options: TokensCreateOptions): Promise<void> 
   } finally {
     wipeKeyring(keyring);
   }
-  const registered = await api.post<TokenResponse>('/coffer/v1/tokens/', minted.body);
+  // The server asks a token registering another token for the password as well (the login hash).
+  const loginHash = await derivePasswordLoginHash(password, me.user.email, clientKdf().moderate);
+  const registered = await api.post<TokenResponse>('/coffer/v1/tokens/', { ...minted.body, loginHash });
   if (ui.json) {
     ui.printJson({ id: registered.id, name: registered.name, organisationId: view.organisationId, createdAt: registered.createdAt, expiresAt: registered.expiresAt, token: minted.token });
     return;

@@ -33,6 +33,7 @@ export const tokenInputSchema = {
     bearerHash: hex(64, 'SHA-256 (hex) of the bearer, token part 2'),
     wrappedKeyShare: hex(208, 'the server key share wrapped under the token wrap key'),
     expiresAt: { type: ['string', 'null'], format: 'date-time', description: 'absent or null: never expires' },
+    loginHash: hex(64, "the account's login hash (as at sign-in): required when the caller is a token, not a session"),
   },
 } as const;
 
