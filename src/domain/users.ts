@@ -173,8 +173,7 @@ export class Users {
   async me(caller: AccountCaller): Promise<{ user: UserView; memberships: MembershipView[] }> {
     const user = await findUserById(this.#db, caller.userId);
     if (!user) throw notFound(USER_NOT_FOUND);
-    const scope = caller.via === 'token' ? caller.principal.organisationId : undefined;
-    const memberships = await findMembershipsOfUser(this.#db, caller.userId, scope);
+    const memberships = caller.via === 'token' ? await this.#tokenMembership(caller) : await findMembershipsOfUser(this.#db, caller.userId);
     if (caller.via === 'token' && memberships.length === 0) throw notFound(USER_NOT_FOUND);
     return { user: { id: user.id, email: user.email, fullName: user.full_name === '' ? null : user.full_name }, memberships: memberships.map(membershipView) };
   }
@@ -192,8 +191,7 @@ export class Users {
     if (caller.via === 'token') {
       const own = caller.principal.organisationId;
       if (organisationId !== undefined && organisationId !== '' && asUuid(organisationId) !== own) throw notFound(NOT_A_MEMBER);
-      const live = await findMembershipsOfUser(this.#db, caller.userId, own);
-      if (live.length === 0) throw notFound(USER_NOT_FOUND);
+      if ((await this.#tokenMembership(caller)).length === 0) throw notFound(USER_NOT_FOUND);
       return caller.principal;
     }
     if (organisationId === undefined || organisationId === '') throw invalid('Missing required parameter: organisation_id');
@@ -201,6 +199,16 @@ export class Users {
     const membership = id ? (await findMembershipsOfUser(this.#db, caller.userId, id))[0] : undefined;
     if (!membership) throw notFound(NOT_A_MEMBER);
     return { kind: 'member', organisationId: membership.organisation_id, memberId: membership.member_id, userId: caller.userId, tokenId: null };
+  }
+
+  /**
+   * The membership a token was made for, if still live (empty otherwise). Not any membership of the
+   * same person there: a member removed and invited again has a new membership, and the tokens of
+   * the old one stay refused, as on the public API.
+   */
+  async #tokenMembership(caller: AccountCaller & { via: 'token' }): Promise<MembershipRow[]> {
+    const live = await findMembershipsOfUser(this.#db, caller.userId, caller.principal.organisationId);
+    return live.filter((membership) => membership.member_id === caller.principal.memberId);
   }
 
   /** What a client needs to unlock its keyring for one organisation (blobs only it can open). */

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apiClient } from '../../helpers/fixtures.js';
+import { joinMember } from '../../helpers/principals.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
 import { TOKEN_NEEDS_PASSWORD, WRONG_PASSWORD } from '../../../src/domain/users.js';
@@ -119,6 +120,24 @@ for (const target of STORE_TARGETS) {
       }
       const limited = await parent.post('/coffer/v1/tokens/', { ...mintPat(holder.keyring, 'one more').body, loginHash: holder.loginHash });
       assert.equal(limited.status, 429, limited.text);
+    });
+
+    it("a removed member's tokens stay refused here after the person is invited again", async () => {
+      const owner = apiClient(server.url, account.pat.authorization);
+      const developer = (await owner.get('/v1/roles/')).body.data.find((r: any) => r.name === 'Developer').id;
+      const first = await joinMember(server.domain, account.organisationId, { roleId: developer });
+      const oldToken = apiClient(server.url, first.authorization);
+      assert.equal((await oldToken.get('/coffer/v1/me/')).status, 200);
+      assert.equal((await owner.delete(`/v1/members/${first.memberId}/`)).status, 204);
+      const again = await joinMember(server.domain, account.organisationId, { roleId: developer, email: first.email });
+      assert.equal(again.userId, first.userId, 'the same person, a new membership');
+      assert.equal((await apiClient(server.url, again.authorization).get('/coffer/v1/me/')).status, 200);
+      for (const path of ['/coffer/v1/me/', '/coffer/v1/me/keyring/', '/coffer/v1/tokens/']) {
+        const refused = await oldToken.get(path);
+        assert.deepEqual([refused.status, refused.body], [404, { error: 'User not found' }], path);
+      }
+      assert.deepEqual((await oldToken.post('/coffer/v1/tokens/', mintPat(again.keyring, 'sneaky').body)).status, 404);
+      assert.equal((await oldToken.get('/v1/apps/')).status, 404, 'as on the public API');
     });
 
     it('refuses service-account tokens and missing credentials', async () => {
