@@ -34,7 +34,33 @@ export class GuessLimiter {
     }
   }
 
-  fail(keys: readonly string[]): void {
+  /**
+   * Starts one guess: refused (429) past the budget, otherwise counted as a failure at once, before
+   * the slow check of the guess runs, and taken back by `succeeded()`. Counting only after the check
+   * let every guess sent at the same moment pass the budget (60 at once were all checked).
+   */
+  begin(keys: readonly string[]): { succeeded(): void } {
+    this.check(keys);
+    const at = this.fail(keys);
+    let done = false;
+    return {
+      succeeded: () => {
+        if (done) return;
+        done = true;
+        // Failures are bare times: taking back any one of the same time is taking back this one.
+        for (const key of keys) {
+          const failures = this.#failures.get(key);
+          const index = failures?.indexOf(at) ?? -1;
+          if (index === -1) continue;
+          failures!.splice(index, 1);
+          if (failures!.length === 0) this.#failures.delete(key);
+        }
+      },
+    };
+  }
+
+  /** Counts a failure of each key now; returns its time. */
+  fail(keys: readonly string[]): number {
     const now = this.now();
     for (const key of keys) {
       const recent = this.#recent(key, now);
@@ -42,6 +68,7 @@ export class GuessLimiter {
       this.#failures.set(key, recent);
     }
     if (this.#failures.size > MAX_KEYS) this.#sweep(now);
+    return now;
   }
 
   /**

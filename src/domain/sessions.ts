@@ -65,14 +65,12 @@ export class Sessions {
     const email = normaliseEmail(body.email);
     const loginHash = readLoginHash(body.loginHash);
     const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${email}`];
-    this.guesses.check(keys);
+    const guess = this.guesses.begin(keys);
     const user = await findUserByEmail(this.db, email);
     const verifier = user?.login_hash ?? (await this.#dummy());
     const matches = await verifyPassword(verifier, loginHash);
-    if (!user || user.login_hash === null || !matches) {
-      this.guesses.fail(keys);
-      throw unauthenticated(BAD_CREDENTIALS);
-    }
+    if (!user || user.login_hash === null || !matches) throw unauthenticated(BAD_CREDENTIALS);
+    guess.succeeded();
     this.guesses.forget([`login-email:${email}`]);
     const now = this.now();
     const sessionId = randomBytes(32).toString('base64url');

@@ -101,13 +101,12 @@ export class Setup {
 
   async #verifyCode(code: unknown, address: string | null): Promise<void> {
     const keys = [`setup-ip:${address ?? 'unknown'}`];
-    this.guesses.check(keys);
     this.#allGuesses.check(['setup']);
-    if (typeof code !== 'string' || !(await this.#codeMatches(code))) {
-      this.guesses.fail(keys);
-      this.#allGuesses.fail(['setup']);
-      throw forbidden(WRONG_SETUP_CODE);
-    }
+    const guess = this.guesses.begin(keys);
+    const overall = this.#allGuesses.begin(['setup']);
+    if (typeof code !== 'string' || !(await this.#codeMatches(code))) throw forbidden(WRONG_SETUP_CODE);
+    guess.succeeded();
+    overall.succeeded();
   }
 
   /**

@@ -21,7 +21,10 @@ import { inTransaction, isUniqueViolation } from './transactions.js';
 
 interface CallerBase {
   readonly userId: string;
+  /** For the audit trail: the client's address as reported (X-Real-IP / X-Forwarded-For). */
   readonly ip: string | null;
+  /** For the guess budget: the address as far as it can be trusted (TRUST_PROXY), never a header the client wrote. */
+  readonly address: string | null;
   readonly userAgent: string | null;
 }
 
@@ -137,11 +140,9 @@ export async function confirmLoginHash(
   if (account.verifier === null) throw forbidden(refusals.noPassword);
   const loginHash = readLoginHash(presented);
   const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${account.email}`];
-  guesses.check(keys);
-  if (!(await verifyPassword(account.verifier, loginHash))) {
-    guesses.fail(keys);
-    throw forbidden(refusals.wrongPassword);
-  }
+  const guess = guesses.begin(keys);
+  if (!(await verifyPassword(account.verifier, loginHash))) throw forbidden(refusals.wrongPassword);
+  guess.succeeded();
 }
 
 export function membershipView(row: MembershipRow): MembershipView {
@@ -294,7 +295,7 @@ export class Users {
     if (body.loginHash === undefined) throw invalid(TOKEN_NEEDS_PASSWORD);
     const user = await findUserById(this.#db, caller.userId);
     if (!user) throw notFound('User not found');
-    await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.loginHash, caller.ip, {
+    await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.loginHash, caller.address, {
       noPassword: 'This account has no password: register new tokens from a console session.',
       wrongPassword: WRONG_PASSWORD,
     });

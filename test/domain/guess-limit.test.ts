@@ -17,6 +17,20 @@ describe('guess limiter', () => {
     limiter.check(['email:a']);
   });
 
+  it('counts a guess from its start, so guesses checked at the same time share the budget; a success takes its own back', () => {
+    const now = 1_000_000;
+    const limiter = new GuessLimiter({ max: 3, windowMs: WINDOW_MS }, () => now);
+    const inFlight = [limiter.begin(['email:a', 'ip:1']), limiter.begin(['email:a', 'ip:1']), limiter.begin(['email:a', 'ip:2'])];
+    assert.throws(() => limiter.begin(['email:a', 'ip:3']), /Too many failed attempts/, 'three unfinished guesses use the budget');
+    inFlight[0]!.succeeded();
+    const fourth = limiter.begin(['email:a', 'ip:3']);
+    fourth.succeeded();
+    fourth.succeeded(); // twice: takes back nothing more
+    limiter.begin(['email:a']); // the two unfinished ones still count: one more fits
+    assert.throws(() => limiter.begin(['email:a']), /Too many failed attempts/);
+    limiter.begin(['email:b', 'ip:3']);
+  });
+
   it(`keeps refusing a locked-out key while ${MAX_KEYS.toLocaleString('en')} other keys fail`, () => {
     let now = 1_000_000;
     const limiter = new GuessLimiter({ max: 10, windowMs: WINDOW_MS }, () => now);

@@ -1,5 +1,6 @@
 // Real servers on loopback for HTTP tests: the same startServer() as `coffer serve`.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -72,4 +73,33 @@ export async function request<T = any>(url: string, init: RequestInit & { json?:
     body = undefined;
   }
   return { status: response.status, headers: response.headers, body, text };
+}
+
+/** A loopback address of its own (127.0.0.2-254), so budgets counted per address start empty. */
+export const ownLoopbackAddress = (): string => `127.0.0.${randomInt(2, 255)}`;
+
+/** A JSON request sent from `localAddress` (fetch cannot choose it). */
+export function requestFrom<T = any>(localAddress: string, url: string, init: { method: string; json?: unknown; headers?: Record<string, string> }): Promise<JsonResponse<T>> {
+  const payload = init.json === undefined ? undefined : JSON.stringify(init.json);
+  const headers: Record<string, string> = { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers };
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method, headers, localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let body: any = undefined;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
+        resolve({ status: res.statusCode ?? 0, headers: responseHeaders, body, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deriveDeviceKey, TEST_KDF_FAST, toHex, unwrapRecoveryPhrase, unwrapUserKeyring } from '../../../src/crypto/index.js';
 import { apiClient } from '../../helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from '../../helpers/server.js';
+import { ownLoopbackAddress, request, requestFrom, startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
 import { assertNotStored, clientSecrets, createAccount, dumpDatabase, mintPat, signIn, uniqueEmail, type Account } from './accounts.js';
 
@@ -36,6 +36,19 @@ for (const target of STORE_TARGETS) {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
       assert.equal(form.status, 415, 'a cross-site form cannot sign anyone in');
+    });
+
+    it('counts guesses sent at the same moment: the eleventh gets 429, not a password check', async () => {
+      const target = await createAccount(server.domain);
+      const from = ownLoopbackAddress();
+      const answers = await Promise.all(
+        Array.from({ length: 15 }, () => requestFrom(from, `${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: target.email, loginHash: 'ab'.repeat(32) } })),
+      );
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [...Array(10).fill(401), ...Array(5).fill(429)]);
+      // The right password from this address is refused too until the window passes.
+      const right = await requestFrom(from, `${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: target.email, loginHash: target.loginHash } });
+      assert.equal(right.status, 429);
     });
 
     it('sets an HttpOnly, SameSite=Strict cookie; Secure only over TLS', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apiClient } from '../../helpers/fixtures.js';
 import { joinMember } from '../../helpers/principals.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { ownLoopbackAddress, requestFrom, startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
 import { TOKEN_NEEDS_PASSWORD, WRONG_PASSWORD } from '../../../src/domain/users.js';
 import { assertNotStored, clientSecrets, createAccount, dumpDatabase, mintPat, type Account } from './accounts.js';
@@ -120,6 +120,23 @@ for (const target of STORE_TARGETS) {
       }
       const limited = await parent.post('/coffer/v1/tokens/', { ...mintPat(holder.keyring, 'one more').body, loginHash: holder.loginHash });
       assert.equal(limited.status, 429, limited.text);
+    });
+
+    it('counts wrong passwords by the real address, not one the client wrote in X-Real-IP or X-Forwarded-For', async () => {
+      const holder = await createAccount(server.domain);
+      const from = ownLoopbackAddress();
+      for (let i = 0; i < 10; i++) {
+        const wrong = await requestFrom(from, `${server.url}/coffer/v1/tokens/`, {
+          method: 'POST',
+          json: { ...mintPat(holder.keyring, `guess ${i}`).body, loginHash: 'ef'.repeat(32) },
+          headers: { authorization: holder.pat.authorization, 'x-real-ip': '10.9.9.9', 'x-forwarded-for': '10.9.9.9' },
+        });
+        assert.equal(wrong.status, 403, wrong.text);
+      }
+      // This address has used its budget: a sign-in from it to another account is refused.
+      const bystander = await createAccount(server.domain);
+      const fromSame = await requestFrom(from, `${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: bystander.email, loginHash: bystander.loginHash } });
+      assert.equal(fromSame.status, 429, fromSame.text);
     });
 
     it("a removed member's tokens stay refused here after the person is invited again", async () => {
