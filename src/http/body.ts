@@ -55,6 +55,17 @@ export function readJsonBodyAnyType(request: FastifyRequest): JsonObject {
  * Every other endpoint selects a parser by Content-Type as Phase's framework does: JSON (empty
  * body = {}), form-urlencoded (single string values); anything else with a body is 415.
  */
+/**
+ * The detail after `JSON parse error - `: where the parser stopped, never the text around it. V8's
+ * message quotes part of the body, which may be a password or a secret (rest-api §1.4 leaves the
+ * detail to the implementation).
+ */
+export function jsonSyntaxDetail(parserMessage: string): string {
+  if (/end of JSON input/i.test(parserMessage)) return 'the body ends before the JSON does.';
+  const position = /at position (\d+)/.exec(parserMessage)?.[1];
+  return position === undefined ? 'the body is not valid JSON.' : `the body is not valid JSON at position ${position}.`;
+}
+
 export function readJsonBody(request: FastifyRequest): JsonObject {
   const raw = rawBodyOf(request);
   if (!raw || raw.text === '') {
@@ -69,7 +80,7 @@ export function readJsonBody(request: FastifyRequest): JsonObject {
     try {
       parsed = JSON.parse(body.text);
     } catch (error) {
-      throw invalid(`JSON parse error - ${(error as Error).message}`);
+      throw invalid(`JSON parse error - ${jsonSyntaxDetail((error as Error).message)}`);
     }
     if (!isJsonObject(parsed)) throw invalid('Request body must be a JSON object.');
     return parsed;

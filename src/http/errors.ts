@@ -2,6 +2,7 @@
 // `{"error": "..."}`; server faults say only `Internal server error.` and are logged.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
+import { jsonSyntaxDetail } from './body.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -39,7 +40,7 @@ function frameworkError(error: FastifyError, request: FastifyRequest): ErrorResp
         : { status: 400, message: 'Request body length does not match Content-Length.', headers: {} };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, message: `JSON parse error - ${error.message}`, headers: {} };
+      return { status: 400, message: `JSON parse error - ${jsonSyntaxDetail(error.message)}`, headers: {} };
     default:
       break;
   }

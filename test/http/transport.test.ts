@@ -110,8 +110,14 @@ describe('transport conventions', () => {
 
   it('parses JSON bodies by content type, with the framework messages', async () => {
     const bad = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '{"a":', headers: { 'content-type': 'application/json' } });
-    assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /^JSON parse error - /);
+    assert.deepEqual([bad.status, bad.body], [400, { error: 'JSON parse error - the body ends before the JSON does.' }]);
+    // The parser's own message quotes the body: a password or secret typed into it came back.
+    for (const url of ['/v1/probe-json/', '/coffer/v1/auth/login/']) {
+      const echoed = await request(`${server.url}${url}`, { method: 'POST', body: '{"loginHash": zqsecretpw}', headers: { 'content-type': 'application/json' } });
+      assert.deepEqual([echoed.status, echoed.body], [400, { error: 'JSON parse error - the body is not valid JSON.' }], url);
+    }
+    const positioned = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '{zqsecretpw: 1}', headers: { 'content-type': 'application/json' } });
+    assert.deepEqual(positioned.body, { error: 'JSON parse error - the body is not valid JSON at position 1.' });
     const empty = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '', headers: { 'content-type': 'application/json' } });
     assert.deepEqual(empty.body, { body: {} });
     const array = await request(`${server.url}/v1/probe-json/`, { method: 'POST', body: '[1]', headers: { 'content-type': 'application/json' } });

@@ -83,6 +83,8 @@ export function consoleAuthHook(app: FastifyInstance): void {
     const mode = request.routeOptions.config?.console;
     if (!mode || mode === 'public' || request.is404) return;
     const ip = clientIp(request);
+    // What the guess budget counts by: never an address the client wrote itself (TRUST_PROXY).
+    const address = request.ip;
     const agent = header(request, 'user-agent');
     const userAgent = agent ? agent.slice(0, 512) : null;
     const authorization = header(request, 'authorization');
@@ -90,7 +92,7 @@ export function consoleAuthHook(app: FastifyInstance): void {
       const principal = await domain.authenticator.authenticate(authorization);
       if (principal.kind !== 'member') throw personRequired();
       await domain.rateLimiter.check(bucketOf(principal));
-      request.account = { via: 'token', userId: principal.userId, principal, ip, userAgent };
+      request.account = { via: 'token', userId: principal.userId, principal, ip, address, userAgent };
       return;
     }
     const sessionId = readCookie(request, SESSION_COOKIE);
@@ -100,7 +102,7 @@ export function consoleAuthHook(app: FastifyInstance): void {
       if (session) {
         try {
           domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
-          request.account = { via: 'session', userId: session.userId, session, ip, userAgent };
+          request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
         } catch {
           request.account = null;
         }
@@ -113,6 +115,6 @@ export function consoleAuthHook(app: FastifyInstance): void {
     const session = await domain.sessions.require(sessionId);
     if (!SAFE_METHODS.has(request.method)) domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
     await domain.rateLimiter.check(`session_${session.userId}`);
-    request.account = { via: 'session', userId: session.userId, session, ip, userAgent };
+    request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
   });
 }
