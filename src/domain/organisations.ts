@@ -78,7 +78,8 @@ export function notAnEmail(cleaned: string): DomainError {
 const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Surrogate}]/u;
 
 export function normaliseEmail(email: unknown): string {
-  if (typeof email !== 'string' || email.trim() === '') throw invalid('Missing required field: email');
+  if (email === undefined || email === null || (typeof email === 'string' && email.trim() === '')) throw invalid('Missing required field: email');
+  if (typeof email !== 'string') throw invalid("'email' must be a string.");
   const cleaned = email.trim().toLowerCase();
   // The length first: neither the pattern nor the message sees a long input whole.
   if (isEmailTooLong(cleaned) || CONTROL_OR_SURROGATE.test(cleaned) || !/^[^\s@]+@[^\s@]+$/.test(cleaned)) throw notAnEmail(cleaned);

@@ -30,6 +30,10 @@ for (const target of STORE_TARGETS) {
       assert.equal(wrong.headers.get('set-cookie'), null);
       const raw = await request(`${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: account.email, loginHash: 'not a hash' } });
       assert.equal(raw.status, 400);
+      for (const [email, error] of [[{ a: 1 }, "'email' must be a string."], [5, "'email' must be a string."], [null, 'Missing required field: email']] as const) {
+        const typed = await request(`${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email, loginHash: account.loginHash } });
+        assert.deepEqual([typed.status, typed.body], [400, { error }], JSON.stringify(email));
+      }
       const form = await request(`${server.url}/coffer/v1/auth/login/`, {
         method: 'POST',
         body: `email=${encodeURIComponent(account.email)}&loginHash=${account.loginHash}`,
