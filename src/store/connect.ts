@@ -135,6 +135,19 @@ function postgresPool(databaseUrl: string, applicationName: string, max: number,
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
 }
 
+/**
+ * The embedded store's files are made with mode 0666 inside (PGlite's file system), so the data
+ * directory itself must be closed to other users, also when it existed before Coffer first ran
+ * (a plain `mkdir`, systemd's StateDirectory= and container volumes make it 0755).
+ */
+function makePrivate(dataDir: string): void {
+  try {
+    fs.chmodSync(dataDir, 0o700);
+  } catch (error) {
+    throw new Error(`cannot make the data directory ${dataDir} private to this user (${(error as NodeJS.ErrnoException).code ?? String(error)}): run Coffer as the directory's owner, or point COFFER_DATA_DIR at a directory it owns`);
+  }
+}
+
 async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void): Promise<Store> {
   const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
   let releaseLock = () => {};
@@ -146,6 +159,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
   } else {
     if (!options.dataDir) throw new Error('openStore: dataDir is required for the embedded store');
     fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    makePrivate(options.dataDir);
     releaseLock = lockDataDir(options.dataDir);
     clusterDir = path.join(options.dataDir, 'pgdata');
     const isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));

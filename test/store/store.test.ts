@@ -74,8 +74,9 @@ describe('embedded store directory', () => {
 });
 
 describe('coffer serve', () => {
-  it('starts on a new embedded data directory, generates a 0600 master key, and keeps it across restarts', async () => {
+  it('starts on a new embedded data directory (made 0700), generates a 0600 master key, and keeps it across restarts', async () => {
     const dataDir = tempDir();
+    fs.chmodSync(dataDir, 0o755); // as a plain mkdir, systemd's StateDirectory= or a volume leave it
     try {
       for (let run = 0; run < 2; run++) {
         const port = await freePort();
@@ -83,6 +84,7 @@ describe('coffer serve', () => {
         await waitForHealth(`http://127.0.0.1:${port}`);
         const keyFile = path.join(dataDir, 'master.key');
         assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+        assert.equal(fs.statSync(dataDir).mode & 0o777, 0o700, 'the store inside is closed to other users');
         const key = fs.readFileSync(keyFile, 'utf8');
         assert.match(key, /^[0-9a-f]{64}\n$/);
         server.child.kill('SIGTERM');
