@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseMasterKeyList, type Config } from './config.js';
-import { fromHex, masterKeyring, type MasterKeyring, type MasterKeySet } from './crypto/index.js';
+import { fromHex, masterKeyring, UnknownMasterKeyError, type MasterKeyPurpose, type MasterKeyring, type MasterKeySet } from './crypto/index.js';
 import { writeFileDurably } from './durable-files.js';
 
 export interface MasterKeySource {
@@ -87,4 +87,34 @@ export function watchMasterKeyFile(file: string, keyring: MasterKeyring, onError
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** One envelope the store already holds, to check the configured key against at start. */
+export interface SealedProbe {
+  envelope: string;
+  purpose: MasterKeyPurpose;
+  context: string;
+}
+
+/**
+ * Refuses to serve a store whose sealed material the configured keys cannot open. A server started
+ * with the wrong key, or with none (a new one was generated beside existing data), answered 500 to
+ * every secret read and write instead of saying so at start. A key it generated just now is removed.
+ */
+export async function assertKeysOpenStore(keyring: MasterKeyring, probe: SealedProbe | undefined, source: MasterKeySource): Promise<void> {
+  if (!probe) return;
+  try {
+    const plaintext = await keyring.open(probe.envelope, probe.purpose, probe.context);
+    plaintext.fill(0);
+  } catch (error) {
+    if (!(error instanceof UnknownMasterKeyError)) throw error;
+    const held = `(its data is sealed under master key ${error.keyId})`;
+    if (source.generated) {
+      if (source.file) fs.rmSync(source.file, { force: true });
+      throw new ConfigError('COFFER_MASTER_KEY', `is not set and ${source.file} did not exist, but this store already holds data ${held}: put the store's master.key back from your backup, or set COFFER_MASTER_KEY or COFFER_MASTER_KEY_FILE`);
+    }
+    if (source.file === undefined) throw new ConfigError('COFFER_MASTER_KEY', `does not open this store ${held}: set the key the store was sealed with`);
+    const variable = path.basename(source.file) === EMBEDDED_KEY_FILE ? 'COFFER_DATA_DIR' : 'COFFER_MASTER_KEY_FILE';
+    throw new ConfigError(variable, `names ${source.file}, which holds no key that opens this store ${held}`);
+  }
 }

@@ -18,7 +18,9 @@ import path from 'node:path';
 import { adminOperations } from './admin-operations.js';
 import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from './domain/audit-local.js';
 import { ADMIN_SOCKET_FILE, startAdminSocket, type AdminSocket } from './admin-socket.js';
-import { openMasterKeyring, resolveMasterKeys, watchMasterKeyFile } from './master-key.js';
+import { assertKeysOpenStore, openMasterKeyring, resolveMasterKeys, watchMasterKeyFile } from './master-key.js';
+import { auditKeyContext } from './domain/audit.js';
+import { findAnyChainHead } from './store/events.js';
 import { openStore, type Store } from './store/connect.js';
 
 export interface RunningServer {
@@ -57,6 +59,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const keyring = openMasterKeyring(masterKeys);
   let rateLimitStore: RateLimitStore;
   try {
+    // The embedded store is this server's alone, sealed under its keys only, and the one where a
+    // missing key file means a new key. PostgreSQL always has its key set explicitly, and one
+    // database may hold organisations sealed under other keys (the test suite's servers share one).
+    const head = store.kind === 'pglite' ? await findAnyChainHead(store.db) : undefined;
+    const probe = head && { envelope: head.wrapped_key, purpose: 'audit-key' as const, context: auditKeyContext(head.organisation_id) };
+    await assertKeysOpenStore(keyring, probe, masterKeys);
     rateLimitStore = await openRateLimitStore(config, logger);
   } catch (error) {
     await store.close();

@@ -17,6 +17,11 @@ export function findChainHeads(db: Executor, organisationIds: string[]): Promise
   return db.selectFrom('audit_heads').select(['organisation_id', 'seq', 'mac', 'wrapped_key']).where('organisation_id', 'in', organisationIds).execute();
 }
 
+/** Any one organisation's chain head (its audit key is sealed under the master key), if any exists. */
+export function findAnyChainHead(db: Executor): Promise<Pick<ChainHead, 'organisation_id' | 'wrapped_key'> | undefined> {
+  return db.selectFrom('audit_heads').select(['organisation_id', 'wrapped_key']).limit(1).executeTakeFirst();
+}
+
 export async function insertChainHead(db: Executor, head: ChainHead): Promise<void> {
   await db.insertInto('audit_heads').values(head).execute();
 }

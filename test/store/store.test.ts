@@ -6,7 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { loadConfig } from '../../src/config.js';
+import { startServer } from '../../src/server.js';
 import { openStore, DataDirLockedError } from '../../src/store/connect.js';
+import { createOwner } from '../helpers/fixtures.js';
 import { MIGRATION_TABLE, migrateToLatest, migrations } from '../../src/store/migrator.js';
 import { FIXTURES, spawnCoffer, spawnNode, waitForHealth } from '../helpers/process.js';
 import { freePort } from '../helpers/ports.js';
@@ -91,6 +94,42 @@ describe('coffer serve', () => {
         assert.equal(await server.exited, 0);
         assert.equal(fs.readFileSync(keyFile, 'utf8'), key);
       }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a store its master key does not open, instead of answering 500 later', async () => {
+    const dataDir = tempDir();
+    try {
+      const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '' });
+      const first = await startServer(config);
+      await createOwner(first.domain); // an organisation: its audit key is sealed under the master key
+      await first.close();
+      const keyFile = path.join(dataDir, 'master.key');
+      const key = fs.readFileSync(keyFile, 'utf8').trim();
+      const refusedWith = async (env: Record<string, string>) => {
+        const run = spawnCoffer(['serve'], { PORT: String(await freePort()), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn', ...env });
+        const started = setTimeout(() => run.child.kill('SIGKILL'), 30_000); // it served: fail, not hang
+        const code = await run.exited;
+        clearTimeout(started);
+        assert.equal(code, 1, run.stderr.join('\n'));
+        return run.stderr.filter(Boolean).join('\n');
+      };
+      const wrong = randomBytes(32).toString('hex');
+      assert.match(await refusedWith({ COFFER_MASTER_KEY: wrong }), /^coffer: invalid configuration: COFFER_MASTER_KEY does not open this store \(its data is sealed under master key [0-9a-f]+\)/);
+      const otherFile = path.join(dataDir, 'other.key');
+      fs.writeFileSync(otherFile, `${wrong}\n`, { mode: 0o600 });
+      assert.match(await refusedWith({ COFFER_MASTER_KEY_FILE: otherFile }), /COFFER_MASTER_KEY_FILE names .*other\.key, which holds no key that opens this store/);
+      fs.rmSync(keyFile);
+      assert.match(await refusedWith({}), /COFFER_MASTER_KEY is not set and .*master\.key did not exist, but this store already holds data/);
+      assert.equal(fs.existsSync(keyFile), false, 'the key it generated is not left beside the data');
+      fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+      const port = await freePort();
+      const server = spawnCoffer(['serve'], { PORT: String(port), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn' });
+      await waitForHealth(`http://127.0.0.1:${port}`);
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
