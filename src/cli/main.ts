@@ -12,8 +12,9 @@ function fail(message: string, hint?: string, code = 1): never {
 }
 
 function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
-  const errno = error as NodeJS.ErrnoException | undefined;
-  return error instanceof Error && typeof errno?.code === 'string' && typeof errno.syscall === 'string' && typeof errno.path === 'string';
+  const errno = error as (NodeJS.ErrnoException & { address?: unknown }) | undefined;
+  // `path` for files, `address` for sockets (the admin socket of a server run by another user).
+  return error instanceof Error && typeof errno?.code === 'string' && typeof errno.syscall === 'string' && (typeof errno.path === 'string' || typeof errno.address === 'string');
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -26,6 +27,9 @@ export async function main(argv: string[]): Promise<void> {
     const code = (error as NodeJS.ErrnoException)?.code;
     if (code === 'EADDRINUSE') fail(`cannot listen: ${(error as Error).message}; set PORT to a free port`);
     if (error instanceof Error && error.name === 'DataDirLockedError') fail(error.message);
+    // The store holds material sealed under a master key this command was not given: the message
+    // names the key id and what to configure.
+    if (error instanceof Error && error.name === 'UnknownMasterKeyError') fail(error.message);
     // A file the command was told to read or write (no such directory, no permission, a full disk):
     // Node's message names the file and the system's reason; a stack trace would add nothing.
     if (isFileSystemError(error)) fail(error.message);

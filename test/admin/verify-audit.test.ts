@@ -54,6 +54,15 @@ for (const { kind } of STORE_TARGETS) {
         const human = spawnCoffer(['admin', 'verify-audit'], { ...env, LOG_LEVEL: 'warn' });
         assert.equal(await human.exited, 2);
         assert.match(human.stderr.join('\n'), /NOT intact: event 3 \([0-9a-f-]+\) of organisation [0-9a-f-]+ was altered/);
+
+        if (kind === 'postgres') {
+          // Another key than the store's: one line naming the key id, no stack trace.
+          const wrongKey = spawnCoffer(['admin', 'verify-audit'], { ...env, COFFER_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' });
+          assert.equal(await wrongKey.exited, 1);
+          const lines = wrongKey.stderr.filter(Boolean);
+          assert.equal(lines.length, 1, lines.join('\n'));
+          assert.match(lines[0]!, /^coffer: master key [0-9a-f]+ is not configured; this process knows/);
+        }
       } finally {
         await database?.drop();
         fs.rmSync(dataDir, { recursive: true, force: true });
