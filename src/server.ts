@@ -44,7 +44,6 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const masterKeys = resolveMasterKeys(config);
-  if (masterKeys.generated) logger.warn({ file: masterKeys.file }, 'generated a new master key; back it up together with the data directory');
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -65,6 +64,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const head = store.kind === 'pglite' ? await findAnyChainHead(store.db) : undefined;
     const probe = head && { envelope: head.wrapped_key, purpose: 'audit-key' as const, context: auditKeyContext(head.organisation_id) };
     await assertKeysOpenStore(keyring, probe, masterKeys);
+    if (masterKeys.generated) logger.warn({ file: masterKeys.file }, 'generated a new master key; back it up together with the data directory');
     rateLimitStore = await openRateLimitStore(config, logger);
   } catch (error) {
     await store.close();

@@ -122,7 +122,9 @@ describe('coffer serve', () => {
       fs.writeFileSync(otherFile, `${wrong}\n`, { mode: 0o600 });
       assert.match(await refusedWith({ COFFER_MASTER_KEY_FILE: otherFile }), /COFFER_MASTER_KEY_FILE names .*other\.key, which holds no key that opens this store/);
       fs.rmSync(keyFile);
-      assert.match(await refusedWith({}), /COFFER_MASTER_KEY is not set and .*master\.key did not exist, but this store already holds data/);
+      const missing = await refusedWith({});
+      assert.match(missing, /COFFER_MASTER_KEY is not set and .*master\.key did not exist, but this store already holds data/);
+      assert.doesNotMatch(missing, /generated a new master key/, 'no word of a key it does not keep');
       assert.equal(fs.existsSync(keyFile), false, 'the key it generated is not left beside the data');
       fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
       const port = await freePort();
