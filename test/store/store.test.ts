@@ -114,10 +114,10 @@ describe('coffer serve', () => {
         const code = await run.exited;
         clearTimeout(started);
         assert.equal(code, 1, run.stderr.join('\n'));
-        return run.stderr.filter(Boolean).join('\n');
+        return [...run.stdout, ...run.stderr].filter(Boolean).join('\n'); // the log is on stdout
       };
       const wrong = randomBytes(32).toString('hex');
-      assert.match(await refusedWith({ COFFER_MASTER_KEY: wrong }), /^coffer: invalid configuration: COFFER_MASTER_KEY does not open this store \(its data is sealed under master key [0-9a-f]+\)/);
+      assert.match(await refusedWith({ COFFER_MASTER_KEY: wrong }), /^coffer: invalid configuration: COFFER_MASTER_KEY does not open this store \(its data is sealed under master key [0-9a-f]+\)/m);
       const otherFile = path.join(dataDir, 'other.key');
       fs.writeFileSync(otherFile, `${wrong}\n`, { mode: 0o600 });
       assert.match(await refusedWith({ COFFER_MASTER_KEY_FILE: otherFile }), /COFFER_MASTER_KEY_FILE names .*other\.key, which holds no key that opens this store/);
