@@ -294,7 +294,7 @@ export class Users {
   async #confirmPasswordForToken(caller: AccountCaller, body: Record<string, unknown>): Promise<void> {
     if (body.loginHash === undefined) throw invalid(TOKEN_NEEDS_PASSWORD);
     const user = await findUserById(this.#db, caller.userId);
-    if (!user) throw notFound('User not found');
+    if (!user) throw notFound(USER_NOT_FOUND);
     await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.loginHash, caller.address, {
       noPassword: 'This account has no password: register new tokens from a console session.',
       wrongPassword: WRONG_PASSWORD,

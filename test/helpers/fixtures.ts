@@ -30,7 +30,10 @@ export interface OwnerFixture {
   authorization: string;
 }
 
-export async function clientKeyMaterial(organisationId: string, email: string, password = 'correct horse battery staple') {
+/** The password test accounts' keyrings are wrapped with. */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+export async function clientKeyMaterial(organisationId: string, email: string, password = TEST_PASSWORD) {
   const mnemonic = generateMnemonic();
   const keyring = await keyringFromMnemonic(mnemonic, organisationId, TEST_KDF_FAST);
   const deviceKey = await deriveDeviceKey(password, email, TEST_KDF_FAST);
@@ -70,18 +73,18 @@ export async function createOwner(domain: Domain, options: { name?: string; emai
   };
 }
 
-/** A JSON API client bound to one server and one Authorization header. */
 /**
  * Gives the owner the password `clientKeyMaterial` wraps its keyring with (a verifier made with the
  * fast test parameters) and returns its login hash, for calls that must prove the password again.
  */
-export async function ownerLoginHash(domain: Domain, owner: OwnerFixture, password = 'correct horse battery staple'): Promise<string> {
+export async function ownerLoginHash(domain: Domain, owner: OwnerFixture, password = TEST_PASSWORD): Promise<string> {
   const loginHash = await derivePasswordLoginHash(password, owner.email, TEST_KDF_FAST);
   const verifier = await hashPassword(loginHash, TEST_KDF_FAST);
   await domain.deps.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', owner.userId).execute();
   return loginHash;
 }
 
+/** A JSON API client bound to one server and one Authorization header. */
 export function apiClient(baseUrl: string, authorization: string | undefined) {
   const call = <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> =>
     request<T>(baseUrl + path, {

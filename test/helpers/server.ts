@@ -66,13 +66,16 @@ export async function request<T = any>(url: string, init: RequestInit & { json?:
   }
   const response = await fetch(url, { ...rest, headers });
   const text = await response.text();
-  let body: any = undefined;
+  return { status: response.status, headers: response.headers, body: jsonOrUndefined(text), text };
+}
+
+/** A response text as JSON; undefined when empty or not JSON. */
+function jsonOrUndefined(text: string): any {
   try {
-    body = text === '' ? undefined : JSON.parse(text);
+    return text === '' ? undefined : JSON.parse(text);
   } catch {
-    body = undefined;
+    return undefined;
   }
-  return { status: response.status, headers: response.headers, body, text };
 }
 
 /** A loopback address of its own (127.0.0.2-254), so budgets counted per address start empty. */
@@ -88,15 +91,9 @@ export function requestFrom<T = any>(localAddress: string, url: string, init: { 
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
-        let body: any = undefined;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
         const responseHeaders = new Headers();
         for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
-        resolve({ status: res.statusCode ?? 0, headers: responseHeaders, body, text });
+        resolve({ status: res.statusCode ?? 0, headers: responseHeaders, body: jsonOrUndefined(text), text });
       });
     });
     req.on('error', reject);

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { addMember } from '../helpers/principals.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { ownLoopbackAddress, startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createAccount, mintPat } from '../http/console/accounts.js';
 import { sendRaw, type RawOutcome, type RawRequest } from './raw-http.js';
@@ -93,7 +93,7 @@ async function makeApp(api: ApiClient, name: string) {
 async function signInFromOwnAddress(port: number, email: string, loginHash: string): Promise<{ cookie: string; csrfToken: string }> {
   const outcome = await sendRaw(
     { method: 'POST', target: '/coffer/v1/auth/login/', headers: [['content-type', 'application/json']], body: JSON.stringify({ email, loginHash }) },
-    { port, timeoutMs: DEADLINE_MS, localAddress: `127.0.0.${randomInt(2, 255)}` },
+    { port, timeoutMs: DEADLINE_MS, localAddress: ownLoopbackAddress() },
   );
   assert.ok(outcome.kind === 'response' && outcome.status === 200, `sign-in: ${JSON.stringify(outcome.kind === 'response' ? outcome.body.toString() : outcome)}`);
   return { cookie: outcome.headers['set-cookie']!.split(';')[0]!, csrfToken: JSON.parse(outcome.body.toString()).csrfToken };

@@ -14,10 +14,10 @@ import {
 } from '../../../src/crypto/index.js';
 import type { Domain } from '../../../src/domain/index.js';
 import type { Db } from '../../../src/store/database.js';
-import { clientKeyMaterial } from '../../helpers/fixtures.js';
+import { clientKeyMaterial, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { request, type JsonResponse } from '../../helpers/server.js';
 
-export const PASSWORD = 'correct horse battery staple';
+export const PASSWORD = TEST_PASSWORD;
 
 export interface MintedPat {
   /** Full pss_user:v1 string. */
