@@ -56,6 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maintenance: { onError: (error) => logger.error({ err: error, table: error.table, code: error.code }, 'embedded store maintenance failed') },
   });
   const keyring = openMasterKeyring(masterKeys);
+  const auditJournal = store.kind === 'pglite' && !options.memoryStore ? path.join(config.dataDir, AUDIT_JOURNAL_FILE) : undefined;
   let rateLimitStore: RateLimitStore;
   try {
     // The embedded store is this server's alone, sealed under its keys only, and the one where a
@@ -65,14 +66,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const probe = head && { envelope: head.wrapped_key, purpose: 'audit-key' as const, context: auditKeyContext(head.organisation_id) };
     await assertKeysOpenStore(keyring, probe, masterKeys);
     if (masterKeys.generated) logger.warn({ file: masterKeys.file }, 'generated a new master key; back it up together with the data directory');
+    // Read events a previous process journaled go into the store before anything is served.
+    if (auditJournal) await LocalAuditTrail.recover(store.db, auditJournal);
     rateLimitStore = await openRateLimitStore(config, logger);
   } catch (error) {
     await store.close();
     keyring.dispose();
     throw error;
   }
-  const auditJournal = store.kind === 'pglite' && !options.memoryStore ? path.join(config.dataDir, AUDIT_JOURNAL_FILE) : undefined;
-  if (auditJournal) await LocalAuditTrail.recover(store.db, auditJournal);
   const domain = createDomain({ store, masterKeyring: keyring, rateLimit: config.rateLimit, rateLimitStore, auditJournal });
   let app: FastifyInstance;
   let setup: SetupPreparation;

@@ -17,6 +17,14 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof errno?.code === 'string' && typeof errno.syscall === 'string' && (typeof errno.path === 'string' || typeof errno.address === 'string');
 }
 
+/**
+ * Errors about the store that say in their message what is wrong and what to do; a stack trace
+ * would add nothing. DataDirLockedError: another process holds the embedded store.
+ * UnknownMasterKeyError: material sealed under a key this command was not given (names the key
+ * id). DamagedJournalError, DamagedStoreError: files of the data directory that cannot be read.
+ */
+const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError']);
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
@@ -26,10 +34,7 @@ export async function main(argv: string[]): Promise<void> {
     if (error instanceof UserError) fail(error.message, error.hint, error.exitCode);
     const code = (error as NodeJS.ErrnoException)?.code;
     if (code === 'EADDRINUSE') fail(`cannot listen: ${(error as Error).message}; set PORT to a free port`);
-    if (error instanceof Error && error.name === 'DataDirLockedError') fail(error.message);
-    // The store holds material sealed under a master key this command was not given: the message
-    // names the key id and what to configure.
-    if (error instanceof Error && error.name === 'UnknownMasterKeyError') fail(error.message);
+    if (error instanceof Error && OPERATOR_ERRORS.has(error.name)) fail(error.message);
     // A file the command was told to read or write (no such directory, no permission, a full disk):
     // Node's message names the file and the system's reason; a stack trace would add nothing.
     if (isFileSystemError(error)) fail(error.message);

@@ -84,17 +84,19 @@ export class AuditJournal {
   /**
    * Events a previous process journaled and may not have imported. A torn last line (the process
    * died while writing it; its request was never answered) is dropped. Journals of earlier
-   * versions hold JSON lines, read as such.
+   * versions hold JSON lines, read as such. Any other line that is not an event is damage, not a
+   * crash: it throws, since skipping it would drop acknowledged reads from the trail unseen.
    */
   static recover(file: string): CopyLineEvent[] {
     if (!fs.existsSync(file)) return [];
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     lines.pop(); // what follows the last newline: nothing, or a torn line
     const events: CopyLineEvent[] = [];
-    for (const text of lines) {
+    for (const [index, text] of lines.entries()) {
       if (text.trim() === '') continue;
       const event = text.startsWith('{') ? fromJsonLine(text) : parseEventCopyLine(`${text}\n`);
-      if (event) events.push(event);
+      if (!event) throw new DamagedJournalError(file, `line ${index + 1} is not an audit event`);
+      events.push(event);
     }
     return events;
   }
@@ -168,10 +170,30 @@ export class AuditJournal {
   }
 }
 
+/**
+ * The journal a previous process left cannot be imported as it is. Start-up stops here rather than
+ * serve with acknowledged reads missing from the trail; the operator decides what to keep.
+ */
+export class DamagedJournalError extends Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the audit journal ${file} is damaged: ${detail}. It holds read events not yet in the store, and nothing was imported. ` +
+        'Keep a copy, then move it out of the data directory to start without those events (they will be missing from the audit trail)',
+      options,
+    );
+    this.name = 'DamagedJournalError';
+  }
+}
+
 /** A journal line of an earlier version (one JSON event). */
 function fromJsonLine(text: string): CopyLineEvent | undefined {
   try {
     const parsed = JSON.parse(text) as EventInsert & { created_at: string };
+    if (typeof parsed?.organisation_id !== 'string' || !Number.isSafeInteger(parsed.seq) || typeof parsed.mac !== 'string') return undefined;
     const row = { ...parsed, created_at: new Date(parsed.created_at) };
     return { organisation_id: row.organisation_id, seq: row.seq, mac: row.mac, line: eventCopyLine(row) };
   } catch {
@@ -211,7 +233,13 @@ export class LocalAuditTrail implements AuditTrail {
   /** Imports what a previous process journaled (call once, before serving). */
   static async recover(db: Db, journalFile: string): Promise<number> {
     const events = AuditJournal.recover(journalFile);
-    if (events.length > 0) await inTransaction(db, ({ trx }) => copyJournaledEvents(trx, events));
+    try {
+      if (events.length > 0) await inTransaction(db, ({ trx }) => copyJournaledEvents(trx, events));
+    } catch (error) {
+      // COPY names the line and column it refused (`where`), e.g. an id that is not a uuid.
+      const where = (error as { where?: unknown }).where;
+      throw new DamagedJournalError(journalFile, `its events could not be stored: ${(error as Error).message}${typeof where === 'string' ? ` (${where})` : ''}`, { cause: error });
+    }
     fs.rmSync(journalFile, { force: true });
     return events.length;
   }

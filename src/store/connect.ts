@@ -71,6 +71,21 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** The embedded store's files exist but PGlite cannot start on them. */
+export class DamagedStoreError extends Error {
+  constructor(
+    readonly dataDir: string,
+    cause: unknown,
+  ) {
+    super(
+      `the embedded store in ${dataDir} could not be opened (${(cause as Error)?.message ?? String(cause)}); its files are damaged or incomplete. ` +
+        'Restore it from a backup: `coffer admin restore FILE` into a new data directory (COFFER_DATA_DIR), with the same master key',
+      { cause },
+    );
+    this.name = 'DamagedStoreError';
+  }
+}
+
 export async function openStore(options: StoreOptions): Promise<Store> {
   const log = options.onQuery
     ? (event: LogEvent) => {
@@ -152,6 +167,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
   const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
   let releaseLock = () => {};
   let clusterDir: string | undefined;
+  let isNew = true;
   let pglite: PGlite;
   if (options.memory) {
     const template = loadTemplate();
@@ -162,7 +178,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     makePrivate(options.dataDir);
     releaseLock = lockDataDir(options.dataDir);
     clusterDir = path.join(options.dataDir, 'pgdata');
-    const isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+    isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
     const template = isNew ? loadTemplate() : undefined;
     pglite = new PGlite(clusterDir, { parsers, ...(template ? { loadDataDir: template } : {}) });
   }
@@ -170,6 +186,9 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     await pglite.waitReady;
   } catch (error) {
     releaseLock();
+    // A cluster that existed and no longer opens has damaged files (PGlite's own message, e.g.
+    // "Aborted()" for a missing WAL, says nothing of where or what to do).
+    if (clusterDir && !isNew) throw new DamagedStoreError(options.dataDir!, error);
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromStdin(pglite) }), ...(log ? { log } : {}) });

@@ -154,6 +154,49 @@ describe('audit journal of the embedded store', () => {
     }
   });
 
+  it('refuses a damaged journal instead of skipping lines: a line that is no event, or one the store refuses; nothing is imported and the file stays', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const store = await openStore({ dataDir });
+    try {
+      const keyring = masterKeyring({ active: randomBytes(32) });
+      const chainer = new EventChainer(keyring);
+      const org = randomUUID();
+      const head = chainer.newChain(org);
+      await store.db.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
+      await insertChainHead(store.db, head);
+      await chainer.loadKey(head);
+      const { rows } = chainer.chain([0, 1, 2].map((i) => read(org, i)), new Map([[org, { seq: head.seq, mac: head.mac }]]));
+      const [first, second, third] = rows.map((row) => eventCopyLine(row));
+      const file = path.join(dataDir, AUDIT_JOURNAL_FILE);
+      const storedEvents = async () => (await store.db.selectFrom('events').select('seq').where('organisation_id', '=', org).execute()).length;
+
+      const overwritten = `${first}${'x'.repeat(second!.length - 1)}\n${third}`; // a block of the file overwritten
+      fs.writeFileSync(file, overwritten);
+      await assert.rejects(LocalAuditTrail.recover(store.db, file), (error: Error) => {
+        assert.equal(error.name, 'DamagedJournalError');
+        assert.match(error.message, /audit journal .*audit\.journal is damaged: line 2 is not an audit event\. .*nothing was imported/);
+        return true;
+      });
+      const badId = second!.split('\t');
+      badId[2] = 'not-a-uuid';
+      fs.writeFileSync(file, `${first}${badId.join('\t')}${third}`);
+      await assert.rejects(LocalAuditTrail.recover(store.db, file), (error: Error) => {
+        assert.equal(error.name, 'DamagedJournalError');
+        assert.match(error.message, /its events could not be stored: invalid input syntax for type uuid.*line 2/);
+        return true;
+      });
+      assert.equal(await storedEvents(), 0, 'all or nothing: the valid first line is not stored either');
+      assert.equal(fs.readFileSync(file, 'utf8'), `${first}${badId.join('\t')}${third}`, 'the journal is left as it was for the operator');
+
+      fs.writeFileSync(file, `${first}${second}${third}`);
+      assert.equal(await LocalAuditTrail.recover(store.db, file), 3);
+      assert.equal(await storedEvents(), 3);
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('loses no acknowledged read event when the process is killed with SIGKILL', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
     const key = randomBytes(32).toString('hex');

@@ -137,6 +137,34 @@ describe('coffer serve', () => {
     }
   });
 
+  it('refuses to start on a damaged data directory with one line saying what is damaged and what to do, not a stack trace', async () => {
+    const dataDir = tempDir();
+    try {
+      const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '' });
+      await (await startServer(config)).close();
+      const refusal = async () => {
+        const run = spawnCoffer(['serve'], { PORT: String(await freePort()), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn' });
+        const started = setTimeout(() => run.child.kill('SIGKILL'), 30_000); // it served: fail, not hang
+        const code = await run.exited;
+        clearTimeout(started);
+        assert.equal(code, 1, run.stderr.join('\n'));
+        const lines = run.stderr.filter((line) => line.startsWith('coffer:') || /^\s+at /.test(line));
+        assert.equal(lines.length, 1, run.stderr.join('\n'));
+        return lines[0]!;
+      };
+      const journal = path.join(dataDir, 'audit.journal');
+      fs.writeFileSync(journal, 'overwritten\tbytes\n');
+      assert.match(await refusal(), /^coffer: the audit journal .*audit\.journal is damaged: line 1 is not an audit event\. .*move it out of the data directory/);
+      assert.equal(fs.readFileSync(journal, 'utf8'), 'overwritten\tbytes\n', 'left for the operator');
+      fs.rmSync(journal);
+      const wal = path.join(dataDir, 'pgdata', 'pg_wal');
+      for (const entry of fs.readdirSync(wal)) fs.rmSync(path.join(wal, entry), { recursive: true });
+      assert.match(await refusal(), /^coffer: the embedded store in .* could not be opened \(.*\); its files are damaged or incomplete\. Restore it from a backup/);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a bad configuration value with one line naming the variable and exit code 1', async () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ PORT: 'abc' }, /^coffer: invalid configuration: PORT must be a number \(got "abc"\)$/],

@@ -20,10 +20,10 @@ export async function runAdminOperation<T>(operation: string, body: Record<strin
   }
   const masterKeys = resolveMasterKeys(config, { generate: false });
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  // Read events a stopped embedded server left in its journal belong in the store first.
-  if (store.kind === 'pglite') await LocalAuditTrail.recover(store.db, path.join(config.dataDir, AUDIT_JOURNAL_FILE));
   const keyring = openMasterKeyring(masterKeys);
   try {
+    // Read events a stopped embedded server left in its journal belong in the store first.
+    if (store.kind === 'pglite') await LocalAuditTrail.recover(store.db, path.join(config.dataDir, AUDIT_JOURNAL_FILE));
     return (await adminOperations({ store, keyring, masterKeys })[operation]!(body)) as T;
   } finally {
     await store.close();
