@@ -1,6 +1,7 @@
 // The single table from errors to HTTP responses. Everything a client sees on failure is
 // `{"error": "..."}`; server faults say only `Internal server error.` and are logged.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { UnknownMasterKeyError } from '../crypto/index.js';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
 import { jsonSyntaxDetail } from './body.js';
 
@@ -51,10 +52,18 @@ function frameworkError(error: FastifyError, request: FastifyRequest): ErrorResp
   return undefined;
 }
 
+/**
+ * A node not given the master key an organisation is sealed under (a shared PostgreSQL database,
+ * a rotation not rolled out to every node): a fault of this server's configuration, not of the
+ * request. The log names the key id; the client is told nothing about keys.
+ */
+export const SEALED_UNDER_UNKNOWN_KEY = "This server cannot open the organisation's keys (its master key is not configured here); nothing was read or changed.";
+
 export function toErrorResponse(error: unknown, request: FastifyRequest): ErrorResponse | undefined {
   if (error instanceof DomainError) {
     return { status: STATUS[error.kind], message: error.message, headers: error.headers };
   }
+  if (error instanceof UnknownMasterKeyError) return { status: 503, message: SEALED_UNDER_UNKNOWN_KEY, headers: {} };
   if (error && typeof error === 'object' && 'code' in error) {
     return frameworkError(error as FastifyError, request);
   }
