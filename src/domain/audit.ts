@@ -258,6 +258,19 @@ interface PendingRead extends AppendEntry {
   reject: (error: unknown) => void;
 }
 
+/**
+ * Runs `fn` once the event loop has polled for input one more time, so that requests already
+ * waiting in socket buffers join the batch (one setImmediate runs before that poll). Measured with
+ * `?key=` on the embedded store, alternating builds, 12 rounds of 6 s: 14,088 against 13,442 req/s
+ * on average (more in 9 rounds of 12) and less CPU per read: fewer, larger batches (one journal
+ * write, one chained event per environment each); again on a build of this source, 14,462 against
+ * 13,784 over 5 rounds. On PostgreSQL `?key=` 6,720 against 6,237 over 4 rounds (the 100-secret
+ * list 3,494 against 3,619, within that run's noise). Waiting a turn longer gained nothing more.
+ */
+function afterNextPoll(fn: () => void): void {
+  setImmediate(() => setImmediate(fn));
+}
+
 export const AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was returned. Please retry.';
 export const WRITE_AUDIT_UNAVAILABLE = 'The audit trail could not be written; nothing was changed. Please retry.';
 
@@ -292,7 +305,7 @@ export class ReadAuditWriter {
       this.#pending.push({ organisationId, actor, event, at: new Date(), resolve, reject, ...(guard ? { guard } : {}) });
       if (!this.#flushing) {
         this.#flushing = true;
-        setImmediate(() => void this.#flush());
+        afterNextPoll(() => void this.#flush());
       }
     });
   }
