@@ -114,7 +114,9 @@ async function alternately(store: string, name: string, target: string, targets:
     const measured: Measured[] = targets.map(() => ({ rounds: [], failures: 0 }));
     for (let round = 0; round < ROUNDS; round++) {
       baseline.push((await load(baselineUrl, {})).rps);
-      for (const [i, t] of targets.entries()) {
+      // Every other round in reverse, so that no target is always the one measured first.
+      const order = round % 2 === 0 ? [...targets.entries()] : [...targets.entries()].reverse();
+      for (const [i, t] of order) {
         const run = await load(t.url, t.headers);
         measured[i]!.failures += run.non2xx + run.errors;
         measured[i]!.rounds.push(run.rps);
