@@ -10,19 +10,40 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { masterKeyring, fromHex } from '../../src/crypto/index.js';
+import { masterKeyring, fromHex, type MasterKeyring } from '../../src/crypto/index.js';
 import { AUDIT_UNAVAILABLE, EventChainer } from '../../src/domain/audit.js';
 import { expandReadBatches } from '../../src/domain/audit-read-batches.js';
 import { AUDIT_JOURNAL_FILE, AuditJournal, LocalAuditTrail } from '../../src/domain/audit-local.js';
 import { verifyAuditTrail } from '../../src/domain/audit-verify.js';
 import { inTransaction } from '../../src/domain/transactions.js';
-import { openStore } from '../../src/store/connect.js';
+import { openStore, type Store } from '../../src/store/connect.js';
 import { eventCopyLine, eventsCopyBinary, insertChainHead } from '../../src/store/events.js';
 import { FIXTURES, spawnNode } from '../helpers/process.js';
 
 const actor = { principal: { kind: 'member' as const, organisationId: '', memberId: randomUUID(), userId: randomUUID(), tokenId: null }, ip: '127.0.0.1', userAgent: 'test' };
 const read = (organisationId: string, i: number) => ({ organisationId, actor, event: { kind: 'secret' as const, action: 'read', secretIds: [randomUUID()], environmentRevision: i } });
 const write = (organisationId: string, i: number) => ({ organisationId, actor, event: { kind: 'audit' as const, action: 'test.write', description: `write ${i}` } });
+
+/** An embedded store on a data directory with one organisation whose chain `chainer` extends. */
+async function withJournalStore(
+  run: (world: { store: Store; dataDir: string; keyring: MasterKeyring; chainer: EventChainer; org: string; head: ReturnType<EventChainer['newChain']> }) => Promise<void>,
+): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+  const store = await openStore({ dataDir });
+  try {
+    const keyring = masterKeyring({ active: randomBytes(32) });
+    const chainer = new EventChainer(keyring);
+    const org = randomUUID();
+    const head = chainer.newChain(org);
+    await store.db.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
+    await insertChainHead(store.db, head);
+    await chainer.loadKey(head);
+    await run({ store, dataDir, keyring, chainer, org, head });
+  } finally {
+    await store.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
 
 describe('audit journal of the embedded store', () => {
   it('keeps each write until it is imported: all pending rows as one COPY input, each chain\'s newest head, the rest left in the file', async () => {
@@ -125,16 +146,7 @@ describe('audit journal of the embedded store', () => {
   });
 
   it('recovers COPY lines with escaped characters and lines of the earlier JSON format, and drops a torn last line', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
-    const store = await openStore({ dataDir });
-    try {
-      const keyring = masterKeyring({ active: randomBytes(32) });
-      const chainer = new EventChainer(keyring);
-      const org = randomUUID();
-      const head = chainer.newChain(org);
-      await store.db.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
-      await insertChainHead(store.db, head);
-      await chainer.loadKey(head);
+    await withJournalStore(async ({ store, dataDir, keyring, chainer, org, head }) => {
       const awkward = { ...actor, userAgent: 'tab\there, newline\nthere, back\\slash, cr\r, \\N' };
       const entries = [0, 1, 2, 3].map((i) => ({ ...read(org, i), actor: awkward }));
       const { rows } = chainer.chain(entries, new Map([[org, { seq: head.seq, mac: head.mac }]]));
@@ -148,23 +160,11 @@ describe('audit journal of the embedded store', () => {
       assert.equal(report.events, 3);
       const stored = await store.db.selectFrom('events').select(['seq', 'user_agent']).where('organisation_id', '=', org).orderBy('seq').execute();
       assert.deepEqual(stored, [1, 2, 3].map((seq) => ({ seq, user_agent: awkward.userAgent })));
-    } finally {
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('refuses a damaged journal instead of skipping lines: a line that is no event, or one the store refuses; nothing is imported and the file stays', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
-    const store = await openStore({ dataDir });
-    try {
-      const keyring = masterKeyring({ active: randomBytes(32) });
-      const chainer = new EventChainer(keyring);
-      const org = randomUUID();
-      const head = chainer.newChain(org);
-      await store.db.insertInto('organisations').values({ id: org, name: 'j', created_at: new Date(), updated_at: new Date() }).execute();
-      await insertChainHead(store.db, head);
-      await chainer.loadKey(head);
+    await withJournalStore(async ({ store, dataDir, chainer, org, head }) => {
       const { rows } = chainer.chain([0, 1, 2].map((i) => read(org, i)), new Map([[org, { seq: head.seq, mac: head.mac }]]));
       const [first, second, third] = rows.map((row) => eventCopyLine(row));
       const file = path.join(dataDir, AUDIT_JOURNAL_FILE);
@@ -191,10 +191,7 @@ describe('audit journal of the embedded store', () => {
       fs.writeFileSync(file, `${first}${second}${third}`);
       assert.equal(await LocalAuditTrail.recover(store.db, file), 3);
       assert.equal(await storedEvents(), 3);
-    } finally {
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('loses no acknowledged read event when the process is killed with SIGKILL', async () => {
