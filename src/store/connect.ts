@@ -167,7 +167,8 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
   const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
   let releaseLock = () => {};
   let clusterDir: string | undefined;
-  let isNew = true;
+  /** A cluster was already on disk: if it does not open, its files are damaged. */
+  let existed = false;
   let pglite: PGlite;
   if (options.memory) {
     const template = loadTemplate();
@@ -178,8 +179,8 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     makePrivate(options.dataDir);
     releaseLock = lockDataDir(options.dataDir);
     clusterDir = path.join(options.dataDir, 'pgdata');
-    isNew = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
-    const template = isNew ? loadTemplate() : undefined;
+    existed = fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+    const template = existed ? undefined : loadTemplate();
     pglite = new PGlite(clusterDir, { parsers, ...(template ? { loadDataDir: template } : {}) });
   }
   try {
@@ -188,7 +189,7 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     releaseLock();
     // A cluster that existed and no longer opens has damaged files (PGlite's own message, e.g.
     // "Aborted()" for a missing WAL, says nothing of where or what to do).
-    if (clusterDir && !isNew) throw new DamagedStoreError(options.dataDir!, error);
+    if (existed) throw new DamagedStoreError(options.dataDir!, error);
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: withCopyFromStdin(pglite) }), ...(log ? { log } : {}) });

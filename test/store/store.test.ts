@@ -19,6 +19,21 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-test-'));
 }
 
+/** An in-process server's configuration on the embedded store in `dataDir`, its key file beside it. */
+function embeddedConfig(dataDir: string) {
+  return loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '' });
+}
+
+/** `coffer serve` on `dataDir`, which must refuse to start: exit code 1 (killed after 30 s if it served instead). */
+async function serveRefused(dataDir: string, env: Record<string, string>): Promise<{ stdout: string[]; stderr: string[] }> {
+  const run = spawnCoffer(['serve'], { PORT: String(await freePort()), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn', ...env });
+  const started = setTimeout(() => run.child.kill('SIGKILL'), 30_000); // it served: fail, not hang
+  const code = await run.exited;
+  clearTimeout(started);
+  assert.equal(code, 1, run.stderr.join('\n'));
+  return run;
+}
+
 for (const target of STORE_TARGETS) {
   describe(`store on ${target.kind}`, () => {
     it('applies every migration, and migrating again changes nothing', async () => {
@@ -102,18 +117,13 @@ describe('coffer serve', () => {
   it('refuses to start on a store its master key does not open, instead of answering 500 later', async () => {
     const dataDir = tempDir();
     try {
-      const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '' });
-      const first = await startServer(config);
+      const first = await startServer(embeddedConfig(dataDir));
       await createOwner(first.domain); // an organisation: its audit key is sealed under the master key
       await first.close();
       const keyFile = path.join(dataDir, 'master.key');
       const key = fs.readFileSync(keyFile, 'utf8').trim();
       const refusedWith = async (env: Record<string, string>) => {
-        const run = spawnCoffer(['serve'], { PORT: String(await freePort()), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn', ...env });
-        const started = setTimeout(() => run.child.kill('SIGKILL'), 30_000); // it served: fail, not hang
-        const code = await run.exited;
-        clearTimeout(started);
-        assert.equal(code, 1, run.stderr.join('\n'));
+        const run = await serveRefused(dataDir, env);
         return [...run.stdout, ...run.stderr].filter(Boolean).join('\n'); // the log is on stdout
       };
       const wrong = randomBytes(32).toString('hex');
@@ -140,14 +150,9 @@ describe('coffer serve', () => {
   it('refuses to start on a damaged data directory with one line saying what is damaged and what to do, not a stack trace', async () => {
     const dataDir = tempDir();
     try {
-      const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '' });
-      await (await startServer(config)).close();
+      await (await startServer(embeddedConfig(dataDir))).close();
       const refusal = async () => {
-        const run = spawnCoffer(['serve'], { PORT: String(await freePort()), COFFER_DATA_DIR: dataDir, DATABASE_URL: '', COFFER_MASTER_KEY: '', LOG_LEVEL: 'warn' });
-        const started = setTimeout(() => run.child.kill('SIGKILL'), 30_000); // it served: fail, not hang
-        const code = await run.exited;
-        clearTimeout(started);
-        assert.equal(code, 1, run.stderr.join('\n'));
+        const run = await serveRefused(dataDir, {});
         const lines = run.stderr.filter((line) => line.startsWith('coffer:') || /^\s+at /.test(line));
         assert.equal(lines.length, 1, run.stderr.join('\n'));
         return lines[0]!;
