@@ -8,11 +8,13 @@
 import { createHash } from 'node:crypto';
 import { PhaseProtocolError, PhaseSession, type UnlockedApp, type UnlockedEnvironment } from '../client/index.js';
 import { CryptoError, parseToken, TokenFormatError } from '../crypto/index.js';
+import { referencesIn } from '../reference-syntax.js';
 import { ApiError, CofferApi, dataListOf, hasStrings, listOf, normaliseBaseUrl } from './api.js';
 import { asUserError, openPhaseSession } from './commands/apps/shared.js';
 import { readCredentials } from './credentials.js';
 import { UserError } from './errors.js';
 import { findProject, normalisePath, type FoundProject } from './project.js';
+import { visible } from './table.js';
 
 export interface TargetOptions {
   url?: string;
@@ -330,6 +332,26 @@ function isRestSecret(value: unknown): boolean {
   return hasStrings('id', 'key', 'value', 'path')(value) && Array.isArray((value as RestSecret).tags);
 }
 
+/** Warnings on stderr, once each; they quote secret values, so control characters are shown, not sent. */
+function printWarnings(warnings: Iterable<string>): void {
+  for (const warning of new Set(warnings)) process.stderr.write(`warning: ${visible(warning)}\n`);
+}
+
+/**
+ * The server expands references (rest-api §6.2) and leaves one it cannot expand as it is, without a
+ * word, as Phase's does: the CLI names them, as it does for the references it expands itself.
+ */
+function warnOfUnresolved(secrets: ReadonlyArray<{ key: string; value: string }>): void {
+  const warnings: string[] = [];
+  for (const secret of secrets) {
+    const left = referencesIn(secret.value);
+    if (left.length === 0) continue;
+    const shown = left.length > 3 ? `${left.slice(0, 3).join(', ')} and ${left.length - 3} more` : left.join(', ');
+    warnings.push(`${secret.key}: ${left.length > 1 ? 'references' : 'reference'} ${shown} left unresolved (no such secret, a reference cycle, or no access to its environment)`);
+  }
+  printWarnings(warnings);
+}
+
 class RestSecretsClient implements SecretsClient {
   readonly encryption = 'sse' as const;
   readonly raw = false;
@@ -361,7 +383,7 @@ class RestSecretsClient implements SecretsClient {
 
   async list(filter: ListFilter = {}): Promise<Secret[]> {
     const items = await this.#call(() => this.#api.get<RestSecret[]>(this.#query({ path: filter.path, key: filter.key, tags: filter.tags?.join(',') }), listOf(isRestSecret)));
-    return items.map((s) => {
+    const secrets = items.map((s) => {
       const overridden = s.override?.isActive === true;
       return {
         id: s.id,
@@ -377,6 +399,8 @@ class RestSecretsClient implements SecretsClient {
         updatedAt: s.updatedAt,
       };
     });
+    if (filter.resolve !== false) warnOfUnresolved(secrets);
+    return secrets;
   }
 
   async create(entries: SecretInput[]): Promise<void> {
@@ -447,7 +471,7 @@ class ProtocolSecretsClient implements SecretsClient {
         warnings,
       }),
     );
-    for (const warning of new Set(warnings)) process.stderr.write(`warning: ${warning}\n`);
+    printWarnings(warnings);
     return items.map((s) => ({
       id: s.id,
       key: s.key,

@@ -28,7 +28,7 @@ describe('terminal output carries no raw control characters', { timeout: 300_000
     const o = d.owner;
     const app = await o.json(['apps', 'create', `shop${EVIL}`]);
     await o.json(['init', '--app', app.id, '--env', 'Development'], { cwd: project });
-    await o.json(['secrets', 'set', `EVIL_VALUE=v${EVIL}`, '--comment', `c${EVIL}`, '--tags', `t${EVIL.replace(/,/g, '')}`], { cwd: project });
+    await o.json(['secrets', 'set', `EVIL_VALUE=v${EVIL}`, `EVIL_REF=\${GONE${EVIL}}`, '--comment', `c${EVIL}`, '--tags', `t${EVIL.replace(/,/g, '')}`], { cwd: project });
     await o.json(['tokens', 'create', `tok${EVIL}`]).catch(() => undefined);
 
     for (const args of [['secrets', 'list'], ['secrets', 'list', '--show'], ['apps', 'list'], ['envs', 'list'], ['tokens', 'list'], ['whoami']]) {
@@ -39,6 +39,7 @@ describe('terminal output carries no raw control characters', { timeout: 300_000
     }
     const shown = await o.run(['secrets', 'list', '--show'], { cwd: project });
     assert.match(shown.rawStdout, /\\x1b\[2J/, 'ESC is shown as \\x1b');
+    assert.match(shown.stderr, /^warning: EVIL_REF: reference \$\{GONE\\x1b\[2J.* left unresolved/m, 'the unresolved reference is named, ESC shown as \\x1b');
     assert.match(shown.rawStdout, /\\x07/, 'BEL is shown as \\x07');
     assert.match((await o.run(['apps', 'list'])).rawStdout, /\\x0dX/, 'the CR the server keeps in an app name is shown as \\x0d');
 

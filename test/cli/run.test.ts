@@ -73,6 +73,23 @@ for (const target of STORE_TARGETS) {
       assert.equal(passed.stdout, '--env x --help');
     });
 
+    // The server leaves a reference it cannot expand as it is, silently (rest-api §6.2); the CLI names it.
+    it('names references the server left unresolved on stderr, once each; the value is injected as it is', async () => {
+      await d.owner.json(shop('secrets', 'set', 'BROKEN=${staging.NOPE}-${NOPE}-${staging.NOPE}', 'RAILWAY=${{RAILWAY_VAR}}'));
+      try {
+        const result = await d.owner.run(run('--', NODE, '-e', PRINT_ENV, 'BROKEN', 'RAILWAY', 'DB_URL'));
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(JSON.parse(result.stdout), { BROKEN: '${staging.NOPE}-${NOPE}-${staging.NOPE}', RAILWAY: '${{RAILWAY_VAR}}', DB_URL: 'postgres://db.internal/shop' });
+        assert.equal(result.stderr, 'warning: BROKEN: references ${staging.NOPE}, ${NOPE} left unresolved (no such secret, a reference cycle, or no access to its environment)');
+        // Writes read the stored values, not expanded ones: nothing to warn about.
+        const set = await d.owner.run(shop('secrets', 'set', 'RAILWAY=${{RAILWAY_VAR}}'));
+        assert.equal(set.code, 0, set.stderr);
+        assert.doesNotMatch(set.stderr, /unresolved/);
+      } finally {
+        await d.owner.json(shop('secrets', 'delete', 'BROKEN', 'RAILWAY'));
+      }
+    });
+
     it('exits with the child\'s exit code; 127 when the command does not exist', async () => {
       const seven = await d.owner.run(run('--', NODE, '-e', 'process.exit(7)'));
       assert.equal(seven.code, 7);

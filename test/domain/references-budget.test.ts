@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ReferenceResolver, referenceMatchesForTest, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import { ReferenceResolver, type ReferenceWorld } from '../../src/domain/secrets/references.js';
+import { localMatches } from '../../src/reference-syntax.js';
 import { MAX_READ_GROWTH, MAX_REFERENCES_PER_VALUE } from '../../src/reference-limits.js';
 import { EnvironmentSnapshot, type SecretEntry } from '../../src/domain/secrets/snapshot.js';
 
@@ -92,7 +93,7 @@ describe('repeated references', () => {
         const phase = (key: string, value: string, visited: readonly string[]): string => {
           if (visited.includes(key)) throw new Error('cycle');
           let result = value;
-          for (const [whole, ref] of referenceMatchesForTest.localMatches(result)) {
+          for (const [whole, ref] of localMatches(result)) {
             if (!(ref in values) || !result.includes(whole)) continue;
             try {
               result = result.split(whole).join(phase(ref, values[ref]!, [...visited, key]));

@@ -3,9 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { referenceMatchesForTest } from '../../src/domain/secrets/references.js';
-
-const { crossAppMatches, crossEnvMatches, localMatches } = referenceMatchesForTest;
+import { crossAppMatches, crossEnvMatches, localMatches, referencesIn } from '../../src/reference-syntax.js';
 
 // Phase's expressions, as its server writes them.
 const CROSS_APP = /\$\{(?!\{)([^{}]+?)::([^{}]+?)\.([^{}]+?)\}/g;
@@ -48,5 +46,19 @@ describe('reference matching', () => {
       localMatches(value);
     }
     assert.deepEqual(localMatches('${a'.repeat(3) + '}'), [['${a}', 'a']]);
+  });
+
+  test('referencesIn names every reference of any phase once, and no span that is not a reference', () => {
+    assert.deepEqual(referencesIn('postgres://${DB_USER}:${shop::prod.PASS}@${staging.HOST}/${DB_USER}'), ['${shop::prod.PASS}', '${staging.HOST}', '${DB_USER}']);
+    assert.deepEqual(referencesIn('${{RAILWAY_VAR}} ${a.b::c} ${} $HOME {x}'), []);
+    assert.deepEqual(referencesIn('no references'), []);
+    const value = fc.array(fc.constantFrom('$', '{', '}', ':', '.', 'a', 'B'), { maxLength: 30 }).map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(value, (v) => {
+        const expected = [...new Set([CROSS_APP, CROSS_ENV, LOCAL].flatMap((pattern) => byRegex(v, pattern).map((match) => match[0]!)))];
+        assert.deepEqual(referencesIn(v), expected);
+      }),
+      { numRuns: 5_000, seed: 20_261_125 },
+    );
   });
 });

@@ -2,85 +2,17 @@
 // The algorithm is synchronous over a "world" of loaded snapshots and directory entries; when it
 // needs something not loaded yet it records it and fails that reference, the caller loads what was
 // missing and runs it again (usually one extra pass), so expansion itself never awaits.
-import { ForwardIndex } from '../../forward-index.js';
 import type { EnvironmentSnapshot, SecretEntry } from './snapshot.js';
 import { normalisePath } from './paths.js';
+import { crossAppMatches, crossEnvMatches, localMatches, TooManyReferences } from '../../reference-syntax.js';
 import {
   MAX_READ_EXPANSIONS,
   MAX_READ_GROWTH,
   MAX_READ_SCANNED,
   MAX_REFERENCE_EXPANSIONS,
-  MAX_REFERENCES_PER_VALUE,
   MAX_RESOLVED_LENGTH,
   MAX_SCANNED_PER_VALUE,
 } from '../../reference-limits.js';
-
-/**
- * The `${...}` spans Phase's server matches, in order: `${`, then text without braces, then the
- * first `}`. Phase writes each phase as a regular expression over the whole value
- * (`\$\{(?!\{)([^{}]+?)::([^{}]+?)\.([^{}]+?)\}` for cross-app references,
- * `\$\{(?!\{)(?![^{}]*::)([^{}.]+?)\.([^{}]+?)\}` cross-environment, `\$\{(?!\{)([^{}.]+?)\}` local);
- * as regular expressions they backtrack in cubic time on a value with no closing brace (16 KB of
- * `a::b.` held the event loop 14 s), so the spans are found by one forward scan and each inside is
- * split with indexOf. test/domain/references-scan.test.ts holds the results to those expressions.
- */
-function referenceSpans(value: string): Array<{ whole: string; inside: string }> {
-  const spans: Array<{ whole: string; inside: string }> = [];
-  const closing = new ForwardIndex(value, '}');
-  const opening = new ForwardIndex(value, '{');
-  let from = 0;
-  for (;;) {
-    const start = value.indexOf('${', from);
-    if (start === -1) return spans;
-    const inside = start + 2;
-    const close = closing.at(inside);
-    if (close === -1) return spans; // no closing brace after this point: nothing more can match
-    const open = opening.at(inside);
-    if (close > inside && (open === -1 || open > close)) {
-      if (spans.length === MAX_REFERENCES_PER_VALUE) throw new ExpansionBudgetExceeded();
-      spans.push({ whole: value.slice(start, close + 1), inside: value.slice(inside, close) });
-      from = close + 1;
-    } else {
-      from = start + 1;
-    }
-  }
-}
-
-/** `app::env.ref` (each part at least one character; the first `::`, then the first `.` after it). */
-function crossAppMatches(value: string): Array<[whole: string, app: string, env: string, ref: string]> {
-  const matches: Array<[string, string, string, string]> = [];
-  for (const { whole, inside } of referenceSpans(value)) {
-    const colons = inside.indexOf('::', 1);
-    if (colons === -1) continue;
-    const rest = inside.slice(colons + 2);
-    const dot = rest.indexOf('.', 1);
-    if (dot === -1 || dot === rest.length - 1) continue;
-    matches.push([whole, inside.slice(0, colons), rest.slice(0, dot), rest.slice(dot + 1)]);
-  }
-  return matches;
-}
-
-/** `env.ref` with no `::` anywhere inside (the environment part has no dot). */
-function crossEnvMatches(value: string): Array<[whole: string, env: string, ref: string]> {
-  const matches: Array<[string, string, string]> = [];
-  for (const { whole, inside } of referenceSpans(value)) {
-    if (inside.includes('::')) continue;
-    const dot = inside.indexOf('.');
-    if (dot < 1 || dot === inside.length - 1) continue;
-    matches.push([whole, inside.slice(0, dot), inside.slice(dot + 1)]);
-  }
-  return matches;
-}
-
-/** `ref` with no dot. */
-function localMatches(value: string): Array<[whole: string, ref: string]> {
-  const matches: Array<[string, string]> = [];
-  for (const { whole, inside } of referenceSpans(value)) if (!inside.includes('.')) matches.push([whole, inside]);
-  return matches;
-}
-
-/** For tests: the three phases' matches, as Phase's regular expressions would give them. */
-export const referenceMatchesForTest = { crossAppMatches, crossEnvMatches, localMatches };
 
 export const MAX_REFERENCE_DEPTH = 25;
 
@@ -181,7 +113,7 @@ export class ReferenceResolver {
       this.#readGrowth += Math.max(0, expanded.length - text.length);
       return this.#readGrowth > MAX_READ_GROWTH ? text : expanded;
     } catch (error) {
-      if (error instanceof ExpansionBudgetExceeded) return text;
+      if (error instanceof ExpansionBudgetExceeded || error instanceof TooManyReferences) return text;
       throw error;
     } finally {
       this.#readExpansions += this.#expansions;
