@@ -29,6 +29,8 @@ export interface Config {
   requestTimeout: number;
   /** Proxies in front of Coffer whose X-Forwarded-* headers count (0: none). */
   trustProxy: number;
+  /** When set, /metrics answers only `Authorization: Bearer <this>` (a Prometheus scrape's bearer_token). */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -86,14 +88,31 @@ function parseTrustProxy(raw: string): number {
   return Number(value);
 }
 
-function read<T>(env: Env, name: string, parse: (raw: string) => T, fallback: T): T {
+/** How a refused value is quoted in the error: as given, or (a secret's) not at all. */
+type Quote = (raw: string) => string;
+const asGiven: Quote = (raw) => JSON.stringify(raw);
+/** Keys, codes and tokens: the error goes to a terminal or a log, so only the length is told. */
+const notShown: Quote = (raw) => `${raw.length} characters, not shown`;
+/** URLs are shown without their password (a database URL carries one). */
+const withoutPassword: Quote = (raw) => {
+  try {
+    const url = new URL(raw);
+    if (url.password === '') return JSON.stringify(raw);
+    url.password = '***';
+    return JSON.stringify(url.href);
+  } catch {
+    return notShown(raw);
+  }
+};
+
+function read<T>(env: Env, name: string, parse: (raw: string) => T, fallback: T, quote: Quote = asGiven): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   try {
     return parse(raw);
   } catch (error) {
     const problem = error instanceof z.ZodError ? zodProblem(error, raw) : (error as Error).message;
-    throw new ConfigError(name, `${problem} (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(name, `${problem} (got ${quote(raw)})`);
   }
 }
 
@@ -114,10 +133,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       throw new Error('must be a postgres:// or postgresql:// URL');
     }
     return raw;
-  }, undefined);
+  }, undefined, withoutPassword);
   const masterKeyText = env.COFFER_MASTER_KEY || env.SERVER_SECRET;
   const masterKeyVariable = env.COFFER_MASTER_KEY ? 'COFFER_MASTER_KEY' : 'SERVER_SECRET';
-  const masterKeys = masterKeyText ? read(env, masterKeyVariable, parseMasterKeyList, []) : [];
+  const masterKeys = masterKeyText ? read(env, masterKeyVariable, parseMasterKeyList, [], notShown) : [];
   const masterKeyFile = env.COFFER_MASTER_KEY_FILE || env.SERVER_SECRET_FILE || undefined;
   if (masterKeys.length > 0 && masterKeyFile) {
     throw new ConfigError('COFFER_MASTER_KEY_FILE', 'cannot be combined with COFFER_MASTER_KEY; set only one');
@@ -146,7 +165,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       const url = new URL(raw);
       if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL');
       return raw;
-    }, undefined),
+    }, undefined, withoutPassword),
     allowedOrigins: read(env, 'ALLOWED_ORIGINS', (raw) => {
       const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
       for (const origin of origins) {
@@ -158,10 +177,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     setupCode: read(env, 'COFFER_SETUP_CODE', (raw) => {
       if (raw.trim().length < 12) throw new Error('must be at least 12 characters');
       return raw.trim();
-    }, undefined),
+    }, undefined, notShown),
     bodyLimit: read(env, 'BODY_LIMIT', (raw) => z.coerce.number().int().min(2_621_440).max(64 * 1024 * 1024).parse(raw), 2_621_440),
     headersTimeout,
     requestTimeout,
     trustProxy: read(env, 'TRUST_PROXY', parseTrustProxy, 0),
+    metricsToken: read(env, 'COFFER_METRICS_TOKEN', (raw) => {
+      if (raw.length < 16) throw new Error('must be at least 16 characters (e.g. `openssl rand -hex 32`)');
+      if (!/^[\x21-\x7e]+$/.test(raw)) throw new Error('must be printable ASCII without spaces (it is sent in an Authorization header)');
+      return raw;
+    }, undefined, notShown),
   };
 }

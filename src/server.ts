@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     setup = await domain.setup.prepare(config.setupCode);
     app = await buildApp({
-      http: { bodyLimit: config.bodyLimit, allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy, headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout },
+      http: { bodyLimit: config.bodyLimit, allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy, headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, metricsToken: config.metricsToken },
       logger,
       routes: async (api) => {
         await api.register(authenticate, { domain });

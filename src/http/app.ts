@@ -23,6 +23,8 @@ export interface HttpOptions {
   headersTimeout?: number;
   /** Seconds to receive the whole request (REQUEST_TIMEOUT); default 30. */
   requestTimeout?: number;
+  /** The bearer /metrics asks for (COFFER_METRICS_TOKEN); unset: /metrics is open. */
+  metricsToken?: string | undefined;
 }
 
 export interface AppOptions {
@@ -170,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(transport, { allowedOrigins: options.http.allowedOrigins });
   await app.register(openapi);
-  await app.register(metrics);
+  await app.register(metrics, { token: options.http.metricsToken });
   await app.register(rootRoutes);
   if (options.routes) await app.register(options.routes);
   return app;

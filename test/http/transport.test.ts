@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from 'pino';
+import { loadConfig } from '../../src/config.js';
 import { readJsonBody, readJsonBodyAnyType } from '../../src/http/body.js';
 import { request, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -249,5 +250,33 @@ describe('request loggers with request lines off (LOG_LEVEL warn)', () => {
     const quiet = server.logs.length;
     assert.equal((await request(`${server.url}/health/`)).status, 200);
     assert.equal(server.logs.length, quiet);
+  });
+});
+
+describe('metrics behind COFFER_METRICS_TOKEN', () => {
+  const token = 'scrape-0123456789abcdef';
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ store: 'pglite', env: { COFFER_METRICS_TOKEN: token } });
+  });
+  after(() => server.close());
+
+  it('answers only the bearer token it was given; everything else is 401 with no metric in it', async () => {
+    for (const authorization of [undefined, 'Bearer wrong-0123456789abcdef', `Bearer ${token}x`, `Basic ${token}`, token, `Bearer ${token.slice(0, -1)}`]) {
+      const res = await fetch(`${server.url}/metrics`, { headers: authorization === undefined ? {} : { authorization } });
+      const text = await res.text();
+      assert.equal(res.status, 401, `${authorization}: ${text}`);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      assert.deepEqual(JSON.parse(text), { error: 'Metrics need the bearer token set in COFFER_METRICS_TOKEN (Authorization: Bearer <token>)' });
+    }
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /coffer_http_requests_total\{route="\/metrics",method="GET",status="401"\} 6/);
+  });
+
+  it('refuses a token too short to be one, or one that cannot travel in a header, at start', () => {
+    assert.throws(() => loadConfig({ COFFER_METRICS_TOKEN: 'short' }), /COFFER_METRICS_TOKEN must be at least 16 characters/);
+    assert.throws(() => loadConfig({ COFFER_METRICS_TOKEN: 'has a space in it, 16+' }), /COFFER_METRICS_TOKEN must be printable ASCII without spaces/);
+    assert.equal(loadConfig({}).metricsToken, undefined);
   });
 });

@@ -176,8 +176,14 @@ describe('coffer serve', () => {
       [{ PORT: '70000' }, /^coffer: invalid configuration: PORT is out of range/],
       [{ LOG_LEVEL: 'loud' }, /^coffer: invalid configuration: LOG_LEVEL must be one of fatal, error/],
       [{ RATE_LIMIT_DEFAULT: 'ten per minute' }, /^coffer: invalid configuration: RATE_LIMIT_DEFAULT must look like 100\/minute/],
-      [{ COFFER_MASTER_KEY: 'short' }, /^coffer: invalid configuration: COFFER_MASTER_KEY must be 64 hexadecimal characters/],
-      [{ DATABASE_URL: 'mysql://x' }, /^coffer: invalid configuration: DATABASE_URL must be a postgres/],
+      // Keys, codes and tokens are not echoed (the line goes to a terminal or a log): a key with one
+      // character too many would have been printed whole.
+      [{ COFFER_MASTER_KEY: `${'ab'.repeat(32)}c` }, /^coffer: invalid configuration: COFFER_MASTER_KEY must be 64 hexadecimal characters .* \(got 65 characters, not shown\)$/],
+      [{ COFFER_SETUP_CODE: 'short-code' }, /^coffer: invalid configuration: COFFER_SETUP_CODE must be at least 12 characters \(got 10 characters, not shown\)$/],
+      [{ COFFER_METRICS_TOKEN: 'metrics token with spaces' }, /^coffer: invalid configuration: COFFER_METRICS_TOKEN must be printable ASCII without spaces .* \(got 25 characters, not shown\)$/],
+      // URLs without their password.
+      [{ DATABASE_URL: 'mysql://app:hunter2-db@db.internal/x' }, /^coffer: invalid configuration: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/app:\*\*\*@db.internal\/x"\)$/],
+      [{ REDIS_URL: 'http://:hunter2-redis@cache:6379' }, /^coffer: invalid configuration: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL \(got "http:\/\/:\*\*\*@cache:6379\/"\)$/],
       [{ DATABASE_URL: 'postgres://localhost/x', COFFER_MASTER_KEY: '' }, /^coffer: invalid configuration: COFFER_MASTER_KEY is required with DATABASE_URL/],
       [{ REDIS_URL: 'http://x' }, /^coffer: invalid configuration: REDIS_URL must be a redis/],
       [{ ALLOWED_ORIGINS: 'not a url' }, /^coffer: invalid configuration: ALLOWED_ORIGINS /],

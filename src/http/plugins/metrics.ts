@@ -1,5 +1,7 @@
-// Prometheus metrics at /metrics: request count and latency by route, method and status.
-import type { FastifyInstance } from 'fastify';
+// Prometheus metrics at /metrics: request count and latency by route, method and status. Open, as
+// /health/ is, unless COFFER_METRICS_TOKEN asks scrapers for a bearer token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -9,7 +11,17 @@ declare module 'fastify' {
   }
 }
 
-async function metrics(app: FastifyInstance) {
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/** Whether the request carries `Bearer <token>`; compared as digests, in constant time. */
+function bearsToken(request: FastifyRequest, expected: Buffer): boolean {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
+  return match !== null && timingSafeEqual(digest(match[1]!), expected);
+}
+
+async function metrics(app: FastifyInstance, options: { token?: string | undefined }) {
+  const expected = options.token === undefined ? undefined : digest(options.token);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'coffer_' });
   const labelNames = ['route', 'method', 'status'] as const;
@@ -41,7 +53,11 @@ async function metrics(app: FastifyInstance) {
     done();
   });
 
-  app.get('/metrics', { config: { notJson: true }, schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { config: { notJson: true }, schema: { hide: true } }, async (request, reply) => {
+    if (expected && !bearsToken(request, expected)) {
+      reply.code(401).header('www-authenticate', 'Bearer');
+      return { error: 'Metrics need the bearer token set in COFFER_METRICS_TOKEN (Authorization: Bearer <token>)' };
+    }
     reply.type(registry.contentType);
     return registry.metrics();
   });
