@@ -14,6 +14,7 @@ import {
   wrapEnvironmentSecrets,
   wrapForRecipient,
 } from '../../src/crypto/index.js';
+import { SnapshotCache } from '../../src/domain/secrets/snapshot.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { addMember } from '../helpers/principals.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -225,6 +226,40 @@ for (const target of STORE_TARGETS) {
         assert.equal(tokens.apps.find((a: any) => a.id === app.id).encryption, 'SSE');
         // New environments can now be added through the REST API, which wraps their keys itself.
         assert.equal((await api.post(`/v1/environments/?app_id=${app.id}`, { name: 'qa' })).status, 201);
+      } finally {
+        session.close();
+      }
+    });
+
+    // Found with two nodes: a node whose snapshot load began as another node enabled SSE looked the
+    // key up before the switch and read the rows after it, and cached the new revision without
+    // plaintext: 200 [] for that environment until its next write.
+    test('a snapshot loaded while SSE is enabled is labelled with the revision whose key it saw', async () => {
+      const app = await createE2eeApp(server, owner.token);
+      const session = await PhaseSession.open({ host: server.url, token: owner.token });
+      try {
+        const dev = session.environment(app.id, 'Development');
+        await session.create(dev, [{ key: 'RACED', value: 'seen after the switch' }]);
+        const keys = server.domain.deps.keys;
+        let enabled = false;
+        // The switch commits while the cache is looking the key up: what it finds is from before it.
+        const cipherOf = async (environmentId: string) => {
+          if (enabled) return keys.cipherFor(environmentId);
+          const before = await keys.cipherFor(environmentId);
+          enabled = true;
+          await session.enableSse(app.id);
+          return before;
+        };
+        const cache = new SnapshotCache(server.domain.deps.db, undefined as never, cipherOf);
+        const revision = async () => Number((await server.domain.deps.db.selectFrom('environments').select('revision').where('id', '=', dev.id).executeTakeFirstOrThrow()).revision);
+        await cache.get(dev.id, await revision());
+        if (!enabled) {
+          enabled = true;
+          await session.enableSse(app.id);
+        }
+        const current = await cache.get(dev.id, await revision());
+        assert.equal(current?.decrypted, true, 'the snapshot of the SSE revision holds plaintext');
+        assert.deepEqual(current.secrets.map((secret) => [secret.key, secret.value]), [['RACED', 'seen after the switch']]);
       } finally {
         session.close();
       }

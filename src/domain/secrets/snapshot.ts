@@ -110,18 +110,34 @@ function decryptOrUndefined(cipher: EnvironmentCipher | undefined, ciphertext: s
   }
 }
 
-export async function loadSnapshot(db: Db, environmentId: string, cipher: EnvironmentCipher | undefined): Promise<EnvironmentSnapshot | undefined> {
+/**
+ * The environment's snapshot at its current revision. Whether the server holds the environment's key
+ * is read in the same view as the rows: a key looked up before them could predate an SSE enablement
+ * that committed in between, and the snapshot would carry the new revision without plaintext, served
+ * as an empty environment until the next write.
+ */
+export async function loadSnapshot(
+  db: Db,
+  environmentId: string,
+  cipherOf: (environmentId: string) => Promise<EnvironmentCipher | undefined>,
+): Promise<EnvironmentSnapshot | undefined> {
   // One consistent view: the revision label never claims more than the rows show.
   const loaded = await db
     .transaction()
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
-      const env = await trx.selectFrom('environments').select('revision').where('id', '=', environmentId).executeTakeFirst();
+      const env = await trx
+        .selectFrom('environments')
+        .select((eb) => ['revision', eb.exists(eb.selectFrom('server_environment_keys').select('environment_id').where('environment_id', '=', environmentId)).as('server_has_key')])
+        .where('id', '=', environmentId)
+        .executeTakeFirst();
       if (!env) return undefined;
       const [rows, overrides] = [await loadLiveSecrets(trx, environmentId), await loadOverrides(trx, environmentId)];
-      return { revision: env.revision, rows, overrides };
+      return { revision: env.revision, serverHasKey: Boolean(env.server_has_key), rows, overrides };
     });
   if (!loaded) return undefined;
+  // A server key is never taken back while its environment lives, so the one found now is the one seen.
+  const cipher = loaded.serverHasKey ? await cipherOf(environmentId) : undefined;
   const secrets = loaded.rows.map((row) =>
     secretEntryOf(row, {
       key: decryptOrUndefined(cipher, row.key),
@@ -159,7 +175,7 @@ export class SnapshotCache {
     const cached = this.#snapshots.get(environmentId);
     if (cached && cached.revision === revision) return cached;
     const snapshot = await this.#loads.run(`${environmentId}@${revision}`, async () => {
-      const loaded = await loadSnapshot(this.db, environmentId, await this.cipherOf(environmentId));
+      const loaded = await loadSnapshot(this.db, environmentId, this.cipherOf);
       if (loaded) this.#remember(loaded);
       return loaded;
     });
