@@ -1,11 +1,12 @@
 // Administrative operations, shared by the two ways to reach them: the CLI opening the store itself,
 // and a running embedded server answering on its admin socket (admin-socket.ts).
-import type { AdminHandler } from './admin-socket.js';
+import path from 'node:path';
+import { AdminRefusal, type AdminHandler } from './admin-socket.js';
 import type { MasterKeyring } from './crypto/index.js';
-import { verifyAuditTrail } from './domain/audit-verify.js';
+import { UnknownOrganisationError, verifyAuditTrail } from './domain/audit-verify.js';
 import { rotateMasterKey } from './key-rotation.js';
 import type { MasterKeySource } from './master-key.js';
-import { takeSnapshot } from './store/backup.js';
+import { takeSnapshot, writeBackupFile, type BackupHeader } from './store/backup.js';
 import type { Store } from './store/connect.js';
 
 export interface AdminContext {
@@ -15,6 +16,15 @@ export interface AdminContext {
   /** A running server moves journaled audit events into the database before they are read. */
   syncAudit?: () => Promise<void>;
 }
+
+/** What a backup wrote: the file's header (tables, row counts, key ids), size and checksum. */
+export interface BackupWritten {
+  header: BackupHeader;
+  bytes: number;
+  sha256: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function adminOperations(context: AdminContext): Record<string, AdminHandler> {
   return {
@@ -27,13 +37,29 @@ export function adminOperations(context: AdminContext): Record<string, AdminHand
         ...(context.store.flushToDisk ? { flushStore: context.store.flushToDisk } : {}),
       }),
     'verify-audit': async (body) => {
+      const organisationId = typeof body.organisationId === 'string' ? body.organisationId : undefined;
+      if (organisationId !== undefined && !UUID.test(organisationId)) throw new AdminRefusal(`--org must be an organisation id (a uuid), not ${JSON.stringify(organisationId)}`);
       await context.syncAudit?.();
-      return verifyAuditTrail(context.store.db, context.keyring, typeof body.organisationId === 'string' ? body.organisationId : undefined);
+      return verifyAuditTrail(context.store.db, context.keyring, organisationId).catch((error: unknown) => {
+        if (error instanceof UnknownOrganisationError) throw new AdminRefusal(error.message, 'check the id: `coffer whoami` shows your organisation\'s');
+        throw error;
+      });
     },
-    // One consistent snapshot of every table (src/store/backup.ts); the CLI writes the file.
-    backup: async () => {
+    // One consistent snapshot of every table (src/store/backup.ts), written where the operator asked:
+    // by this process, so that a large store never travels as one answer (past V8's string limit).
+    backup: async (body): Promise<BackupWritten> => {
+      const file = body.file;
+      if (typeof file !== 'string' || !path.isAbsolute(file)) throw new AdminRefusal('backup needs the absolute path of the file to write');
       await context.syncAudit?.();
-      return takeSnapshot(context.store.db, context.store.kind);
+      const snapshot = await takeSnapshot(context.store.db, context.store.kind);
+      const written = await writeBackupFile(file, snapshot).catch((error: NodeJS.ErrnoException) => {
+        if (!error.code) throw error;
+        throw new AdminRefusal(
+          `could not write ${file}: ${error.code === 'ENOENT' ? 'its directory does not exist' : error.message}`,
+          'nothing was written; choose a directory that exists, is writable and has room',
+        );
+      });
+      return { header: snapshot.header, ...written };
     },
   };
 }

@@ -6,6 +6,17 @@ import http from 'node:http';
 
 export type AdminHandler = (body: Record<string, unknown>) => Promise<unknown>;
 
+/** An operation refused for a reason the operator can fix; shown as one line, with a hint. */
+export class AdminRefusal extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'AdminRefusal';
+  }
+}
+
 export interface AdminSocket {
   readonly path: string;
   close(): Promise<void>;
@@ -22,8 +33,17 @@ export async function startAdminSocket(socketPath: string, handlers: Record<stri
       const name = (request.url ?? '/').replace(/^\/+|\/+$/g, '');
       const handler = request.method === 'POST' ? handlers[name] : undefined;
       const reply = (status: number, body: unknown) => {
+        let text: string;
+        try {
+          text = JSON.stringify(body);
+        } catch (error) {
+          // Never let an answer that cannot be sent (one past V8's string limit) take the server down.
+          onError(error);
+          status = 500;
+          text = JSON.stringify({ error: `the answer could not be sent (${(error as Error)?.message ?? String(error)})` });
+        }
         response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(body));
+        response.end(text);
       };
       if (!handler) return reply(404, { error: `unknown admin operation: ${request.method} /${name}` });
       let body: Record<string, unknown> = {};
@@ -35,6 +55,8 @@ export async function startAdminSocket(socketPath: string, handlers: Record<stri
       handler(body).then(
         (result) => reply(200, result),
         (error: unknown) => {
+          // A refusal is the operator's to fix (a path that cannot be written, an unknown organisation): not a server error.
+          if (error instanceof AdminRefusal) return reply(400, { error: error.message, ...(error.hint ? { hint: error.hint } : {}) });
           onError(error);
           reply(500, { error: (error as Error)?.message ?? String(error) });
         },

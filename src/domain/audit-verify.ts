@@ -10,7 +10,9 @@ export type ChainProblem =
   | { kind: 'altered'; organisationId: string; seq: number; eventId: string }
   | { kind: 'inserted'; organisationId: string; seq: number; eventId: string }
   | { kind: 'deleted'; organisationId: string; seq: number; afterSeq: number }
-  | { kind: 'truncated'; organisationId: string; seq: number; headSeq: number };
+  | { kind: 'truncated'; organisationId: string; seq: number; headSeq: number }
+  /** An organisation (or events of one) with no chain head: the head was removed, so its chain cannot be checked. */
+  | { kind: 'headless'; organisationId: string };
 
 export interface ChainReport {
   organisations: number;
@@ -24,12 +26,42 @@ function macOf(key: Uint8Array, row: EventRow): string {
   return auditMac(key, macMessage(row, row.snapshot ?? null));
 }
 
+/** `verify-audit --org` named an organisation the store has no trace of. */
+export class UnknownOrganisationError extends Error {
+  constructor(readonly organisationId: string) {
+    super(`there is no organisation ${organisationId} in this store`);
+    this.name = 'UnknownOrganisationError';
+  }
+}
+
+/**
+ * Organisations, and organisations that events name, without a chain head. Every organisation gets
+ * its head when it is created; one without is a head removed, which would otherwise leave its
+ * chain unchecked (and free to alter) while the trail was reported intact.
+ */
+async function headlessOrganisations(db: Executor, organisationId?: string): Promise<string[]> {
+  const named = db
+    .selectFrom('organisations')
+    .select('id as organisation_id')
+    .union(db.selectFrom('events').select('organisation_id').distinct());
+  let query = db
+    .selectFrom(named.as('named'))
+    .select('named.organisation_id')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_heads as h').select('h.organisation_id').whereRef('h.organisation_id', '=', 'named.organisation_id'))))
+    .orderBy('named.organisation_id');
+  if (organisationId) query = query.where('named.organisation_id', '=', organisationId);
+  return (await query.execute()).map((row) => row.organisation_id);
+}
+
 /** Checks every organisation's chain (or one) and reports the first problem found. */
 export async function verifyAuditTrail(db: Executor, keyring: MasterKeyring, organisationId?: string): Promise<ChainReport> {
   let heads = db.selectFrom('audit_heads').selectAll().orderBy('organisation_id');
   if (organisationId) heads = heads.where('organisation_id', '=', organisationId);
   let total = 0;
   const rows = await heads.execute();
+  const headless = await headlessOrganisations(db, organisationId);
+  if (headless.length > 0) return { organisations: rows.length + headless.length, events: 0, problem: { kind: 'headless', organisationId: headless[0]! } };
+  if (organisationId && rows.length === 0) throw new UnknownOrganisationError(organisationId);
   for (const head of rows) {
     const key = await keyring.open(head.wrapped_key, 'audit-key', auditKeyContext(head.organisation_id));
     let expectedSeq = 1;

@@ -150,6 +150,34 @@ export async function takeSnapshot(db: Db, store: StoreKind): Promise<BackupSnap
 }
 
 /**
+ * Temporary files that earlier backups to the same file left when they were killed mid-write (their
+ * process is gone), as large as the backup itself; the one of a process of this id is gone too.
+ */
+function removeAbandonedTemporaries(file: string): void {
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.dirname(file));
+  } catch {
+    return; // no directory: the write that follows says so
+  }
+  for (const name of names) {
+    const pid = name.startsWith(`${base}.`) ? /^(\d+)\.tmp$/.exec(name.slice(base.length + 1))?.[1] : undefined;
+    if (pid === undefined || (Number(pid) !== process.pid && processIsAlive(Number(pid)))) continue;
+    fs.rmSync(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/**
  * Writes the snapshot as a backup file (mode 0600): into a temporary file, flushed to disk, renamed
  * into place, the directory flushed, so that a backup reported as written survives a crash of the
  * machine and a failed one (a full disk, a missing directory) leaves nothing behind.
@@ -158,7 +186,7 @@ export async function writeBackupFile(file: string, snapshot: BackupSnapshot): P
   const temporary = `${file}.${process.pid}.tmp`;
   const hash = createHash('sha256');
   let bytes = 0;
-  await fs.promises.rm(temporary, { force: true }); // left by a crashed process of the same id
+  removeAbandonedTemporaries(file);
   const handle = await fs.promises.open(temporary, 'wx', 0o600);
   try {
     // Lines are gathered into chunks of about 1 MB: one write per chunk, not per row.

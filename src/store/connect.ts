@@ -52,6 +52,11 @@ export interface StoreOptions {
   /** Receives SQL text and durations, never parameters. */
   onQuery?: (event: { sql: string; durationMs: number; error?: unknown }) => void;
   migrate?: boolean;
+  /**
+   * Embedded store: a new cluster starts from the prebuilt, fully migrated template (unless false:
+   * an empty cluster, for a restore that must bring it to an older backup's schema).
+   */
+  template?: boolean;
   /** Embedded store: maintenance passes (on unless false; ignored with databaseUrl). */
   maintenance?: EmbeddedMaintenanceOptions | false;
 }
@@ -163,6 +168,11 @@ function makePrivate(dataDir: string): void {
   }
 }
 
+/** Whether a data directory holds an embedded store (a cluster PGlite created). */
+export function embeddedStoreExists(dataDir: string): boolean {
+  return fs.existsSync(path.join(dataDir, 'pgdata', 'PG_VERSION'));
+}
+
 async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void): Promise<Store> {
   const parsers = { [pgliteTypes.INT8]: (value: string) => Number(value) };
   let releaseLock = () => {};
@@ -179,8 +189,8 @@ async function openPGlite(options: StoreOptions, log?: (event: LogEvent) => void
     makePrivate(options.dataDir);
     releaseLock = lockDataDir(options.dataDir);
     clusterDir = path.join(options.dataDir, 'pgdata');
-    existed = fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
-    const template = existed ? undefined : loadTemplate();
+    existed = embeddedStoreExists(options.dataDir);
+    const template = existed || options.template === false ? undefined : loadTemplate();
     pglite = new PGlite(clusterDir, { parsers, ...(template ? { loadDataDir: template } : {}) });
   }
   try {

@@ -5,7 +5,7 @@
 // personal and service-account tokens, password logins, the audit chain). Restore refuses the wrong
 // key, a store that is not empty (unless --force) and a running embedded server.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,24 @@ const NODE = process.execPath;
 const PRINT_ENV = `console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((k) => [k, process.env[k] ?? null]))))`;
 const SECRET_VALUES = ['sse-backup-value-1', 'line one of a backed-up value', 'e2ee-backup-value-2', 'backup-ref-target'];
 const SECRET_NAMES = ['BACKUP_SSE_KEY', 'BACKUP_E2EE_KEY', 'BACKUP_MULTI'];
+
+/** A process id no process has now. */
+function deadPid(): number {
+  for (let pid = 4_000_000; ; pid--) {
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return pid;
+    }
+  }
+}
+
+/** The backup text with its lines edited and its end marker (row count, checksum) made to match again. */
+function rewritten(text: string, edit: (lines: string[]) => string[]): string {
+  const lines = edit(text.trimEnd().split('\n').slice(0, -1));
+  const body = lines.map((line) => `${line}\n`).join('');
+  return `${body}${JSON.stringify({ end: { rows: lines.length - 1, sha256: createHash('sha256').update(body).digest('hex') } })}\n`;
+}
 
 for (const target of STORE_TARGETS) {
   describe(`coffer admin backup and restore on ${target.kind}`, { timeout: 400_000 }, () => {
@@ -75,8 +93,12 @@ for (const target of STORE_TARGETS) {
     });
 
     it('writes a snapshot with ciphertext and hashes only, and says loudly that the master key is not in it', async () => {
+      // What a backup killed mid-write leaves (its process gone) is removed by the next one.
+      const abandoned = `${backupFile}.${deadPid()}.tmp`;
+      await fs.writeFile(abandoned, 'half a backup');
       const result = await d.owner.run(['admin', 'backup', backupFile, '--json'], { env: sourceEnv });
       assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual((await fs.readdir(scratch)).filter((name) => name.endsWith('.tmp')), [], 'the abandoned temporary file was removed');
       const summary = JSON.parse(result.stdout);
       assert.equal(summary.masterKeyIncluded, false);
       assert.deepEqual(summary.masterKeyIds, [masterKeyId(fromHex(masterKey, 'master key', 32))]);
@@ -150,6 +172,39 @@ for (const target of STORE_TARGETS) {
       const notBackup = path.join(scratch, 'not.backup');
       await fs.writeFile(notBackup, 'KEY=value\n');
       assert.match((await d.owner.run(['admin', 'restore', notBackup], { env: targetEnv })).stderr, /it is not a Coffer backup/);
+      const directory = await d.owner.run(['admin', 'restore', scratch], { env: targetEnv });
+      assert.equal(directory.code, 1);
+      assert.match(directory.stderr, /^coffer: .* is a directory, not a backup file$/m);
+      assert.doesNotMatch(directory.stderr, /\n\s+at /, 'no stack trace');
+
+      // A file whose checksum matches but whose rows the store refuses (an environment of no app):
+      // one line, and nothing is kept (the next test restores into this same store, expecting it empty).
+      const orphan = path.join(scratch, 'orphan.backup');
+      await fs.writeFile(orphan, rewritten(text, (lines) => lines.map((line) => (line.startsWith('{"table":"environments"') ? line.replace(/"app_id":"[0-9a-f-]+"/, `"app_id":"${randomUUID()}"`) : line))));
+      const refusedRows = await d.owner.run(['admin', 'restore', orphan], { env: targetEnv });
+      assert.equal(refusedRows.code, 1);
+      assert.match(refusedRows.stderr, /^coffer: cannot restore .*orphan\.backup: the store refuses its rows \(.*foreign key.*\); nothing was restored$/m);
+      assert.doesNotMatch(refusedRows.stderr, /\n\s+at /, 'no stack trace');
+    });
+
+    // A backup of an earlier version (fewer migrations; the later ones changed no table or column)
+    // is restored into a new store by bringing that store to the backup's schema first.
+    it('restores a backup made at an earlier schema into a new store', async () => {
+      const text = await fs.readFile(backupFile, 'utf8');
+      const older = path.join(scratch, 'older.backup');
+      const first = Object.keys(migrations).sort()[0]!;
+      await fs.writeFile(older, rewritten(text, ([header, ...rows]) => [JSON.stringify({ ...JSON.parse(header!), migrations: [first] }), ...rows]));
+      const fresh = target.kind === 'pglite' ? undefined : await createEmptyPostgresDatabase();
+      const env = fresh ? { DATABASE_URL: fresh.url, COFFER_MASTER_KEY: masterKey } : { COFFER_DATA_DIR: path.join(scratch, 'older-target'), DATABASE_URL: '', COFFER_MASTER_KEY: masterKey };
+      try {
+        const result = await d.owner.run(['admin', 'restore', older, '--json'], { env });
+        assert.equal(result.code, 0, result.stderr);
+        const audit = await d.owner.run(['admin', 'verify-audit', '--json'], { env });
+        assert.equal(audit.code, 0, audit.stderr);
+        assert.equal(JSON.parse(audit.stdout).intact, true);
+      } finally {
+        await fresh?.drop();
+      }
     });
 
     it('restores into an empty store; served with the same master key, everything reads back', async () => {

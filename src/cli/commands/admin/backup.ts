@@ -1,9 +1,11 @@
 // `coffer admin backup FILE`: a consistent snapshot of the whole store (every table, wrapped keys
 // included) in a versioned, self-describing file (src/store/backup.ts). On the embedded store a
-// running server takes it through its admin socket; otherwise the store is opened here (PostgreSQL:
+// running server takes it and writes the file, asked through its admin socket; otherwise the store is opened here (PostgreSQL:
 // one REPEATABLE READ transaction, while servers keep serving). The master key is NOT in it.
 import fs from 'node:fs';
-import { MASTER_KEY_NOTICE, writeBackupFile, type BackupSnapshot } from '../../../store/backup.js';
+import path from 'node:path';
+import type { BackupWritten } from '../../../admin-operations.js';
+import { MASTER_KEY_NOTICE } from '../../../store/backup.js';
 import { UserError } from '../../errors.js';
 import { createUi } from '../../ui.js';
 import { runAdminOperation } from './run-admin.js';
@@ -16,12 +18,7 @@ export interface BackupOptions {
 export async function backupCommand(file: string, options: BackupOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   if (!options.force && fs.existsSync(file)) throw new UserError(`${file} already exists`, 'choose another name, or pass --force to replace it');
-  const snapshot = await runAdminOperation<BackupSnapshot>('backup');
-  const { bytes, sha256 } = await writeBackupFile(file, snapshot).catch((error: NodeJS.ErrnoException) => {
-    if (!error.code) throw error;
-    throw new UserError(`could not write ${file}: ${error.code === 'ENOENT' ? 'its directory does not exist' : error.message}`, 'nothing was written; choose a directory that exists, is writable and has room');
-  });
-  const { header } = snapshot;
+  const { header, bytes, sha256 } = await runAdminOperation<BackupWritten>('backup', { file: path.resolve(file) });
   const rows = header.tables.reduce((sum, t) => sum + t.rows, 0);
   const count = (table: string) => header.tables.find((t) => t.name === table)?.rows ?? 0;
   if (ui.json) {

@@ -28,7 +28,10 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
   try {
     snapshot = await readBackupFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file} does not exist`, 'check the path of the backup file');
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`${file} does not exist`, 'check the path of the backup file');
+    if (code === 'EISDIR') throw new UserError(`${file} is a directory, not a backup file`, 'name the file `coffer admin backup` wrote');
+    if (code === 'EACCES') throw new UserError(`${file} cannot be read (permission denied)`, 'run the restore as a user who can read it');
     if (error instanceof BackupFileError) throw new UserError(`cannot restore ${file}: ${error.message}`);
     throw error;
   }
@@ -42,7 +45,8 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
   }
   checkMasterKey(config, header.masterKeyIds);
 
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrate: false });
+  // A new data directory starts empty, not from the migrated template: an older backup's schema comes first.
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrate: false, template: false });
   let result;
   try {
     // Bring an empty or older store to the backup's schema, restore, then migrate to this version's.
@@ -65,6 +69,9 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
     } catch (error) {
       if (error instanceof StoreNotEmptyError) throw new UserError(`${error.message}; nothing was restored`, 'restore into an empty store, or pass --force to replace everything in it');
       if (error instanceof SchemaMismatchError) throw new UserError(`cannot restore ${file}: ${error.message}`);
+      // Its checksum matched, yet the store refuses a row (a key that is not a uuid, a reference to
+      // nothing): the file was written that way. The restore ran in one transaction: nothing is kept.
+      if (isDatabaseError(error)) throw new UserError(`cannot restore ${file}: the store refuses its rows (${error.message}); nothing was restored`, 'restore another backup of this store');
       throw error;
     }
     await migrateToLatest(store.db);
@@ -99,4 +106,10 @@ function checkMasterKey(config: ReturnType<typeof loadConfig>, needed: string[])
       'set COFFER_MASTER_KEY (or COFFER_MASTER_KEY_FILE) to that key; it is not in the backup',
     );
   }
+}
+
+/** An error the database answered with (PostgreSQL and PGlite both give a five-character SQLSTATE code). */
+function isDatabaseError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }

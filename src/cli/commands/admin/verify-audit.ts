@@ -28,7 +28,9 @@ export async function verifyAuditCommand(options: VerifyOptions): Promise<void> 
           ? `event ${problem.seq} (${problem.eventId}) of ${where} was inserted or re-chained: it does not follow event ${problem.seq - 1}.`
           : problem.kind === 'deleted'
             ? `event ${problem.seq} of ${where} was deleted: the trail jumps from ${problem.afterSeq} past it.`
-            : `the trail of ${where} ends at event ${problem.seq}, but its head says ${problem.headSeq}: events were deleted from the end.`;
+            : problem.kind === 'truncated'
+              ? `the trail of ${where} ends at event ${problem.seq}, but its head says ${problem.headSeq}: events were deleted from the end.`
+              : `${where} has no chain head: it was removed, so its events cannot be checked.`;
     process.stderr.write(`coffer: the audit trail is NOT intact: ${text}\n`);
   }
   throw new ExitError(2);
