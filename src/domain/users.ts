@@ -203,6 +203,14 @@ export class Users {
   }
 
   /**
+   * Refuses a token whose membership was removed (404 User not found, as on every other route): it
+   * no longer proves who calls, also where a caller is optional (accepting an invite).
+   */
+  async requireLiveToken(caller: AccountCaller): Promise<void> {
+    if (caller.via === 'token' && (await this.#tokenMembership(caller)).length === 0) throw notFound(USER_NOT_FOUND);
+  }
+
+  /**
    * The membership a token was made for, if still live (empty otherwise). Not any membership of the
    * same person there: a member removed and invited again has a new membership, and the tokens of
    * the old one stay refused, as on the public API.

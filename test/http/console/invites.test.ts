@@ -95,6 +95,25 @@ for (const target of STORE_TARGETS) {
       assert.equal(withSession.status, 201, withSession.text);
     });
 
+    // A removed member's token is refused everywhere; it must not prove who accepts either (it let
+    // whoever held it and the new link take the membership with keys of their choosing).
+    it("does not take a removed member's token as proof of who accepts a new invite", async () => {
+      const email = uniqueEmail('rejoin');
+      const first = await makeMaterial(owner.organisationId, email);
+      const joined = await request(`${server.url}/coffer/v1/invites/${await invite(server.store.db, owner.organisationId, email)}/accept/`, { method: 'POST', json: acceptBody(first) });
+      assert.equal(joined.status, 201, joined.text);
+      assert.equal((await apiClient(server.url, owner.pat.authorization).delete(`/v1/members/${joined.body.memberId}/`)).status, 204);
+
+      const token = await invite(server.store.db, owner.organisationId, email);
+      const chosen = await makeMaterial(owner.organisationId, email, 'a password the person never chose');
+      const { loginHash: _omitted, ...withoutHash } = acceptBody(chosen);
+      const stale = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: withoutHash, headers: { authorization: first.pat.authorization } });
+      assert.deepEqual([stale.status, stale.body], [404, { error: 'User not found' }]);
+      assert.equal((await request(`${server.url}/coffer/v1/invites/${token}/`)).status, 200, 'the invite is still valid');
+      const withPassword = await request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: acceptBody(await makeMaterial(owner.organisationId, email)) });
+      assert.equal(withPassword.status, 201, withPassword.text);
+    });
+
     it('refuses another address, a second membership, and bad material', async () => {
       const email = uniqueEmail('carol');
       const token = await invite(server.store.db, owner.organisationId, email);

@@ -68,6 +68,7 @@ export async function inviteRoutes(app: FastifyInstance) {
           },
         },
         handler: async (request, reply) => {
+          if (request.account) await domain.users.requireLiveToken(request.account);
           const agent = request.headers['user-agent'];
           const accepted = await domain.inviteAcceptance.accept((request.params as { invite_token: string }).invite_token, () => readJsonBody(request), {
             userId: request.account?.userId ?? null,
