@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { bearerHash } from '../crypto/index.js';
 import { asUuid } from '../store/directory.js';
-import { deleteInvite, findInvite, hasActiveInviteFor, insertInvite, listActiveInvites, type InviteRow } from '../store/invites.js';
+import { deleteInvite, findInvite, hasActiveInviteFor, insertInvite, listActiveInvites, lockInviteAddress, type InviteRow } from '../store/invites.js';
 import { findMemberByEmail } from '../store/members.js';
 import type { Role } from '../store/accounts.table.js';
 import { lockRoleForAssignment } from '../store/roles.js';
@@ -95,6 +95,7 @@ export class Invites {
       const role = await lockRoleForAssignment(trx, org, id);
       if (!role) throw notFound('Role not found.');
       refuseInviteRole(role);
+      await lockInviteAddress(trx, org, email);
       const now = new Date();
       if (await findMemberByEmail(trx, org, email)) throw conflict(`'${email}' is already a member of this organisation.`);
       if (await hasActiveInviteFor(trx, org, email, now)) throw conflict(`An active invite already exists for '${email}'.`);

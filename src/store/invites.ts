@@ -1,4 +1,5 @@
 // Invitations to join an organisation. Only the SHA-256 of the one-time invite token is stored.
+import { sql } from 'kysely';
 import type { Executor } from './database.js';
 
 export interface InviteRow {
@@ -46,6 +47,15 @@ export function listActiveInvites(db: Executor, organisationId: string, now: Dat
 
 export function findInvite(db: Executor, organisationId: string, inviteId: string): Promise<InviteRow | undefined> {
   return selectInvites(db, organisationId).where('i.id', '=', inviteId).executeTakeFirst();
+}
+
+/**
+ * Holds, until the transaction ends, the right to invite one address to one organisation: the checks
+ * (already a member, an active invite) and the insert then run one creation at a time. Without it,
+ * concurrent creations on PostgreSQL all passed the checks (20 of 20 got an active invite).
+ */
+export async function lockInviteAddress(trx: Executor, organisationId: string, email: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`invite:${organisationId}:${email}`}, 0))`.execute(trx);
 }
 
 export async function hasActiveInviteFor(db: Executor, organisationId: string, email: string, now: Date): Promise<boolean> {

@@ -96,6 +96,19 @@ for (const target of STORE_TARGETS) {
       assert.equal(listed.body.length, 1);
     });
 
+    // rest-api §12.7: one active invite per address. On PostgreSQL concurrent creations all passed
+    // the check before any had inserted (20 of 20 got an invite; a removed member could rejoin with a spare).
+    it(`${CREATES} concurrent invites of one address: one 201, the rest 409`, async () => {
+      const roles = await api.get('/v1/roles/');
+      const developer = roles.body.data.find((r: any) => r.name === 'Developer').id;
+      const email = `contended-${randomBytes(4).toString('hex')}@example.com`;
+      const responses = await Promise.all(Array.from({ length: CREATES }, () => api.post('/v1/members/invites/', { email, role_id: developer })));
+      assert.deepEqual(responses.map((res) => res.status).sort(), [201, ...Array<number>(CREATES - 1).fill(409)], responses.map((res) => res.text).join('\n'));
+      for (const res of responses.filter((r) => r.status === 409)) assert.equal(res.body.error, `An active invite already exists for '${email}'.`);
+      const listed = await api.get('/v1/members/invites/');
+      assert.equal(listed.body.data.filter((i: any) => i.inviteeEmail === email).length, 1);
+    });
+
     it(`${ENVIRONMENT_ROUNDS} rounds of ${ENVIRONMENT_CREATES} concurrent environment creates in one app: each gets its own next index`, async () => {
       for (let round = 0; round < ENVIRONMENT_ROUNDS; round++) {
         const fresh = await createApp(api, `indexes-${round}-${randomBytes(3).toString('hex')}`);
