@@ -18,23 +18,39 @@ export const REDACTED_PATHS = [
   ...SECRET_FIELDS.map((field) => `body.${field}`),
 ];
 
+/** A path segment as the router reads it (percent-decoded); undecodable text as it is. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /**
  * An invite link's token is a one-time secret carried in the path (`/coffer/v1/invites/<token>/`,
- * the console's `/invites/<token>`); invite ids under `/v1/members/invites/` are not secret.
+ * the console's `/invites/<token>`); invite ids under `/v1/members/invites/` are not secret. The
+ * segment after `invites` becomes `*`, compared decoded: the router reads `/coffer/v1/%69nvites/<token>/`
+ * as the invite route, so the raw text must not decide.
  */
-const INVITE_TOKEN_IN_PATH = /(?<!\/members)\/invites\/[^/?#]+/g;
+function redactInviteTokens(path: string): string {
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length - 1; i++) {
+    if (decodedSegment(segments[i]!) === 'invites' && decodedSegment(segments[i - 1]!) !== 'members' && segments[i + 1] !== '') segments[i + 1] = '*';
+  }
+  return segments.join('/');
+}
 
 /** `/v1/secrets/?app_id=x&key=DB_PASS` -> `/v1/secrets/?app_id=*&key=*`; invite tokens in paths -> `*` */
 export function redactUrl(rawUrl: string): string {
-  const url = rawUrl.replace(INVITE_TOKEN_IN_PATH, '/invites/*');
-  const q = url.indexOf('?');
-  if (q === -1) return url;
-  const names = url
+  const q = rawUrl.indexOf('?');
+  if (q === -1) return redactInviteTokens(rawUrl);
+  const names = rawUrl
     .slice(q + 1)
     .split('&')
     .filter(Boolean)
     .map((pair) => `${pair.split('=')[0]}=*`);
-  return `${url.slice(0, q)}?${names.join('&')}`;
+  return `${redactInviteTokens(rawUrl.slice(0, q))}?${names.join('&')}`;
 }
 
 /**

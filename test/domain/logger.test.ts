@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, redactUrl } from '../../src/logger.js';
 
 test('a database error is logged without its parameters, duplicate key or statement context', async () => {
   const out = new PassThrough();
@@ -30,4 +30,22 @@ test('a database error is logged without its parameters, duplicate key or statem
   for (const leaked of ['TAG_NAME_IN_PARAMS', 'ph:v1:ciphertext', 'STRIPE_FOLDER', 'DATA_IN_WHERE', 'DATA_IN_INTERNAL_QUERY', 'QUERY_TEXT', 'CAUSE_PARAM_VALUE']) {
     assert.ok(!line.includes(leaked), `the log line holds ${leaked}`);
   }
+});
+
+test('request URLs are logged without query values or invite tokens, however the path is encoded', () => {
+  const token = 'a'.repeat(64);
+  const cases: Array<[string, string]> = [
+    [`/coffer/v1/invites/${token}/`, '/coffer/v1/invites/*/'],
+    [`/coffer/v1/invites/${token}/accept/`, '/coffer/v1/invites/*/accept/'],
+    // The router decodes segments: these reach the invite routes too.
+    [`/coffer/v1/%69nvites/${token}/`, '/coffer/v1/%69nvites/*/'],
+    [`/coffer/v1/INVITES/${token}/`.replace('INVITES', '%69%6E%76%69%74%65%73'), '/coffer/v1/%69%6E%76%69%74%65%73/*/'],
+    [`/invites/${token}`, '/invites/*'],
+    [`/invites/${token}?next=/x`, '/invites/*?next=*'],
+    // Invite ids of the members API are not secrets.
+    ['/v1/members/invites/3f0c1c7e-0000-4000-8000-000000000000/', '/v1/members/invites/3f0c1c7e-0000-4000-8000-000000000000/'],
+    ['/v1/secrets/?app_id=x&key=DB_PASSWORD', '/v1/secrets/?app_id=*&key=*'],
+    ['/coffer/v1/%E0%A4%A/invites', '/coffer/v1/%E0%A4%A/invites'],
+  ];
+  for (const [url, logged] of cases) assert.equal(redactUrl(url), logged, url);
 });
