@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './errors.js';
+import { EVERY_METHOD } from './methods.js';
 import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import transport from './plugins/transport.js';
@@ -164,6 +165,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // contract fixes exact messages and check order, and responses are serialized from what the
   // handlers build (never silently trimmed to a schema).
   answerWhatNodeWouldDrop(app.server);
+  for (const method of EVERY_METHOD) if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
   refuseMissingHost(app);
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

@@ -3,10 +3,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';
 import type { Call } from '../../domain/context.js';
 import { methodNotAllowed } from '../../domain/errors.js';
+import { EVERY_METHOD } from '../methods.js';
 import type { AuthMode } from '../plugins/authenticate.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-const ALL_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 
 export type CallHandler = (call: Call, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -33,7 +33,7 @@ export const PUBLIC_PREFIXES = ['', '/public'] as const;
 
 export function definePublicRoute(app: FastifyInstance, route: PublicRoute): void {
   const supported = Object.keys(route.methods) as Method[];
-  const unsupported = ALL_METHODS.filter((m) => !supported.includes(m as Method));
+  const unsupported = EVERY_METHOD.filter((m) => !supported.includes(m as Method)) as HTTPMethods[];
   for (const prefix of PUBLIC_PREFIXES) {
     const url = `${prefix}${route.url}`;
     for (const method of supported) {

@@ -1,6 +1,7 @@
 // /v1/secrets/ before the handler does anything: context resolution (rest-api §2.5), principal checks
 // (§2.6), the check order of §4.1, body parsing (§1.4) and the E2EE rejection (§7), on every store.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
 import { createE2eeApp } from '../../helpers/e2ee.js';
@@ -13,6 +14,19 @@ import { assertError, createApp, postSecrets, secretsUrl, type CreatedApp } from
 const CONTEXT_REQUIRED = 'Environment context required. Supply `app_id` and `env` as query parameters.';
 const SSE_400 = 'SSE is not enabled for this App';
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const;
+
+/** A request with any method Node sends (fetch refuses TRACE); status and JSON body. */
+function rawCall(base: string, method: string, path: string, authorization?: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${path}`, { method, headers: authorization ? { authorization } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 const ACTION = { GET: 'read', POST: 'create', PUT: 'update', DELETE: 'delete' } as const;
 
 for (const target of STORE_TARGETS) {
@@ -162,6 +176,13 @@ for (const target of STORE_TARGETS) {
         }
         const res = await request(`${server.url}${secretsUrl(app.id, 'development')}`, { method: 'HEAD', headers: { authorization: owner.authorization } });
         assert.equal(res.status, 403);
+        // Methods fetch will not send (TRACE) or that no route named (PROPFIND, M-SEARCH...) were 404.
+        for (const method of ['TRACE', 'PROPFIND', 'M-SEARCH', 'PURGE']) {
+          const authorized = await rawCall(server.url, method, secretsUrl(app.id, 'development'), owner.authorization);
+          assert.deepEqual(authorized, { status: 403, body: { error: `Unsupported HTTP method: ${method}` } }, method);
+          assert.equal((await rawCall(server.url, method, secretsUrl(app.id, 'development'))).status, 401, `${method} without credentials`);
+          assert.deepEqual(await rawCall(server.url, method, '/v1/apps/', owner.authorization), { status: 405, body: { error: `Method "${method}" not allowed.` } }, method);
+        }
       });
 
       it('environment context before permission and body', async () => {
