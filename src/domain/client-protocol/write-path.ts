@@ -22,6 +22,7 @@ import {
   type WriteTarget,
 } from '../secrets/batch.js';
 import type { CiphertextCreateEntry, CiphertextUpdateEntry, OverrideCiphertext } from './validate.js';
+import { reassignedTags } from '../secrets/tags.js';
 
 export const SECRET_NOT_FOUND = 'Secret not found';
 
@@ -97,7 +98,7 @@ export class CiphertextWriter {
         if (entry.type !== undefined) next.type = entry.type;
         if (entry.path !== undefined) next.path = entry.path;
         if (entry.tags !== undefined) {
-          next.tags = entry.tags;
+          next.tags = reassignedTags(next.tags, entry.tags);
           tagsChanged.add(id);
         }
         if (memberId && entry.override) overrides.set(id, overrideRow(id, memberId, entry.override, batch.now));

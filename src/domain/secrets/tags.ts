@@ -28,3 +28,15 @@ export function processTags(raw: unknown[]): ProcessedTags {
   }
   return tooLong === undefined ? { names } : { names, tooLong };
 }
+
+/**
+ * A secret's tags after an update sets them to `requested`: those it keeps stay in the order they
+ * were first assigned, new ones follow in the request's order (rest-api §1.7; Phase's `tags.set()`
+ * keeps the links that remain and adds the others).
+ */
+export function reassignedTags(current: readonly string[], requested: readonly string[]): string[] {
+  const wanted = new Set(requested);
+  const kept = current.filter((name) => wanted.has(name));
+  const keptSet = new Set(kept);
+  return [...kept, ...requested.filter((name) => !keptSet.has(name))];
+}

@@ -23,6 +23,7 @@ import {
   type WriteTarget,
 } from './batch.js';
 import type { CreateEntry, OverrideInput, UpdateEntry } from './validate.js';
+import { reassignedTags } from './tags.js';
 
 export { DUPLICATE_SECRET, type WriteResult, type WriteTarget } from './batch.js';
 
@@ -144,7 +145,7 @@ export class SecretWriter {
           next.row.folder_id = folders.get(entry.path) ?? null;
         }
         if (entry.tags !== undefined) {
-          next.row.tags = entry.tags;
+          next.row.tags = reassignedTags(next.row.tags, entry.tags);
           tagsChanged.add(id);
         }
         if (memberId && entry.override) {

@@ -72,6 +72,18 @@ for (const target of STORE_TARGETS) {
       assert.equal(root.createdAt, secret.createdAt);
     });
 
+    // rest-api §1.7: tags in the order first assigned. A PUT keeps the tags that remain where they
+    // were and adds the new ones after them (as Phase's tags.set()); they came back in the PUT's order.
+    it('keeps the tags that remain in the order first assigned, new ones after them', async () => {
+      const [secret] = await postSecrets(api, app.id, 'development', [{ key: 'TAG_ORDER', value: 'v', tags: ['b', 'a'] }]);
+      const [changed] = await put([{ id: secret.id, tags: ['c', 'a'] }]);
+      assert.deepEqual(changed.tags, ['a', 'c']);
+      assert.deepEqual((await get(secret.id)).tags, ['a', 'c']);
+      const [again] = await put([{ id: secret.id, tags: ['d', 'c', 'b', 'a'] }]);
+      assert.deepEqual(again.tags, ['a', 'c', 'd', 'b']);
+      assert.deepEqual((await get(secret.id)).tags, ['a', 'c', 'd', 'b']);
+    });
+
     it('validates in the order of §4.4 with the exact messages, writing nothing', async () => {
       const [a, b, sealed] = await postSecrets(api, app.id, 'staging', [
         { key: 'A', value: 'a' },
