@@ -121,7 +121,8 @@ function zodProblem(error: z.ZodError, raw: string): string {
   if (!issue) return 'is invalid';
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.join(', ')}`;
   if (issue.code === 'too_big' || issue.code === 'too_small' || issue.code === 'invalid_type') {
-    return Number.isNaN(Number(raw)) ? 'must be a number' : `is out of range (${issue.message})`;
+    if (Number.isNaN(Number(raw))) return 'must be a number';
+    return Number.isInteger(Number(raw)) ? `is out of range (${issue.message})` : 'must be a whole number';
   }
   return issue.message;
 }

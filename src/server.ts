@@ -92,7 +92,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         if (options.extraRoutes) await api.register(options.extraRoutes);
       },
     });
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host }).catch((error: NodeJS.ErrnoException) => {
+      throw listenError(error, config.host, config.port);
+    });
   } catch (error) {
     await domain.close();
     await store.close();
@@ -174,4 +176,30 @@ async function openRateLimitStore(config: Config, logger: Logger): Promise<RateL
 function isConstraintViolation(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('23');
+}
+
+/** The server cannot listen where HOST and PORT say; `coffer serve` prints it as one line. */
+export class ListenError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ListenError';
+  }
+}
+
+/** An address that does not resolve or is not this machine's, or a taken or privileged port: named by its variable. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  switch (error.code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ListenError(`cannot listen on ${where}: HOST ${JSON.stringify(host)} does not resolve to an address (set HOST to an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)`, { cause: error });
+    case 'EADDRNOTAVAIL':
+      return new ListenError(`cannot listen on ${where}: HOST ${JSON.stringify(host)} is not an address of this machine (set HOST to one, e.g. 127.0.0.1 or 0.0.0.0)`, { cause: error });
+    case 'EADDRINUSE':
+      return new ListenError(`cannot listen on ${where}: the port is in use (set PORT to a free port)`, { cause: error });
+    case 'EACCES':
+      return new ListenError(`cannot listen on ${where}: this user may not use port ${port} (set PORT to 1024 or above)`, { cause: error });
+    default:
+      return error;
+  }
 }

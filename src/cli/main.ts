@@ -23,7 +23,7 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
  * UnknownMasterKeyError: material sealed under a key this command was not given (names the key
  * id). DamagedJournalError, DamagedStoreError: files of the data directory that cannot be read.
  */
-const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError']);
+const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError', 'ListenError', 'StoreUnreachableError']);
 
 export async function main(argv: string[]): Promise<void> {
   try {

@@ -29,27 +29,39 @@ export const NO_CREDENTIALS = 'Authentication credentials were not provided.';
 export const INVALID_TOKEN = 'Invalid token';
 export const TOKEN_EXPIRED_OR_DELETED = 'Token expired or deleted';
 
+/** A whole `pss_user:v1:...` / `pss_service:v2:...` token; a malformed one is an invalid token. */
+function parseWholeToken(text: string): ReturnType<typeof parseToken> {
+  try {
+    return parseToken(text);
+  } catch (error) {
+    if (error instanceof TokenFormatError) throw unauthenticated(INVALID_TOKEN);
+    throw error;
+  }
+}
+
 /**
  * `Bearer <type> <token>[ ...]` split on single spaces (§2.2), or — Coffer's addition — the full
- * token string `Bearer pss_user:v1:...` / `Bearer pss_service:v2:...`, which authenticates as its
- * third field with the type its prefix implies.
+ * token string `Bearer pss_user:v1:...` / `Bearer pss_service:v2:...` (also after its type, `Bearer
+ * User pss_user:v1:...`), which authenticates as its third field with the type its prefix implies.
  */
 export function parseAuthorization(header: string | undefined): Credential {
   if (header === undefined || header === '') throw unauthenticated(NO_CREDENTIALS);
   const parts = header.split(' ');
   if (parts.length === 2 && parts[0]!.toLowerCase() === 'bearer' && parts[1]!.startsWith('pss_')) {
-    try {
-      const token = parseToken(parts[1]!);
-      return { type: token.authType, bearer: token.bearer, wholeToken: true };
-    } catch (error) {
-      if (error instanceof TokenFormatError) throw unauthenticated(INVALID_TOKEN);
-      throw error;
-    }
+    const token = parseWholeToken(parts[1]!);
+    return { type: token.authType, bearer: token.bearer, wholeToken: true };
   }
   if (parts.length < 3 || parts[0]!.toLowerCase() !== 'bearer' || parts[1] === '' || parts[2] === '' || parts[0] === '') {
     throw unauthenticated(INVALID_TOKEN);
   }
   if (!TYPES.has(parts[1]!)) throw unauthenticated(INVALID_TOKEN);
+  // `Bearer User pss_user:v1:...`: the whole token where its bearer field belongs (what a person
+  // holding "the token" writes after reading "Bearer User <token>"); its prefix must fit the type.
+  if (parts.length === 3 && parts[2]!.startsWith('pss_')) {
+    const token = parseWholeToken(parts[2]!);
+    if (token.authType !== parts[1]) throw unauthenticated(INVALID_TOKEN);
+    return { type: token.authType, bearer: token.bearer, wholeToken: true };
+  }
   return { type: parts[1] as TokenType, bearer: parts[2]!, wholeToken: false };
 }
 

@@ -104,6 +104,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const store = options.databaseUrl
     ? openPostgres(options.databaseUrl, options.poolSize ?? 20, log)
     : await openPGlite(options, log);
+  if (options.databaseUrl) await confirmReachable(store, options.databaseUrl);
   if (options.migrate !== false) {
     try {
       await migrateToLatest(store.db);
@@ -131,6 +132,34 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 
 /** Read-audit batches of one organisation commit one after another; a few connections serve several. */
 const READ_AUDIT_POOL_SIZE = 4;
+
+/** PostgreSQL cannot be reached where DATABASE_URL says (down, unknown host, no such database, refused login). */
+export class StoreUnreachableError extends Error {
+  constructor(databaseUrl: string, cause: unknown) {
+    super(`cannot connect to the PostgreSQL database DATABASE_URL names (${whereIs(databaseUrl)}): ${(cause as Error)?.message ?? String(cause)}; check DATABASE_URL and that the server is up`, { cause });
+    this.name = 'StoreUnreachableError';
+  }
+}
+
+/** host:port/database of a URL, never its user or password. */
+function whereIs(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
+  } catch {
+    return 'an unparsable URL';
+  }
+}
+
+/** One round trip before anything else, so that an unreachable database is one clear error, not a failed migration. */
+async function confirmReachable(store: Store, databaseUrl: string): Promise<void> {
+  try {
+    await sql`select 1`.execute(store.db);
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new StoreUnreachableError(databaseUrl, error);
+  }
+}
 
 function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEvent) => void): Store {
   const db = postgresPool(databaseUrl, 'coffer', poolSize, log);

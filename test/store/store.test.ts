@@ -187,6 +187,13 @@ describe('coffer serve', () => {
       [{ DATABASE_URL: 'postgres://localhost/x', COFFER_MASTER_KEY: '' }, /^coffer: invalid configuration: COFFER_MASTER_KEY is required with DATABASE_URL/],
       [{ REDIS_URL: 'http://x' }, /^coffer: invalid configuration: REDIS_URL must be a redis/],
       [{ ALLOWED_ORIGINS: 'not a url' }, /^coffer: invalid configuration: ALLOWED_ORIGINS /],
+      [{ HEADERS_TIMEOUT: '1.5' }, /^coffer: invalid configuration: HEADERS_TIMEOUT must be a whole number \(got "1.5"\)$/],
+      // Found only when used: an address that does not resolve, a database that cannot be reached.
+      [{ HOST: 'not_a_host', PORT: '0' }, /^coffer: cannot listen on not_a_host:0: HOST "not_a_host" does not resolve to an address/],
+      [
+        { DATABASE_URL: 'postgres://app:hunter2-db@127.0.0.1:1/nowhere', COFFER_MASTER_KEY: 'ab'.repeat(32) },
+        /^coffer: cannot connect to the PostgreSQL database DATABASE_URL names \(127\.0\.0\.1:1\/nowhere\): connect ECONNREFUSED 127\.0\.0\.1:1; check DATABASE_URL/,
+      ],
     ];
     for (const [env, expected] of cases) {
       const run = spawnCoffer(['serve'], { COFFER_DATA_DIR: tempDir(), DATABASE_URL: '', COFFER_MASTER_KEY: '', ...env });

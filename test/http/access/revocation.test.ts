@@ -59,6 +59,9 @@ for (const target of STORE_TARGETS) {
       const client = apiClient(server.url, `Bearer ${minted.body.bearerToken}`);
       const secrets = `/v1/secrets/?app_id=${app.id}&env=Development`;
       assert.equal((await client.get(secrets)).status, 200);
+      // The whole token where its bearer belongs is that token; under another type, an invalid one.
+      assert.equal((await apiClient(server.url, `Bearer ServiceAccount ${minted.body.token}`).get(secrets)).status, 200);
+      assert.deepEqual((await apiClient(server.url, `Bearer User ${minted.body.token}`).get(secrets)).body, { error: 'Invalid token' });
       assert.equal((await api.delete(`/v1/service-accounts/${sa.id}/tokens/${minted.body.id}/`)).status, 204);
       const refused = await client.get(secrets);
       assert.deepEqual([refused.status, refused.body], [401, EXPIRED]);
@@ -66,6 +69,7 @@ for (const target of STORE_TARGETS) {
       assert.equal((await sa.api.get(secrets)).status, 200, "the account's other tokens still work");
       // The full token string is refused as well.
       assert.deepEqual((await apiClient(server.url, `Bearer ${minted.body.token}`).get(secrets)).body, EXPIRED);
+      assert.deepEqual((await apiClient(server.url, `Bearer ServiceAccount ${minted.body.token}`).get(secrets)).body, EXPIRED);
     });
 
     it('authenticates each request on a kept-alive connection by its own header', async () => {

@@ -17,8 +17,10 @@ const SETTLE_MS = 5_000;
 
 export async function rotateMasterKeyCommand(options: RotateOptions): Promise<void> {
   const ui = createUi({ json: options.json === true });
-  // Only PostgreSQL can have other nodes; an embedded store has this one process.
-  const settleMs = loadConfig().databaseUrl && options.wait !== false ? SETTLE_MS : 0;
+  // Only PostgreSQL can have other nodes (an embedded store has this one process), and only a key
+  // file is loaded by them while they run: keys in COFFER_MASTER_KEY are rotated with no pause.
+  const config = loadConfig();
+  const settleMs = config.databaseUrl && config.masterKeyFile && options.wait !== false ? SETTLE_MS : 0;
   if (settleMs > 0) ui.info(`Waiting ${settleMs / 1000} s for running servers to load the new key ...`);
   let result: RotationResult;
   try {
