@@ -33,7 +33,7 @@ function registeredRoutes(tree: string): string[] {
     const marker = Math.max(line.indexOf('├── '), line.indexOf('└── '));
     if (marker < 0) continue;
     const depth = marker / 4;
-    const segment = line.slice(marker + 4).replace(/ \([A-Z, ]+\)$/, '');
+    const segment = line.slice(marker + 4).replace(/ \([A-Z, -]+\)$/, ''); // methods, M-SEARCH included
     const full = (depth === 0 ? '' : stack[depth - 1]!) + segment;
     stack[depth] = full;
     stack.length = depth + 1;
