@@ -8,6 +8,7 @@ import { rotateMasterKey } from './key-rotation.js';
 import type { MasterKeySource } from './master-key.js';
 import { takeSnapshot, writeBackupFile, type BackupHeader } from './store/backup.js';
 import type { Store } from './store/connect.js';
+import { asUuid } from './store/directory.js';
 
 export interface AdminContext {
   store: Store;
@@ -24,8 +25,6 @@ export interface BackupWritten {
   sha256: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function adminOperations(context: AdminContext): Record<string, AdminHandler> {
   return {
     'rotate-master-key': async (body) =>
@@ -38,7 +37,7 @@ export function adminOperations(context: AdminContext): Record<string, AdminHand
       }),
     'verify-audit': async (body) => {
       const organisationId = typeof body.organisationId === 'string' ? body.organisationId : undefined;
-      if (organisationId !== undefined && !UUID.test(organisationId)) throw new AdminRefusal(`--org must be an organisation id (a uuid), not ${JSON.stringify(organisationId)}`);
+      if (organisationId !== undefined && !asUuid(organisationId)) throw new AdminRefusal(`--org must be an organisation id (a uuid), not ${JSON.stringify(organisationId)}`);
       await context.syncAudit?.();
       return verifyAuditTrail(context.store.db, context.keyring, organisationId).catch((error: unknown) => {
         if (error instanceof UnknownOrganisationError) throw new AdminRefusal(error.message, 'check the id: `coffer whoami` shows your organisation\'s');

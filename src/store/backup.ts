@@ -22,7 +22,7 @@ import readline from 'node:readline';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { flushPath } from '../durable-files.js';
 import { VERSION } from '../version.js';
-import type { StoreKind } from './connect.js';
+import { processExists, type StoreKind } from './connect.js';
 import { MIGRATION_TABLE } from './migrator.js';
 
 export const BACKUP_FORMAT = 'coffer-backup';
@@ -163,17 +163,8 @@ function removeAbandonedTemporaries(file: string): void {
   }
   for (const name of names) {
     const pid = name.startsWith(`${base}.`) ? /^(\d+)\.tmp$/.exec(name.slice(base.length + 1))?.[1] : undefined;
-    if (pid === undefined || (Number(pid) !== process.pid && processIsAlive(Number(pid)))) continue;
+    if (pid === undefined || (Number(pid) !== process.pid && processExists(Number(pid)))) continue;
     fs.rmSync(path.join(path.dirname(file), name), { force: true });
-  }
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
   }
 }
 

@@ -288,7 +288,8 @@ function lockDataDir(dataDir: string): () => void {
   throw new Error(`could not lock the data directory ${dataDir}`);
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process of this id runs (another user's too). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
