@@ -14,6 +14,9 @@ import {
   PHASE_KDF_SENSITIVE,
   TEST_KDF_FAST,
   toHex,
+  isValidMnemonic,
+  signRecoveryStatement,
+  unwrapRecoveryPhrase,
   unwrapUserKeyring,
   wipeKeyring,
   wrapRecoveryPhrase,
@@ -168,6 +171,96 @@ export async function unlockKeyring(view: WrappedKeyringView, email: string, pas
     throw error;
   } finally {
     deviceKey.fill(0);
+  }
+}
+
+export interface RewrappedKeyringBody {
+  organisationId: string;
+  wrappedKeyring: string;
+  wrappedRecovery: string;
+  kdfParams: { opsLimit: number; memLimit: number };
+}
+
+/**
+ * The device keys of one password, derived once per set of kdf parameters (each derivation is an
+ * Argon2id of 256 MiB). Wipe them with `wipe()` when done.
+ */
+export function deviceKeysOf(password: string, email: string): { get(params: KdfParams): Promise<Uint8Array>; wipe(): void } {
+  const keys = new Map<string, Promise<Uint8Array>>();
+  return {
+    get(params) {
+      const id = `${params.opsLimit}:${params.memLimit}`;
+      let key = keys.get(id);
+      if (!key) keys.set(id, (key = deriveDeviceKey(password, email, params)));
+      return key;
+    },
+    wipe() {
+      for (const key of keys.values()) void key.then((bytes) => bytes.fill(0), () => undefined);
+      keys.clear();
+    },
+  };
+}
+
+/**
+ * A membership's keyring and recovery phrase, opened with the current password's device key and
+ * wrapped again under the new one. A DecryptionError means the current password does not open it.
+ */
+export function rewrapKeyring(view: WrappedKeyringView, currentDeviceKey: Uint8Array, newDeviceKey: Uint8Array, newKdf: KdfParams): RewrappedKeyringBody {
+  const keyring = unwrapUserKeyring(view.wrappedKeyring, currentDeviceKey);
+  try {
+    if (toHex(keyring.publicKey) !== view.identityKey.toLowerCase()) {
+      throw new UserError(`your keyring of organisation ${view.organisationId} does not match your identity key there`, 'ask an owner to check your membership');
+    }
+    const phrase = unwrapRecoveryPhrase(view.wrappedRecovery, currentDeviceKey);
+    return {
+      organisationId: view.organisationId,
+      wrappedKeyring: wrapUserKeyring(keyring, newDeviceKey),
+      wrappedRecovery: wrapRecoveryPhrase(phrase, newDeviceKey),
+      kdfParams: { opsLimit: newKdf.opsLimit, memLimit: newKdf.memLimit },
+    };
+  } finally {
+    wipeKeyring(keyring);
+  }
+}
+
+export interface RecoveryBody {
+  email: string;
+  organisationId: string;
+  issuedAt: string;
+  loginHash: string;
+  keyring: { wrappedKeyring: string; wrappedRecovery: string; kdfParams: { opsLimit: number; memLimit: number } };
+  signature: string;
+}
+
+/**
+ * A recovery request: the keyring the phrase derives for the organisation, wrapped under the new
+ * password, the new login hash, and the statement of both signed with the keyring's identity key
+ * (the server checks it against the membership's identity key).
+ */
+export async function recoveryRequest(options: { phrase: string; organisationId: string; email: string; newPassword: string; ui: Ui }): Promise<RecoveryBody> {
+  if (!isValidMnemonic(options.phrase)) throw new UserError('that is not a valid recovery phrase', 'type the 24 words shown when you joined the organisation, in order, separated by spaces');
+  const kdf = clientKdf();
+  const spinner = options.ui.spinner();
+  spinner.start(kdf.fast ? 'Deriving keys (test parameters)' : 'Deriving your keyring from the phrase (Argon2id, 1 GiB; this takes a few seconds)');
+  const keyring = await keyringFromMnemonic(options.phrase, options.organisationId, kdf.sensitive);
+  const deviceKey = await deriveDeviceKey(options.newPassword, options.email, kdf.moderate);
+  try {
+    const loginHash = await derivePasswordLoginHash(options.newPassword, options.email, kdf.moderate);
+    const wrapped = {
+      wrappedKeyring: wrapUserKeyring(keyring, deviceKey),
+      wrappedRecovery: wrapRecoveryPhrase(options.phrase.trim().toLowerCase().split(/\s+/).join(' '), deviceKey),
+      kdfParams: { opsLimit: kdf.moderate.opsLimit, memLimit: kdf.moderate.memLimit },
+    };
+    const issuedAt = new Date().toISOString();
+    const signature = signRecoveryStatement(keyring, { organisationId: options.organisationId, email: options.email, issuedAt, loginHash, ...wrapped });
+    spinner.stop('Recovery request signed');
+    return { email: options.email, organisationId: options.organisationId, issuedAt, loginHash, keyring: wrapped, signature };
+  } catch (error) {
+    spinner.error('Could not derive the keyring');
+    throw error;
+  } finally {
+    deviceKey.fill(0);
+    wipeKeyring(keyring);
   }
 }
 

@@ -103,6 +103,33 @@ export function buildProgram(): Command {
     ['coffer orgs create --name "Acme Labs"', 'printf %s "$PASSWORD" | coffer orgs create --name "Acme Labs" --password-stdin --json'],
   );
 
+  const account = program.command('account').description('your password, and recovery with a recovery phrase');
+  examples(
+    account
+      .command('password')
+      .description('change your password (your keyrings are wrapped again here; tokens keep working)')
+      .addOption(urlOption())
+      .addOption(new Option('--password-stdin', 'read the current password (first line) and the new one (second line) from standard input'))
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/account/password.js')).accountPassword(options)),
+    ['coffer account password', `printf '%s\\n%s\\n' "$CURRENT" "$NEW" | coffer account password --password-stdin --json`],
+  );
+  examples(
+    account
+      .command('recover')
+      .description("set a new password with an organisation's recovery phrase (when the password is lost)")
+      .addOption(urlOption())
+      .option('--email <email>', 'the e-mail address of the account')
+      .option('--org <id>', 'the organisation the recovery phrase belongs to (its id)')
+      .option('--stdin', 'read the recovery phrase (first line) and the new password (second line) from standard input')
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/account/recover.js')).accountRecover(options)),
+    [
+      'coffer account recover --url https://coffer.example.com --email ada@example.com --org 3f2e1d0c-9b8a-7654-3210-fedcba987654',
+      `printf '%s\\n%s\\n' "$PHRASE" "$NEW" | coffer account recover --url URL --email E --org ID --stdin --json`,
+    ],
+  );
+
   const tokens = program.command('tokens').description('personal access tokens and service-account tokens');
   examples(
     tokens

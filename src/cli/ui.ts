@@ -118,6 +118,21 @@ export async function readStdin(): Promise<string> {
 }
 
 /**
+ * Two secrets from standard input, one per line (the first line break separates them; the second
+ * may contain more), e.g. the current and the new password. Neither may be empty.
+ */
+export async function readTwoFromStdin(names: [string, string], option: string): Promise<[string, string]> {
+  const text = await readStdin();
+  const at = text.search(/\r?\n/);
+  const first = at === -1 ? text : text.slice(0, at);
+  const second = at === -1 ? '' : text.slice(at + (text[at] === '\r' ? 2 : 1));
+  if (first === '' || second === '') {
+    throw new UserError(`${option} expects the ${names[0]} on the first line of standard input and the ${names[1]} on the second`, `e.g. printf '%s\\n%s\\n' "$FIRST" "$SECOND" | coffer ... ${option}`);
+  }
+  return [first, second];
+}
+
+/**
  * A password: from stdin with --password-stdin (never a prompt then), else asked in the terminal
  * (twice when `confirm`), else an error saying how to pass it.
  */

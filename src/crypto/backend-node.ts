@@ -13,6 +13,7 @@ import {
   SIGN_PUBLIC_KEY_BYTES,
   SIGN_SECRET_KEY_BYTES,
   SIGN_SEED_BYTES,
+  SIGNATURE_BYTES,
   checkAeadArgs,
   checkGenerichashArgs,
   checkKdfArgs,
@@ -54,6 +55,8 @@ interface NativeSodium {
   crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
   crypto_sign_keypair(pk: Uint8Array, sk: Uint8Array): void;
   crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void;
+  crypto_sign_detached(sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void;
+  crypto_sign_verify_detached(sig: Uint8Array, m: Uint8Array, pk: Uint8Array): boolean;
   crypto_sign_ed25519_pk_to_curve25519(x: Uint8Array, ed: Uint8Array): void;
   crypto_sign_ed25519_sk_to_curve25519(x: Uint8Array, ed: Uint8Array): void;
   crypto_kdf_derive_from_key(subkey: Uint8Array, subkeyId: number, ctx: Uint8Array, key: Uint8Array): void;
@@ -229,6 +232,19 @@ export const nodeBackend: SodiumBackend = {
     const privateKey = new Uint8Array(SIGN_SECRET_KEY_BYTES);
     guarded(() => native.crypto_sign_seed_keypair(publicKey, privateKey, seed), internal('crypto_sign_seed_keypair'));
     return { publicKey, privateKey };
+  },
+
+  signDetached(message, secretKey) {
+    expectBytes(secretKey, SIGN_SECRET_KEY_BYTES, 'Ed25519 secret key');
+    const signature = new Uint8Array(SIGNATURE_BYTES);
+    guarded(() => native.crypto_sign_detached(signature, message, secretKey), internal('crypto_sign_detached'));
+    return signature;
+  },
+
+  verifyDetached(signature, message, publicKey) {
+    expectBytes(publicKey, SIGN_PUBLIC_KEY_BYTES, 'Ed25519 public key');
+    if (signature.length !== SIGNATURE_BYTES) return false;
+    return guarded(() => native.crypto_sign_verify_detached(signature, message, publicKey), internal('crypto_sign_verify_detached'));
   },
 
   ed25519PublicKeyToCurve25519(edPublicKey) {

@@ -20,6 +20,7 @@ export const KX_SECRET_KEY_BYTES = 32;
 export const SIGN_PUBLIC_KEY_BYTES = 32;
 export const SIGN_SECRET_KEY_BYTES = 64;
 export const SIGN_SEED_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
 export const AEAD_NONCE_BYTES = 24;
 export const AEAD_TAG_BYTES = 16;
 export const KDF_CONTEXT_BYTES = 8;
@@ -69,6 +70,10 @@ export interface SodiumBackend {
 
   signKeypair(): KeyPair;
   signSeedKeypair(seed: Uint8Array): KeyPair;
+  /** crypto_sign_detached: the 64-byte Ed25519 signature of `message`. */
+  signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** crypto_sign_verify_detached: false for a signature that does not verify (never throws for one). */
+  verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   ed25519PublicKeyToCurve25519(edPublicKey: Uint8Array): Uint8Array;
   ed25519SecretKeyToCurve25519(edSecretKey: Uint8Array): Uint8Array;
 

@@ -3,6 +3,7 @@
  * native instance exported by index.ts; the web console builds its own from the WASM backend
  * (browser.ts). Same source, same bytes.
  */
+import { createAccountRecovery } from './account-recovery.js';
 import type { SodiumBackend } from './backend.js';
 import { toHex, utf8EncodeInto } from './encoding.js';
 import { createEnvironmentKeys } from './environment-cipher.js';
@@ -17,6 +18,7 @@ export function createCrypto(backend: SodiumBackend) {
   const environments = createEnvironmentKeys(backend, formats);
   const keyrings = createKeyrings(backend, formats);
   const tokens = createTokens(backend, formats, environments);
+  const recovery = createAccountRecovery(backend);
 
   return {
     backend,
@@ -55,6 +57,9 @@ export function createCrypto(backend: SodiumBackend) {
 
     // Tokens (spec §3)
     ...tokens,
+
+    // Account recovery with the recovery phrase (docs/crypto.md "Account recovery")
+    ...recovery,
 
     /** Keyed BLAKE2b-256, hex: the MAC of the hash-chained audit trail (key: 32 random bytes per organisation). */
     auditMac,

@@ -17,6 +17,7 @@ export type { Ciphertext, KeyInput, KeyPairInput, ParsedCiphertext } from './for
 export { isKdfParams, KDF_PARAM_LIMITS, PHASE_KDF_MODERATE, PHASE_KDF_SENSITIVE, TEST_KDF_FAST } from './keyring.js';
 export type { IdentityKeyring, KdfParams, UserKeyring } from './keyring.js';
 export { TOKEN_PATTERN } from './tokens.js';
+export type { RecoveryStatement } from './account-recovery.js';
 export type { MintedToken, MintOptions, ParsedToken, TokenAuthType } from './tokens.js';
 export { DEFAULT_SESSION_KEY_CACHE_SIZE, EnvironmentCipher } from './environment-cipher.js';
 export type { EnvironmentCipherOptions, EnvironmentGrant, EnvironmentSecrets } from './environment-cipher.js';
@@ -76,6 +77,8 @@ export const {
   parseIdentityKeyring,
   kxKeyPairOfIdentity,
   wipeKeyring,
+  signRecoveryStatement,
+  verifyRecoveryStatement,
   parseToken,
   authorizationHeaderOf,
   bearerHash,

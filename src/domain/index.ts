@@ -24,6 +24,7 @@ import { Roles } from './roles.js';
 import { Sessions } from './sessions.js';
 import { Setup } from './setup.js';
 import { Users } from './users.js';
+import { AccountCredentials } from './account-credentials.js';
 import { ReadPath, type ReferenceDirectory } from './secrets/read-path.js';
 import { LocalRevisions, SharedRevisions } from './secrets/revisions.js';
 import { Secrets } from './secrets/secrets.js';
@@ -101,6 +102,7 @@ export function createDomain(options: DomainOptions) {
   const personalTokens = new PersonalTokens(db);
   // Wrong passwords and setup codes: 10 per 15 minutes per IP address and per e-mail address.
   const guesses = new GuessLimiter({ max: 10, windowMs: 15 * 60_000 });
+  const users = new Users(deps, organisations, personalTokens, guesses);
   return {
     deps,
     authenticator,
@@ -111,7 +113,8 @@ export function createDomain(options: DomainOptions) {
     personalTokens,
     setup: new Setup(deps, organisations, personalTokens, guesses),
     sessions: new Sessions(db, guesses),
-    users: new Users(deps, organisations, personalTokens, guesses),
+    users,
+    accountCredentials: new AccountCredentials(deps, users, guesses),
     inviteAcceptance: new InviteAcceptance(deps, personalTokens, guesses),
     apps: new Apps(deps, environments),
     environments,

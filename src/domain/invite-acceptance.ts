@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { hashPassword } from '../crypto/index.js';
 import { claimInvite, findInviteByTokenHash, type InviteByTokenRow } from '../store/invite-tokens.js';
 import { lockRoleForAssignment } from '../store/roles.js';
-import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser } from '../store/users.js';
+import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser, lockUserCredentials } from '../store/users.js';
+import { CREDENTIALS_CHANGED_MEANWHILE } from './account-credentials.js';
 import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
@@ -102,8 +103,12 @@ export class InviteAcceptance {
         const now = new Date();
         if (newUser) {
           await insertUser(trx, { id: newUser.id, email, fullName, loginHash: newUser.verifier, at: now });
-        } else if ((await findMembershipsOfUser(trx, userId, invite.organisation_id)).length > 0) {
-          throw conflict(`'${email}' is already a member of this organisation.`);
+        } else {
+          // The keyring was wrapped under the password checked above: if it changed since, this
+          // membership could never be unlocked with the new one (the password change takes this lock).
+          const credentials = await lockUserCredentials(trx, userId);
+          if (!credentials || credentials.login_hash !== existing!.login_hash) throw conflict(CREDENTIALS_CHANGED_MEANWHILE);
+          if ((await findMembershipsOfUser(trx, userId, invite.organisation_id)).length > 0) throw conflict(`'${email}' is already a member of this organisation.`);
         }
         const memberId = randomUUID();
         await insertMember(trx, {

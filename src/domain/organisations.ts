@@ -44,6 +44,11 @@ export function validateKeyMaterial(material: MemberKeyMaterial): void {
   }
   // Its key-exchange key is derived at once (the member's first token): a non-point is refused here.
   if (!isEd25519PublicKey(material.identityKey)) throw invalid("'identityKey' must be an Ed25519 public key.");
+  validateWrappedKeyring(material);
+}
+
+/** The wrapped blobs and their kdf parameters (made on the client; the server cannot open them). */
+export function validateWrappedKeyring(material: Pick<MemberKeyMaterial, 'wrappedKeyring' | 'wrappedRecovery' | 'kdfParams'>): void {
   for (const field of ['wrappedKeyring', 'wrappedRecovery'] as const) {
     const value = material[field];
     if (typeof value !== 'string' || value.length < 80 || value.length > 8192 || value.length % 2 !== 0 || !HEX.test(value)) {

@@ -17,6 +17,8 @@ export interface UsersTable {
   login_hash: string | null;
   created_at: Immutable<Date>;
   updated_at: Date;
+  /** The last password change or recovery; null until the first. */
+  credentials_changed_at: Generated<Date | null>;
 }
 
 export interface PermissionMap {

@@ -5,10 +5,12 @@ import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_events_without_foreign_key.js';
+import * as m0003 from './migrations/0003_user_credentials_changed_at.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_events_without_foreign_key': m0002,
+  '0003_user_credentials_changed_at': m0003,
 };
 
 export const MIGRATION_TABLE = 'coffer_migrations';

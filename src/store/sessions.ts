@@ -24,3 +24,11 @@ export async function deleteSession(db: Executor, idHash: string): Promise<void>
 export async function deleteExpiredSessions(db: Executor, now: Date): Promise<void> {
   await db.deleteFrom('sessions').where('expires_at', '<', now).execute();
 }
+
+/** Ends every session of a user but `keepIdHash` (the caller's own); returns how many ended. */
+export async function deleteSessionsOfUser(db: Executor, userId: string, keepIdHash: string | null): Promise<number> {
+  let query = db.deleteFrom('sessions').where('user_id', '=', userId);
+  if (keepIdHash !== null) query = query.where('id_hash', '<>', keepIdHash);
+  const result = await query.executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -66,6 +66,42 @@ export function findMemberKeyringOfUser(db: Executor, organisationId: string, us
     .executeTakeFirst();
 }
 
+export interface UserCredentialsRow {
+  login_hash: string | null;
+  credentials_changed_at: Date | null;
+}
+
+/** The user's credentials, locked until the transaction ends: one password change at a time. */
+export function lockUserCredentials(db: Executor, userId: string): Promise<UserCredentialsRow | undefined> {
+  return db.selectFrom('users').select(['login_hash', 'credentials_changed_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
+}
+
+export async function updateUserCredentials(db: Executor, userId: string, credentials: { loginHash: string; changedAt: Date; at: Date }): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ login_hash: credentials.loginHash, credentials_changed_at: credentials.changedAt, updated_at: credentials.at })
+    .where('id', '=', userId)
+    .execute();
+}
+
+export interface RewrappedKeyring {
+  wrappedKeyring: string;
+  wrappedRecovery: string;
+  kdfParams: KdfParamsColumn;
+}
+
+/** Stores a live membership's keyring wrapped under a new password; false if it is not live. */
+export async function rewrapMemberKeyring(db: Executor, organisationId: string, memberId: string, keyring: RewrappedKeyring, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('members')
+    .set({ wrapped_keyring: keyring.wrappedKeyring, wrapped_recovery: keyring.wrappedRecovery, kdf_params: JSON.stringify(keyring.kdfParams), updated_at: at })
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', memberId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 export async function hasAnyOrganisation(db: Executor): Promise<boolean> {
   const row = await db.selectFrom('organisations').select('id').limit(1).executeTakeFirst();
   return row !== undefined;

@@ -25,6 +25,8 @@ for (const target of STORE_TARGETS) {
     let server: TestServer;
     let drop: (() => Promise<void>) | undefined;
     let alice: CliUser;
+    /** Acme's recovery phrase, as setup showed it. */
+    let alicePhrase = '';
     before(async () => {
       let databaseUrl: string | undefined;
       if (target.kind === 'postgres') ({ url: databaseUrl, drop } = await createEmptyPostgresDatabase());
@@ -53,6 +55,7 @@ for (const target of STORE_TARGETS) {
       assert.equal(setup.recoveryPhrase.split(' ').length, 24);
       for (const field of ['organisationId', 'userId', 'memberId', 'tokenId']) assert.match(setup[field], /^[0-9a-f-]{36}$/);
       secrets.push(setup.token, setup.recoveryPhrase);
+      alicePhrase = setup.recoveryPhrase;
       const stat = await fs.stat(alice.credentialsFile);
       assert.equal(stat.mode & 0o777, 0o600, 'credentials are readable by their owner only');
       assert.equal((await apiClient(server.url, `Bearer ${setup.token}`).get('/v1/apps/')).status, 200);
@@ -166,6 +169,53 @@ for (const target of STORE_TARGETS) {
       } finally {
         await bob.remove();
       }
+    });
+
+    it('changes the password across organisations, and recovers a forgotten one with the recovery phrase', async () => {
+      // alice (from the lifecycle above) belongs to Acme and Acme Labs, signed in to Acme Labs by token.
+      const email = 'alice@example.com';
+      const next = 'an even lovelier password';
+      const labs = JSON.parse(await fs.readFile(alice.credentialsFile, 'utf8'));
+      const wrong = await alice.run(['account', 'password', '--password-stdin'], { input: `not my password\n${next}\n` });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /^coffer: Incorrect email or password\./m);
+      const oneLine = await alice.run(['account', 'password', '--password-stdin'], { input: PASSWORD });
+      assert.equal(oneLine.code, 1);
+      assert.match(oneLine.stderr, /--password-stdin expects the current password on the first line of standard input and the new password on the second/);
+      const weak = await alice.run(['account', 'password', '--password-stdin'], { input: `${PASSWORD}\nshort\n` });
+      assert.equal(weak.code, 1);
+      assert.match(weak.stderr, /the new password on standard input is too weak/);
+
+      const changed = await alice.json(['account', 'password', '--password-stdin'], { input: `${PASSWORD}\n${next}\n` });
+      assert.deepEqual(changed, { email, organisations: 2, sessionsEnded: 0 });
+      // Both keyrings open with the new password (a token is minted from each), not with the old one.
+      const old = await alice.run(['tokens', 'create', '--password-stdin'], { input: PASSWORD });
+      assert.equal(old.code, 1);
+      assert.match(old.stderr, /wrong password/);
+      assert.match((await alice.json(['tokens', 'create', '--name', 'labs', '--password-stdin'], { input: next })).token, /^pss_user:v1:/);
+      const acme = await alice.json(['login', '--url', server.url, '--email', email, '--org', 'Acme', '--password-stdin'], { input: next });
+      assert.equal(acme.organisationName, 'Acme');
+      assert.equal((await apiClient(server.url, `Bearer ${labs.token}`).get('/v1/apps/')).status, 200, 'the earlier token still works');
+
+      // Forgotten: Acme's phrase sets a third password; Acme Labs is named as still under the second.
+      const recoveryPhrase = alicePhrase;
+      const third = 'the third password, recovered';
+      const badPhrase = await alice.run(['account', 'recover', '--url', server.url, '--email', email, '--org', acme.organisationId, '--stdin'], { input: `${'abandon '.repeat(23)}art\n${third}\n` });
+      assert.equal(badPhrase.code, 1);
+      assert.match(badPhrase.stderr, /^coffer: Recovery refused:/m);
+      const recovered = await alice.json(['account', 'recover', '--url', server.url, '--email', email, '--org', acme.organisationId, '--stdin'], { input: `${recoveryPhrase}\n${third}\n` });
+      assert.equal(recovered.organisationId, acme.organisationId);
+      assert.deepEqual(recovered.otherOrganisations.map((o: { organisationName: string }) => o.organisationName), ['Acme Labs']);
+      const human = await alice.run(['account', 'recover', '--url', server.url, '--email', email, '--org', acme.organisationId, '--stdin'], { input: `not a phrase\n${third}\n` });
+      assert.equal(human.code, 1);
+      assert.match(human.stderr, /that is not a valid recovery phrase/);
+      const afterRecovery = await alice.json(['login', '--url', server.url, '--email', email, '--org', 'Acme', '--password-stdin'], { input: third });
+      assert.equal(afterRecovery.organisationName, 'Acme');
+      // Acme Labs' keyring is still under the second password: a password change says which to recover.
+      const stuck = await alice.run(['account', 'password', '--password-stdin'], { input: `${third}\nyet another password\n` });
+      assert.equal(stuck.code, 1);
+      assert.match(stuck.stderr, /your current password does not unlock your keyring of Acme Labs/);
+      assert.match(stuck.stderr, /coffer account recover --email alice@example\.com --org /);
     });
   });
 }

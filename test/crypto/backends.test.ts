@@ -80,6 +80,41 @@ describe('backends: identical bytes for every deterministic primitive', () => {
     }
   });
 
+  test('Ed25519 detached signatures and the account-recovery statement: same bytes, each verifies the other, tampering fails', () => {
+    const identity = NATIVE.backend.signSeedKeypair(random(32));
+    const message = random(200);
+    sameBytes((b) => b.backend.signDetached(message, identity.privateKey));
+    const signature = NATIVE.backend.signDetached(message, identity.privateKey);
+    const tampered = Uint8Array.from(message);
+    tampered[0]! ^= 1;
+    for (const b of [NATIVE, WASM]) {
+      assert.equal(b.backend.verifyDetached(signature, message, identity.publicKey), true, b.backend.name);
+      assert.equal(b.backend.verifyDetached(signature, tampered, identity.publicKey), false, b.backend.name);
+      assert.equal(b.backend.verifyDetached(signature.subarray(1), message, identity.publicKey), false, b.backend.name);
+    }
+    const statement = {
+      organisationId: '6c0f2a4e-1b7d-4c61-9a57-3d2e8f1b0c9a',
+      email: 'ada@example.com',
+      issuedAt: '2030-01-31T12:00:00.000Z',
+      loginHash: 'ab'.repeat(32),
+      wrappedKeyring: 'cd'.repeat(60),
+      wrappedRecovery: 'ef'.repeat(60),
+      kdfParams: { opsLimit: 3, memLimit: 268435456 },
+    };
+    const signed = WASM.crypto.signRecoveryStatement(identity, statement);
+    assert.equal(signed, NATIVE.crypto.signRecoveryStatement(identity, statement));
+    const publicHex = toHex(identity.publicKey);
+    for (const b of [NATIVE, WASM]) {
+      assert.equal(b.crypto.verifyRecoveryStatement(publicHex, statement, signed), true);
+      for (const changed of [{ email: 'eve@example.com' }, { loginHash: 'ac'.repeat(32) }, { issuedAt: '2030-01-31T12:00:01.000Z' }, { kdfParams: { opsLimit: 3, memLimit: 268435457 } }, { wrappedKeyring: 'cd'.repeat(59) }]) {
+        assert.equal(b.crypto.verifyRecoveryStatement(publicHex, { ...statement, ...changed }, signed), false, JSON.stringify(changed));
+      }
+      assert.equal(b.crypto.verifyRecoveryStatement(publicHex, { ...statement, email: 'a@b.c\nx' }, signed), false, 'a line break never verifies');
+      assert.equal(b.crypto.verifyRecoveryStatement(publicHex, statement, 'zz'), false);
+      assert.equal(b.crypto.verifyRecoveryStatement(publicHex, statement, 42), false);
+    }
+  });
+
   test('Argon2id (fast test parameters) and the keyring derivations built on it', async () => {
     const salt = random(16);
     const [native, wasm] = await Promise.all([

@@ -1,11 +1,12 @@
 // `coffer login`: store a personal access token for later commands. With --token the given token
 // is checked and stored. With --email the password signs in to a console session, unlocks the
 // keyring here, mints a new token here and registers it; the session is then ended.
-import { derivePasswordLoginHash, wipeKeyring } from '../../crypto/index.js';
-import { ApiError, CofferApi, type LoginResponse, type MeResponse, type MembershipResponse, type TokenResponse } from '../api.js';
+import { wipeKeyring } from '../../crypto/index.js';
+import { CofferApi, type MeResponse, type MembershipResponse, type TokenResponse } from '../api.js';
 import { checkUserToken, displayPath, writeCredentials } from '../credentials.js';
 import { UserError } from '../errors.js';
-import { clientKdf, mintTokenFor, normaliseEmail, unlockKeyring, type WrappedKeyringView } from '../keys.js';
+import { mintTokenFor, normaliseEmail, unlockKeyring, type WrappedKeyringView } from '../keys.js';
+import { closeSession, openSession } from '../session.js';
 import { createUi, obtainPassword, optionOrAsk, type Ui } from '../ui.js';
 import { tokenNameForThisMachine } from './shared.js';
 
@@ -70,27 +71,9 @@ async function withToken(api: CofferApi, text: string): Promise<SignedIn> {
 async function withPassword(api: CofferApi, options: LoginOptions, ui: Ui): Promise<SignedIn> {
   const email = normaliseEmail(await optionOrAsk(ui, options.email, '--email', { message: 'Email address' }));
   const password = await obtainPassword(ui, { stdin: options.passwordStdin, message: 'Password' });
-  const spinner = ui.spinner();
-  spinner.start('Signing in');
-  const loginHash = await derivePasswordLoginHash(password, email, clientKdf().moderate);
-  let response;
+  const { session, login } = await openSession(api, email, password, ui);
   try {
-    response = await api.send<LoginResponse>('POST', '/coffer/v1/auth/login/', { email, loginHash });
-  } catch (error) {
-    spinner.error('Sign-in failed');
-    // The generic 401 hint (sign in again, check COFFER_TOKEN) does not fit a password that was refused.
-    if (error instanceof ApiError && error.status === 401) throw new UserError(error.message, 'check the e-mail address and password (after 10 failures in 15 minutes, sign-in is refused for a while)');
-    throw error;
-  }
-  const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('coffer_session='));
-  if (!cookie) {
-    spinner.error('Sign-in failed');
-    throw new UserError(`${api.baseUrl} accepted the sign-in but set no session cookie`, 'check --url, and any proxy in front of the server');
-  }
-  spinner.stop(`Signed in as ${email}`);
-  const session = api.withCredentials({ kind: 'session', cookie, csrfToken: response.body.csrfToken });
-  try {
-    const membership = await chooseMembership(response.body.memberships, options.org, api.baseUrl, ui);
+    const membership = await chooseMembership(login.memberships, options.org, api.baseUrl, ui);
     const query = `?organisation_id=${encodeURIComponent(membership.organisationId)}`;
     const view = await session.get<WrappedKeyringView>(`/coffer/v1/me/keyring/${query}`);
     const keyring = await unlockKeyring(view, email, password, ui);
@@ -101,10 +84,10 @@ async function withPassword(api: CofferApi, options: LoginOptions, ui: Ui): Prom
       wipeKeyring(keyring);
     }
     const registered = await session.post<TokenResponse>(`/coffer/v1/tokens/${query}`, minted.body);
-    return { api, token: minted.token, tokenId: registered.id, email, userId: response.body.user.id, membership };
+    return { api, token: minted.token, tokenId: registered.id, email, userId: login.user.id, membership };
   } finally {
     // The console session was only a means to register the token.
-    await session.post('/coffer/v1/auth/logout/').catch(() => undefined);
+    await closeSession(session);
   }
 }
 

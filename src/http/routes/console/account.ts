@@ -1,9 +1,10 @@
 // Signing in and out of the console, and what a signed-in person may read about themselves.
 import type { FastifyInstance } from 'fastify';
 import { readJsonBody } from '../../body.js';
+import { clientIp } from '../../plugins/authenticate.js';
 import { clearSessionCookie, readCookie, SESSION_COOKIE, setSessionCookie } from './auth.js';
 import { defineConsoleRoute } from './define.js';
-import { errors, kdfParamsSchema, membershipSchema, organisationIdQuery, userSchema } from './schemas.js';
+import { errors, kdfParamsSchema, membershipSchema, organisationIdQuery, rewrappedKeyringSchema, userSchema } from './schemas.js';
 
 export async function accountRoutes(app: FastifyInstance) {
   const { domain } = app;
@@ -133,6 +134,95 @@ export async function accountRoutes(app: FastifyInstance) {
         handler: async (request, reply) => {
           reply.header('cache-control', 'no-store');
           return domain.users.keyring(request.account!, (request.query as Record<string, string | undefined>).organisation_id);
+        },
+      },
+    },
+  });
+
+  defineConsoleRoute(app, {
+    url: '/me/password/',
+    auth: 'account',
+    methods: {
+      POST: {
+        schema: {
+          summary: 'Change the password: the current and new login hashes, and every keyring of the account rewrapped on the client',
+          description:
+            'The client unlocks each membership keyring with the current password and wraps it again under the device key of the new one ' +
+            '(crypto spec §2.3); the server stores them with the new login hash in one transaction. `keyrings` must name exactly the ' +
+            "organisations the account belongs to (409 otherwise). Every other console session of the account ends; personal access tokens stay valid. " +
+            'A wrong current password is 403 and counts against the sign-in guess budget.',
+          body: {
+            type: 'object',
+            required: ['currentLoginHash', 'loginHash', 'keyrings'],
+            properties: {
+              currentLoginHash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+              loginHash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+              keyrings: {
+                type: 'array',
+                items: { ...rewrappedKeyringSchema, required: ['organisationId', ...rewrappedKeyringSchema.required], properties: { organisationId: { type: 'string', format: 'uuid' }, ...rewrappedKeyringSchema.properties } },
+              },
+            },
+          },
+          response: {
+            200: { type: 'object', properties: { organisations: { type: 'integer' }, sessionsEnded: { type: 'integer' } } },
+            ...errors(400, 401, 403, 404, 409, 415, 429),
+          },
+        },
+        handler: async (request) => domain.accountCredentials.changePassword(request.account!, () => readJsonBody(request)),
+      },
+    },
+  });
+
+  defineConsoleRoute(app, {
+    url: '/auth/recover/',
+    auth: 'public',
+    methods: {
+      POST: {
+        schema: {
+          summary: "Recover an account with a membership's recovery phrase: a new password, signed with the keyring the phrase derives",
+          description:
+            'The client derives the keyring from the phrase and the organisation id, wraps it under the new password, and signs the statement ' +
+            '(organisation, e-mail, issuedAt, new login hash, wrapped keyring) with its Ed25519 key (docs/crypto.md "Account recovery"). ' +
+            "`issuedAt` must be within 5 minutes of the server's clock, and later than the account's last password change (a used request is 409). " +
+            'Every console session of the account ends. The account\'s other organisations keep keyrings wrapped under the old password until ' +
+            'each is recovered with its own phrase; they are listed in the answer. Unknown e-mail, non-member and wrong phrase get the same 401.',
+          body: {
+            type: 'object',
+            required: ['email', 'organisationId', 'issuedAt', 'loginHash', 'keyring', 'signature'],
+            properties: {
+              email: { type: 'string' },
+              organisationId: { type: 'string', format: 'uuid' },
+              issuedAt: { type: 'string', format: 'date-time' },
+              loginHash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+              keyring: rewrappedKeyringSchema,
+              signature: { type: 'string', pattern: '^[0-9a-fA-F]{128}$', description: 'hex Ed25519 signature of the statement' },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                userId: { type: 'string', format: 'uuid' },
+                organisationId: { type: 'string', format: 'uuid' },
+                memberId: { type: 'string', format: 'uuid' },
+                otherOrganisations: {
+                  type: 'array',
+                  items: { type: 'object', properties: { organisationId: { type: 'string', format: 'uuid' }, organisationName: { type: 'string' } } },
+                },
+                sessionsEnded: { type: 'integer' },
+              },
+            },
+            ...errors(400, 401, 409, 415, 429),
+          },
+        },
+        handler: async (request, reply) => {
+          reply.header('cache-control', 'no-store');
+          const agent = request.headers['user-agent'];
+          return domain.accountCredentials.recover(() => readJsonBody(request), {
+            ip: clientIp(request),
+            address: request.ip,
+            userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+          });
         },
       },
     },

@@ -23,6 +23,17 @@ export const keyringInputSchema = {
   },
 } as const;
 
+/** A member's keyring wrapped again on the client, under a new password's device key. */
+export const rewrappedKeyringSchema = {
+  type: 'object',
+  required: ['wrappedKeyring', 'wrappedRecovery', 'kdfParams'],
+  properties: {
+    wrappedKeyring: { type: 'string', description: 'hex(encryptRaw(keyring JSON, new device key))' },
+    wrappedRecovery: { type: 'string', description: 'hex(encryptRaw(recovery phrase, new device key))' },
+    kdfParams: kdfParamsSchema,
+  },
+} as const;
+
 export const tokenInputSchema = {
   type: 'object',
   description: 'The public parts of a pss_user:v1 token minted on the client (crypto spec §3.2); never the bearer itself',
