@@ -214,7 +214,10 @@ export async function ensureFolders(trx: Tx, organisationId: string, environment
  * array parameter (a batch may carry tens of thousands of tags).
  */
 export async function ensureTags(trx: Tx, organisationId: string, names: Iterable<string>, newId: () => string): Promise<Map<string, string>> {
-  const unique = [...new Set(names)];
+  // Sorted: tags belong to the organisation, so writes to different environments may insert the
+  // same new names at once, and each waits on the other's uncommitted ones. In one order they
+  // queue; in request order two writes with the names reversed deadlocked (PostgreSQL).
+  const unique = [...new Set(names)].sort();
   const result = new Map<string, string>();
   if (unique.length === 0) return result;
   await sql`
