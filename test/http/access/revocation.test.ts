@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { kxKeyPairOfIdentity, mintUserToken } from '../../../src/crypto/index.js';
-import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
+import { apiClient, createOwner, ownerLoginHash, type ApiClient, type OwnerFixture } from '../../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { STORE_TARGETS } from '../../helpers/stores.js';
 import { addApp, addMember, addServiceAccount } from '../accounts/helpers.js';
@@ -26,6 +26,26 @@ function oneConnection(baseUrl: string) {
       request.on('error', reject);
     });
   return { get, close: () => agent.destroy() };
+}
+
+/**
+ * A POST whose headers and first bytes go out at once and whose rest follows only after `meanwhile`
+ * has run: what a slow upload looks like to the server.
+ */
+function postWithSlowBody(url: string, headers: Record<string, string>, body: unknown, meanwhile: () => Promise<void>) {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(payload.length) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) }));
+    });
+    request.on('error', reject);
+    request.write(payload.subarray(0, 10));
+    // The headers have been read (and the caller resolved) once the server is waiting for the rest.
+    setTimeout(() => void meanwhile().then(() => request.end(payload.subarray(10)), reject), 200);
+  });
 }
 
 async function waitUntil(instant: number): Promise<void> {
@@ -70,6 +90,36 @@ for (const target of STORE_TARGETS) {
       // The full token string is refused as well.
       assert.deepEqual((await apiClient(server.url, `Bearer ${minted.body.token}`).get(secrets)).body, EXPIRED);
       assert.deepEqual((await apiClient(server.url, `Bearer ServiceAccount ${minted.body.token}`).get(secrets)).body, EXPIRED);
+    });
+
+    it('refuses a write whose token, grant or account was revoked while its body was still arriving', async () => {
+      const secrets = `${server.url}/v1/secrets/?app_id=${app.id}&env=Development`;
+      const written = async (key: string) => (await api.get(`/v1/secrets/?app_id=${app.id}&env=Development&key=${key}`)).body.length;
+      const cases: Array<[string, (sa: Awaited<ReturnType<typeof grantedServiceAccount>>) => Promise<unknown>, number, unknown]> = [
+        ['token revoked', (sa) => api.delete(`/v1/service-accounts/${sa.id}/tokens/${sa.tokenId}/`), 401, EXPIRED],
+        ['account deleted', (sa) => api.delete(`/v1/service-accounts/${sa.id}/`), 401, EXPIRED],
+        ['access removed', (sa) => api.put(`/v1/service-accounts/${sa.id}/access/`, { apps: [] }), 401, { error: 'Service account cannot access this environment' }],
+      ];
+      for (const [what, revoke, status, error] of cases) {
+        const sa = await grantedServiceAccount();
+        const key = `SLOW_${what.replace(/ /g, '_').toUpperCase()}`;
+        const answer = await postWithSlowBody(secrets, { authorization: sa.authorization }, { secrets: [{ key, value: 'late' }] }, async () => {
+          await revoke(sa);
+        });
+        assert.equal(answer.status, status, `${what}: ${JSON.stringify(answer.body)}`);
+        if (error) assert.deepEqual(answer.body, error, what);
+        assert.equal(await written(key), 0, `${what}: nothing was written`);
+      }
+      // A personal access token revoked mid-upload, on Coffer's own API: the token it was registering is refused too.
+      const minted = mintUserToken(kxKeyPairOfIdentity(owner.keyring));
+      const registered = await api.post('/coffer/v1/tokens/', { name: 'doomed', identityKey: minted.identityKey, bearerHash: minted.bearerHash, wrappedKeyShare: minted.wrappedKeyShare, loginHash: await ownerLoginHash(server.domain, owner) });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+      const another = mintUserToken(kxKeyPairOfIdentity(owner.keyring));
+      const late = await postWithSlowBody(`${server.url}/coffer/v1/tokens/`, { authorization: `Bearer User ${minted.bearer}` }, { name: 'late', identityKey: another.identityKey, bearerHash: another.bearerHash, wrappedKeyShare: another.wrappedKeyShare, loginHash: await ownerLoginHash(server.domain, owner) }, async () => {
+        assert.equal((await api.delete(`/coffer/v1/tokens/${registered.body.id}/`)).status, 204);
+      });
+      assert.deepEqual([late.status, late.body], [401, EXPIRED]);
+      assert.equal((await apiClient(server.url, `Bearer User ${another.bearer}`).get('/v1/apps/')).status, 401, 'the late token was not registered');
     });
 
     it('authenticates each request on a kept-alive connection by its own header', async () => {

@@ -7,7 +7,7 @@ import { bucketOf } from '../../../domain/principal.js';
 import { SESSION_TTL_MS, type NewSession } from '../../../domain/sessions.js';
 import { personRequired, type AccountCaller } from '../../../domain/users.js';
 import { isJsonMediaType, isRawBody } from '../../body.js';
-import { clientIp } from '../../plugins/authenticate.js';
+import { carriesBody, clientIp } from '../../plugins/authenticate.js';
 
 /**
  * `public`: no caller (setup, login, opening an invite). `optional`: the caller if the request
@@ -77,44 +77,56 @@ export function assertJsonBody(request: FastifyRequest): void {
 }
 
 export function consoleAuthHook(app: FastifyInstance): void {
-  const { domain } = app;
   app.decorateRequest('account', null);
   app.addHook('onRequest', async (request) => {
     const mode = request.routeOptions.config?.console;
     if (!mode || mode === 'public' || request.is404) return;
-    const ip = clientIp(request);
-    // What the guess budget counts by: never an address the client wrote itself (TRUST_PROXY).
-    const address = request.ip;
-    const agent = header(request, 'user-agent');
-    const userAgent = agent ? agent.slice(0, 512) : null;
-    const authorization = header(request, 'authorization');
-    if (authorization !== undefined) {
-      const principal = await domain.authenticator.authenticate(authorization);
-      if (principal.kind !== 'member') throw personRequired();
-      await domain.rateLimiter.check(bucketOf(principal));
-      request.account = { via: 'token', userId: principal.userId, principal, ip, address, userAgent };
-      return;
-    }
-    const sessionId = readCookie(request, SESSION_COOKIE);
-    if (mode === 'optional') {
-      // Only a session that also proves it is not a cross-site request counts as the caller here.
-      const session = sessionId ? await domain.sessions.find(sessionId) : undefined;
-      if (session) {
-        try {
-          domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
-          request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
-        } catch {
-          request.account = null;
-        }
-      }
-      return;
-    }
-    if (!sessionId) {
-      throw new DomainError('unauthenticated', 'Sign in first: send the console session cookie, or Authorization: Bearer User <token> with a personal access token.');
-    }
-    const session = await domain.sessions.require(sessionId);
-    if (!SAFE_METHODS.has(request.method)) domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
-    await domain.rateLimiter.check(`session_${session.userId}`);
-    request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
+    await identify(app, request, mode, { countRequest: true });
   });
+  // As on the public API (plugins/authenticate.ts): a state-changing call acts for the caller as
+  // they are once its body has arrived, not as they were when its headers did.
+  app.addHook('preHandler', async (request) => {
+    const mode = request.routeOptions.config?.console;
+    if (!mode || mode === 'public' || request.is404 || !carriesBody(request)) return;
+    await identify(app, request, mode, { countRequest: false });
+  });
+}
+
+async function identify(app: FastifyInstance, request: FastifyRequest, mode: ConsoleAuth, options: { countRequest: boolean }): Promise<void> {
+  const { domain } = app;
+  const ip = clientIp(request);
+  // What the guess budget counts by: never an address the client wrote itself (TRUST_PROXY).
+  const address = request.ip;
+  const agent = header(request, 'user-agent');
+  const userAgent = agent ? agent.slice(0, 512) : null;
+  const authorization = header(request, 'authorization');
+  if (authorization !== undefined) {
+    const principal = await domain.authenticator.authenticate(authorization);
+    if (principal.kind !== 'member') throw personRequired();
+    if (options.countRequest) await domain.rateLimiter.check(bucketOf(principal));
+    request.account = { via: 'token', userId: principal.userId, principal, ip, address, userAgent };
+    return;
+  }
+  const sessionId = readCookie(request, SESSION_COOKIE);
+  if (mode === 'optional') {
+    // Only a session that also proves it is not a cross-site request counts as the caller here.
+    request.account = null;
+    const session = sessionId ? await domain.sessions.find(sessionId) : undefined;
+    if (session) {
+      try {
+        domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
+        request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
+      } catch {
+        request.account = null;
+      }
+    }
+    return;
+  }
+  if (!sessionId) {
+    throw new DomainError('unauthenticated', 'Sign in first: send the console session cookie, or Authorization: Bearer User <token> with a personal access token.');
+  }
+  const session = await domain.sessions.require(sessionId);
+  if (!SAFE_METHODS.has(request.method)) domain.sessions.checkCsrf(session, header(request, 'x-csrf-token'));
+  if (options.countRequest) await domain.rateLimiter.check(`session_${session.userId}`);
+  request.account = { via: 'session', userId: session.userId, session, ip, address, userAgent };
 }
