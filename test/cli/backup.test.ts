@@ -193,7 +193,21 @@ for (const target of STORE_TARGETS) {
       const text = await fs.readFile(backupFile, 'utf8');
       const older = path.join(scratch, 'older.backup');
       const first = Object.keys(migrations).sort()[0]!;
-      await fs.writeFile(older, rewritten(text, ([header, ...rows]) => [JSON.stringify({ ...JSON.parse(header!), migrations: [first] }), ...rows]));
+      // As the first schema wrote it: without the columns later migrations added.
+      const later = { users: ['credentials_changed_at'] } as Record<string, string[]>;
+      const withoutLater = (table: string, fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([name]) => !later[table]?.includes(name)));
+      await fs.writeFile(
+        older,
+        rewritten(text, ([header, ...rows]) => {
+          const parsed = JSON.parse(header!);
+          const tables = parsed.tables.map((t: { name: string; columns: Array<{ name: string }> }) => ({ ...t, columns: t.columns.filter((c) => !later[t.name]?.includes(c.name)) }));
+          const oldRows = rows.map((line) => {
+            const { table, row } = JSON.parse(line);
+            return JSON.stringify({ table, row: withoutLater(table, row) });
+          });
+          return [JSON.stringify({ ...parsed, migrations: [first], tables }), ...oldRows];
+        }),
+      );
       const fresh = target.kind === 'pglite' ? undefined : await createEmptyPostgresDatabase();
       const env = fresh ? { DATABASE_URL: fresh.url, COFFER_MASTER_KEY: masterKey } : { COFFER_DATA_DIR: path.join(scratch, 'older-target'), DATABASE_URL: '', COFFER_MASTER_KEY: masterKey };
       try {
