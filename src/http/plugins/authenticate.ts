@@ -2,7 +2,7 @@
 // token -> principal -> target app/environment -> principal checks -> rate limit. Route handlers
 // receive the result as `request.call`.
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Call, ContextInput } from '../../domain/context.js';
 import type { Domain } from '../../domain/index.js';
@@ -77,17 +77,33 @@ async function authenticate(app: FastifyInstance, options: { domain: Domain }) {
   // A body may take until REQUEST_TIMEOUT to arrive, and the caller resolved from the headers may
   // have lost access meanwhile (token revoked, grant removed, account deleted): a write acts for the
   // caller as they are once the body is complete. Resolved again through the same caches, which a
-  // revocation clears (on PostgreSQL other nodes' within a second, as for any request).
-  app.addHook('preHandler', async (request) => {
+  // revocation clears (on PostgreSQL other nodes' within a second, as for any request). Only routes
+  // that take a body get the hook: a read pays nothing for it.
+  beforeHandlerOfWrites(app, 'auth', async (request) => {
     const mode = request.routeOptions.config?.auth;
     if (!mode || request.call === undefined || !carriesBody(request)) return;
     request.call = await resolveCall(domain, request, mode, { countRequest: false });
   });
 }
 
+const BODILESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Methods whose request has a body to wait for. */
 export function carriesBody(request: FastifyRequest): boolean {
-  return request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS';
+  return !BODILESS.has(request.method);
+}
+
+/**
+ * Runs `hook` first among the preHandlers (after the body is read) of every route registered from
+ * now on in this context that has `config[configKey]` and a method with a body.
+ */
+export function beforeHandlerOfWrites(app: FastifyInstance, configKey: 'auth' | 'console', hook: preHandlerAsyncHookHandler): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!route.config?.[configKey] || methods.every((method) => BODILESS.has(method))) return;
+    const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    route.preHandler = [hook as preHandlerHookHandler, ...existing];
+  });
 }
 
 async function resolveCall(domain: Domain, request: FastifyRequest, mode: AuthMode, options: { countRequest: boolean }): Promise<Call> {

@@ -7,7 +7,7 @@ import { bucketOf } from '../../../domain/principal.js';
 import { SESSION_TTL_MS, type NewSession } from '../../../domain/sessions.js';
 import { personRequired, type AccountCaller } from '../../../domain/users.js';
 import { isJsonMediaType, isRawBody } from '../../body.js';
-import { carriesBody, clientIp } from '../../plugins/authenticate.js';
+import { beforeHandlerOfWrites, carriesBody, clientIp } from '../../plugins/authenticate.js';
 
 /**
  * `public`: no caller (setup, login, opening an invite). `optional`: the caller if the request
@@ -85,9 +85,9 @@ export function consoleAuthHook(app: FastifyInstance): void {
   });
   // As on the public API (plugins/authenticate.ts): a state-changing call acts for the caller as
   // they are once its body has arrived, not as they were when its headers did.
-  app.addHook('preHandler', async (request) => {
+  beforeHandlerOfWrites(app, 'console', async (request) => {
     const mode = request.routeOptions.config?.console;
-    if (!mode || mode === 'public' || request.is404 || !carriesBody(request)) return;
+    if (!mode || mode === 'public' || !carriesBody(request)) return;
     await identify(app, request, mode, { countRequest: false });
   });
 }
