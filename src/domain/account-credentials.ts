@@ -25,13 +25,15 @@ import type { GuessLimiter } from './guess-limit.js';
 import { normaliseEmail, validateWrappedKeyring } from './organisations.js';
 import type { MemberPrincipal } from './principal.js';
 import { inTransaction } from './transactions.js';
-import { confirmLoginHash, readLoginHash, USER_NOT_FOUND, WRONG_PASSWORD, type AccountCaller, type Users } from './users.js';
+import { confirmLoginHash, CREDENTIALS_CHANGED_MEANWHILE, readLoginHash, USER_NOT_FOUND, WRONG_PASSWORD, type AccountCaller, type Users } from './users.js';
 
 export const CURRENT_PASSWORD_REQUIRED = "'currentLoginHash' is required: changing the password needs the current one.";
 export const NO_PASSWORD = 'This account has no password to change.';
-export const CREDENTIALS_CHANGED_MEANWHILE = 'The password of this account changed meanwhile. Sign in with the new password and try again.';
 export const RECOVERY_REFUSED = 'Recovery refused: the recovery phrase does not belong to an account with this e-mail address in this organisation.';
 export const RECOVERY_USED = 'This recovery request was already used, or is older than the last change of the password. Run the recovery again.';
+/** Looked up and verified against when there is no such account or membership (see recover). */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+const NOBODY_IDENTITY_KEY = '3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29';
 /** How far a recovery statement's time may be from the server's clock. */
 export const RECOVERY_WINDOW_MS = 5 * 60_000;
 
@@ -75,7 +77,7 @@ function readRewrapped(value: unknown, field: string): RewrappedKeyring {
 
 /** `keyrings`: one rewrapped keyring per organisation id, each organisation once. */
 function readKeyringsByOrganisation(value: unknown): Map<string, RewrappedKeyring> {
-  if (!Array.isArray(value) || value.length === 0) throw invalid("'keyrings' must be a non-empty array: your keyring of every organisation you belong to, wrapped under the new password.");
+  if (!Array.isArray(value)) throw invalid("'keyrings' must be an array: your keyring of every organisation you belong to, wrapped under the new password.");
   if (value.length > 1000) throw invalid("'keyrings' holds more than 1000 entries.");
   const byOrganisation = new Map<string, RewrappedKeyring>();
   value.forEach((entry, index) => {
@@ -121,6 +123,7 @@ export class AccountCredentials {
     await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.currentLoginHash, caller.address, {
       noPassword: NO_PASSWORD,
       wrongPassword: WRONG_PASSWORD,
+      field: 'currentLoginHash',
     });
     const verifier = await hashPassword(newLoginHash);
     return inTransaction(this.deps.db, async ({ trx }) => {
@@ -173,9 +176,11 @@ export class AccountCredentials {
     const statement: RecoveryStatement = { organisationId, email, issuedAt: body.issuedAt as string, loginHash, ...keyring };
     const guess = this.guesses.begin([`recover-ip:${requester.address ?? 'unknown'}`, `recover-email:${email}`]);
     const user = await findUserByEmail(this.deps.db, email);
-    const member = user ? await findMemberKeyringOfUser(this.deps.db, organisationId, user.id) : undefined;
-    // One answer for an unknown address, a non-member and a wrong phrase: nobody learns who is a member where.
-    if (!user || !member || !verifyRecoveryStatement(member.identity_key, statement, body.signature)) throw unauthenticated(RECOVERY_REFUSED);
+    // One answer for an unknown address, a non-member and a wrong phrase, after the same work (a
+    // membership lookup, a signature check): nobody learns who is a member where, nor by timing.
+    const member = await findMemberKeyringOfUser(this.deps.db, organisationId, user?.id ?? NOBODY);
+    const verified = verifyRecoveryStatement(member?.identity_key ?? NOBODY_IDENTITY_KEY, statement, body.signature);
+    if (!user || !member || !verified) throw unauthenticated(RECOVERY_REFUSED);
     guess.succeeded();
     const verifier = await hashPassword(loginHash);
     return inTransaction(this.deps.db, async ({ trx }) => {

@@ -8,7 +8,6 @@ import { hashPassword } from '../crypto/index.js';
 import { claimInvite, findInviteByTokenHash, type InviteByTokenRow } from '../store/invite-tokens.js';
 import { lockRoleForAssignment } from '../store/roles.js';
 import { findMembershipsOfUser, findUserByEmail, insertMember, insertUser, lockUserCredentials } from '../store/users.js';
-import { CREDENTIALS_CHANGED_MEANWHILE } from './account-credentials.js';
 import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
@@ -19,7 +18,7 @@ import type { Actor, MemberPrincipal } from './principal.js';
 import { sha256Hex } from './sessions.js';
 import { applyTextRule } from './text-rule.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
-import { confirmLoginHash, readKeyMaterial, readLoginHash, readTokenInput, TOKEN_REGISTERED, violatedConstraint, type NewMembershipResult } from './users.js';
+import { confirmLoginHash, CREDENTIALS_CHANGED_MEANWHILE, readKeyMaterial, readLoginHash, readTokenInput, TOKEN_REGISTERED, violatedConstraint, type NewMembershipResult } from './users.js';
 
 export const INVITE_GONE = 'This invite does not exist, was already used or has expired. Ask for a new invite.';
 export const INVITE_OTHER_EMAIL = 'This invite is for a different email address.';
@@ -87,7 +86,10 @@ export class InviteAcceptance {
     const existing = await findUserByEmail(this.deps.db, email);
     let newUser: { id: string; verifier: string } | undefined;
     if (existing) {
-      if (acceptor.userId !== existing.id) await this.#proveExisting(existing.login_hash, body.loginHash, email, acceptor.address);
+      // An account with a password proves it here even when signed in: the new keyring is wrapped
+      // under the password the client used, which must be the current one. One without a password
+      // (token-only) can only accept while signed in as itself.
+      if (existing.login_hash !== null || acceptor.userId !== existing.id) await this.#proveExisting(existing.login_hash, body.loginHash, email, acceptor.address);
     } else {
       newUser = { id: randomUUID(), verifier: await hashPassword(readLoginHash(body.loginHash)) };
     }

@@ -5,7 +5,7 @@
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { hashPassword, verifyPassword } from '../crypto/index.js';
 import type { Db } from '../store/database.js';
-import { deleteExpiredSessions, deleteSession, findSession, insertSession } from '../store/sessions.js';
+import { deleteExpiredSessions, deleteSession, findSession, insertSessionIfPasswordCurrent } from '../store/sessions.js';
 import { findUserByEmail } from '../store/users.js';
 import { forbidden, unauthenticated } from './errors.js';
 import type { GuessLimiter } from './guess-limit.js';
@@ -77,7 +77,10 @@ export class Sessions {
     const csrfToken = randomBytes(32).toString('hex');
     const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
     await deleteExpiredSessions(this.db, now);
-    await insertSession(this.db, { id_hash: sha256Hex(sessionId), user_id: user.id, csrf_hash: sha256Hex(csrfToken), created_at: now, expires_at: expiresAt });
+    const row = { id_hash: sha256Hex(sessionId), user_id: user.id, csrf_hash: sha256Hex(csrfToken), created_at: now, expires_at: expiresAt };
+    // The password may have changed since it was checked (a change ends every other session): then
+    // this sign-in used a password that no longer is one.
+    if (!(await insertSessionIfPasswordCurrent(this.db, row, user.login_hash))) throw unauthenticated(BAD_CREDENTIALS);
     return { sessionId, csrfToken, expiresAt, user: { id: user.id, email: user.email, fullName: user.full_name === '' ? null : user.full_name } };
   }
 

@@ -4,7 +4,7 @@
 // request) or a personal access token (its own organisation only).
 import type { Db, Tx } from '../store/database.js';
 import { asUuid } from '../store/directory.js';
-import { findMemberKeyringOfUser, findMembershipsOfUser, findUserById, type MembershipRow } from '../store/users.js';
+import { findMemberKeyringOfUser, findMembershipsOfUser, findUserById, lockUserCredentials, type MembershipRow } from '../store/users.js';
 import { findUserTokensOfMember, revokeUserToken, type UserTokenListRow } from '../store/user-tokens.js';
 import type { KdfParamsColumn } from '../store/accounts.table.js';
 import { verifyPassword } from '../crypto/index.js';
@@ -76,6 +76,8 @@ export const USER_NOT_FOUND = 'User not found';
 export const TOKEN_REGISTERED = 'This token is already registered; mint a new one.';
 export const TOKEN_NEEDS_PASSWORD = "'loginHash' is required: registering a token with another token needs the account's password.";
 export const WRONG_PASSWORD = 'Incorrect password.';
+/** A keyring wrapped under a password that was replaced while the request ran. */
+export const CREDENTIALS_CHANGED_MEANWHILE = 'The password of this account changed meanwhile. Sign in with the new password and try again.';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -120,8 +122,8 @@ export function readTokenInput(value: unknown, now = new Date()): NewPersonalTok
 }
 
 /** The client's Argon2id login hash: 32 bytes as hex. */
-export function readLoginHash(value: unknown): string {
-  if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) throw invalid("'loginHash' must be 64 hexadecimal characters.");
+export function readLoginHash(value: unknown, field = 'loginHash'): string {
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) throw invalid(`'${field}' must be 64 hexadecimal characters.`);
   return value.toLowerCase();
 }
 
@@ -135,10 +137,12 @@ export async function confirmLoginHash(
   account: { email: string; verifier: string | null },
   presented: unknown,
   address: string | null,
-  refusals: { noPassword: string; wrongPassword: string },
+  refusals: { noPassword: string; wrongPassword: string; field?: string },
 ): Promise<void> {
   if (account.verifier === null) throw forbidden(refusals.noPassword);
-  const loginHash = readLoginHash(presented);
+  const field = refusals.field ?? 'loginHash';
+  if (presented === undefined || presented === null) throw invalid(`'${field}' is required: the account's password (its login hash) must be proved here.`);
+  const loginHash = readLoginHash(presented, field);
   const keys = [`login-ip:${address ?? 'unknown'}`, `login-email:${account.email}`];
   const guess = guesses.begin(keys);
   if (!(await verifyPassword(account.verifier, loginHash))) throw forbidden(refusals.wrongPassword);
@@ -249,8 +253,18 @@ export class Users {
     const user = await findUserById(this.#db, caller.userId);
     if (!user) throw notFound(USER_NOT_FOUND);
     if (caller.via === 'token') await this.member(caller, undefined);
+    // The new keyring is wrapped under the password the client used: it must be the current one,
+    // also when it changes while this request runs (the password change takes the same lock).
+    if (user.login_hash !== null) {
+      await confirmLoginHash(this.guesses, { email: user.email, verifier: user.login_hash }, body.loginHash, caller.address, {
+        noPassword: WRONG_PASSWORD,
+        wrongPassword: WRONG_PASSWORD,
+      });
+    }
     try {
       return await inTransaction(this.#db, async ({ trx, afterCommit }) => {
+        const credentials = await lockUserCredentials(trx, user.id);
+        if (!credentials || credentials.login_hash !== user.login_hash) throw conflict(CREDENTIALS_CHANGED_MEANWHILE);
         const created = await this.organisations.create(
           { name: organisation.name, organisationId: organisation.id as string, owner: { email: user.email, ...keyring } },
           trx,

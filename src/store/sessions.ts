@@ -1,5 +1,5 @@
 // Console sessions. The cookie value and the CSRF token are never stored, only their SHA-256.
-import type { Executor } from './database.js';
+import type { Db, Executor } from './database.js';
 
 export interface SessionRow {
   id_hash: string;
@@ -11,6 +11,21 @@ export interface SessionRow {
 
 export async function insertSession(db: Executor, row: SessionRow): Promise<void> {
   await db.insertInto('sessions').values(row).execute();
+}
+
+/**
+ * Inserts a sign-in's session only if the user's password is still the one it was checked against
+ * (`verifier`), reading the user row under a share lock: a password change holds the row's update
+ * lock until it has ended every session, so a sign-in with the old password that was being checked
+ * meanwhile waits for it, then finds the new verifier and stores nothing. False when it did not.
+ */
+export function insertSessionIfPasswordCurrent(db: Db, row: SessionRow, verifier: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').select('id').where('id', '=', row.user_id).where('login_hash', '=', verifier).forShare().executeTakeFirst();
+    if (!user) return false;
+    await insertSession(trx, row);
+    return true;
+  });
 }
 
 export function findSession(db: Executor, idHash: string): Promise<SessionRow | undefined> {

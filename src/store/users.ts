@@ -1,4 +1,5 @@
 // Users (people) and their memberships, as the console and the CLI's account commands see them.
+import { sql } from 'kysely';
 import type { KdfParamsColumn } from './accounts.table.js';
 import type { Executor } from './database.js';
 
@@ -76,10 +77,19 @@ export function lockUserCredentials(db: Executor, userId: string): Promise<UserC
   return db.selectFrom('users').select(['login_hash', 'credentials_changed_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
 }
 
+/**
+ * A new password verifier. `credentials_changed_at` never moves back: a recovery may set it ahead
+ * of the clock (to its statement's time), and a later change must not bring a replay of that
+ * statement back into the window.
+ */
 export async function updateUserCredentials(db: Executor, userId: string, credentials: { loginHash: string; changedAt: Date; at: Date }): Promise<void> {
   await db
     .updateTable('users')
-    .set({ login_hash: credentials.loginHash, credentials_changed_at: credentials.changedAt, updated_at: credentials.at })
+    .set({
+      login_hash: credentials.loginHash,
+      credentials_changed_at: sql<Date>`greatest(credentials_changed_at, ${credentials.changedAt}::timestamptz)`,
+      updated_at: credentials.at,
+    })
     .where('id', '=', userId)
     .execute();
 }

@@ -146,7 +146,7 @@ for (const target of STORE_TARGETS) {
       for (const [body, error] of [
         [{ currentLoginHash: undefined }, "'currentLoginHash' is required: changing the password needs the current one."],
         [{ loginHash: 'short' }, "'loginHash' must be 64 hexadecimal characters."],
-        [{ keyrings: [] }, "'keyrings' must be a non-empty array: your keyring of every organisation you belong to, wrapped under the new password."],
+        [{ keyrings: 'all' }, "'keyrings' must be an array: your keyring of every organisation you belong to, wrapped under the new password."],
         [{ keyrings: [{ ...keyrings[0], organisationId: 'nope' }] }, "'keyrings[0].organisationId' must be a UUID."],
         [{ keyrings: [{ ...keyrings[0], wrappedKeyring: 'zz' }] }, "'wrappedKeyring' must be hexadecimal text."],
         [{ keyrings: [{ ...keyrings[0], kdfParams: { opsLimit: 0, memLimit: 1 } }] }, undefined],
@@ -269,6 +269,95 @@ for (const target of STORE_TARGETS) {
       assert.equal(throttled.status, 429);
       const elsewhere = await post('/coffer/v1/auth/recover/', goodRequest);
       assert.equal(elsewhere.status, 200, 'the right phrase from another address still works');
+    });
+
+    it('keeps a change from being undone by replaying an earlier recovery made with a fast clock', async () => {
+      const account = await createAccount(server.domain, { email: uniqueEmail('clock') });
+      const recovery = await recoveryBody(account.mnemonic, account.organisationId, account.email, 'recovered ahead of time', new Date(Date.now() + 4 * 60_000));
+      const { identityKey: _identity, ...recoveryRequest } = recovery;
+      assert.equal((await post('/coffer/v1/auth/recover/', recoveryRequest)).status, 200);
+      const session = await signIn(server.url, account.email, recovery.loginHash);
+      const next = 'changed after the recovery';
+      const change = {
+        currentLoginHash: recovery.loginHash,
+        loginHash: await derivePasswordLoginHash(next, account.email, TEST_KDF_FAST),
+        keyrings: await rewrap([await keyringOf(session, account.organisationId)], account.email, 'recovered ahead of time', next),
+      };
+      assert.equal((await post('/coffer/v1/me/password/', change, session)).status, 200);
+      const replay = await post('/coffer/v1/auth/recover/', recoveryRequest);
+      assert.equal(replay.status, 409, 'the change is not undone');
+      assert.equal(await loginStatus(account.email, change.loginHash), 200);
+    });
+
+    it('ends a sign-in with the old password that was being checked while the password changed', async () => {
+      const account = await createAccount(server.domain, { email: uniqueEmail('late') });
+      const verifier = await hashPassword('ef'.repeat(32));
+      const guesses = (server.domain.sessions as unknown as { guesses: { begin(keys: string[]): { succeeded(): void } } }).guesses;
+      const begin = guesses.begin;
+      let changed: Promise<unknown> | undefined;
+      // The password changes (as a committed change leaves it) right after the sign-in checked the old one.
+      guesses.begin = (keys) => {
+        const guess = begin.call(guesses, keys);
+        return {
+          succeeded() {
+            guess.succeeded();
+            changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', account.userId).execute();
+          },
+        };
+      };
+      try {
+        const late = await request(`${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: account.email, loginHash: account.loginHash } });
+        await changed;
+        assert.deepEqual([late.status, late.body.error], [401, 'Incorrect email or password.']);
+        assert.equal(late.headers.get('set-cookie'), null);
+      } finally {
+        guesses.begin = begin;
+      }
+      const sessions = await server.store.db.selectFrom('sessions').select('id_hash').where('user_id', '=', account.userId).execute();
+      assert.equal(sessions.length, 0, 'no session was stored');
+    });
+
+    it('refuses a new organisation whose keyring is wrapped under a password that is not, or no longer, the current one', async () => {
+      const account = await createAccount(server.domain, { email: uniqueEmail('orgs') });
+      const owner = (json: unknown) => post('/coffer/v1/organisations/', json, undefined, { authorization: account.pat.authorization });
+      const material = await makeMaterial(randomUUID(), account.email, account.password);
+      const body = { organisation: { id: material.organisationId, name: 'Next' }, keyring: material.keyringBody, token: material.pat.body };
+      assert.deepEqual((await owner(body)).body, { error: "'loginHash' is required: the account's password (its login hash) must be proved here." });
+      assert.deepEqual((await owner({ ...body, loginHash: 'ab'.repeat(32) })).body, { error: 'Incorrect password.' });
+      const users = server.domain.users as unknown as { guesses: { begin(keys: string[]): { succeeded(): void } } };
+      const begin = users.guesses.begin;
+      const verifier = await hashPassword('ef'.repeat(32));
+      let changed: Promise<unknown> | undefined;
+      users.guesses.begin = (keys) => {
+        const guess = begin.call(users.guesses, keys);
+        return {
+          succeeded() {
+            guess.succeeded();
+            changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', account.userId).execute();
+          },
+        };
+      };
+      try {
+        const stale = await owner({ ...body, loginHash: account.loginHash });
+        await changed;
+        assert.deepEqual([stale.status, stale.body.error], [409, 'The password of this account changed meanwhile. Sign in with the new password and try again.']);
+      } finally {
+        users.guesses.begin = begin;
+      }
+      const created = await server.store.db.selectFrom('organisations').select('id').where('id', '=', material.organisationId).execute();
+      assert.equal(created.length, 0, 'nothing was created');
+    });
+
+    it('names the field of a malformed current password, and lets an account with no organisation left change its password', async () => {
+      const account = await createAccount(server.domain, { email: uniqueEmail('alone') });
+      const session = await signIn(server.url, account.email, account.loginHash);
+      const typed = await post('/coffer/v1/me/password/', { currentLoginHash: 5, loginHash: 'ab'.repeat(32), keyrings: [] }, session);
+      assert.deepEqual([typed.status, typed.body.error], [400, "'currentLoginHash' must be 64 hexadecimal characters."]);
+      await server.store.db.updateTable('members').set({ deleted_at: new Date() }).where('id', '=', account.memberId).execute();
+      const next = await derivePasswordLoginHash('alone but changed', account.email, TEST_KDF_FAST);
+      const changed = await post('/coffer/v1/me/password/', { currentLoginHash: account.loginHash, loginHash: next, keyrings: [] }, session);
+      assert.deepEqual([changed.status, changed.body], [200, { organisations: 0, sessionsEnded: 0 }]);
+      assert.equal(await loginStatus(account.email, next), 200);
     });
 
     it('refuses an invite accepted with a password that changed after it was checked', async () => {

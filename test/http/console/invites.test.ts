@@ -82,16 +82,16 @@ for (const target of STORE_TARGETS) {
       const session = await signIn(server.url, elsewhere.email, elsewhere.loginHash);
       assert.deepEqual(session.response.body.memberships.map((m: any) => m.organisationName).sort(), ['Acme', 'Elsewhere']);
 
-      // Invited again elsewhere: a session of that user proves it without a login hash.
+      // Invited again elsewhere: signed in, the account still proves its password (the new keyring
+      // is wrapped under the password the client used, which must be the current one).
       const third = await createAccount(server.domain, { orgName: 'Third' });
       const token3 = await invite(server.store.db, third.organisationId, elsewhere.email);
       const viaSession = await makeMaterial(third.organisationId, elsewhere.email);
       const { loginHash: _omitted, ...withoutHash } = acceptBody(viaSession);
-      const withSession = await request(`${server.url}/coffer/v1/invites/${token3}/accept/`, {
-        method: 'POST',
-        json: withoutHash,
-        headers: { cookie: session.cookie, 'x-csrf-token': session.csrfToken },
-      });
+      const sessionHeaders = { cookie: session.cookie, 'x-csrf-token': session.csrfToken };
+      const noHash = await request(`${server.url}/coffer/v1/invites/${token3}/accept/`, { method: 'POST', json: withoutHash, headers: sessionHeaders });
+      assert.deepEqual([noHash.status, noHash.body.error], [400, "'loginHash' is required: the account's password (its login hash) must be proved here."]);
+      const withSession = await request(`${server.url}/coffer/v1/invites/${token3}/accept/`, { method: 'POST', json: acceptBody(viaSession), headers: sessionHeaders });
       assert.equal(withSession.status, 201, withSession.text);
     });
 

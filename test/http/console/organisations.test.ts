@@ -9,7 +9,7 @@ import { STORE_TARGETS } from '../../helpers/stores.js';
 import { assertNotStored, clientSecrets, createAccount, dumpDatabase, makeMaterial, signIn, type Account, type Material } from './accounts.js';
 
 function body(material: Material, name: string) {
-  return { organisation: { id: material.organisationId, name }, keyring: material.keyringBody, token: material.pat.body };
+  return { organisation: { id: material.organisationId, name }, keyring: material.keyringBody, token: material.pat.body, loginHash: material.loginHash };
 }
 
 for (const target of STORE_TARGETS) {

@@ -33,6 +33,8 @@ export async function orgsCreate(options: OrgsCreateOptions): Promise<void> {
     organisation: { id: material.organisationId, name },
     keyring: material.keyring,
     token: material.tokenBody,
+    // The server checks the new keyring's password is still the account's.
+    loginHash: material.loginHash,
   });
   await completeNewMembership(
     ui,
