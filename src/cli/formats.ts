@@ -81,7 +81,12 @@ const READERS: Record<Format, (text: string) => Entry[]> = {
   // YAML: every scalar that is not a string (numbers, booleans, timestamps) is taken as the text
   // written in the file, so `01234`, `1.10`, `0x1F` or `1e3` are not rewritten; null is ''.
   yaml: (text) => {
-    const doc = YAML.parseDocument(text, { logLevel: 'silent' });
+    // All documents, so that a second one is refused rather than dropped: parseDocument reports
+    // "more than one document" only when it may log, and this reader logs nothing.
+    const docs = YAML.parseAllDocuments(text, { logLevel: 'silent' });
+    if (docs.length > 1) throw new UserError(`the YAML file holds ${docs.length} documents`, 'import one mapping of names to values (split the file at its `---` lines)');
+    const doc = docs[0];
+    if (!doc) return [];
     const error = doc.errors[0];
     if (error) throw new UserError(`not valid YAML: ${error.message.split('\n')[0]}`, 'the file must be one mapping of names to values');
     const unknownTag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');

@@ -25,7 +25,19 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
  */
 const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError', 'ListenError', 'StoreUnreachableError']);
 
+/**
+ * A reader that stops early (`coffer secrets get BIG | head -c1`) closes the pipe: the rest of the
+ * output has nowhere to go, which is not the command's failure. Quietly done, as `cat` would be.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

@@ -59,6 +59,13 @@ describe('import keeps numbers, booleans and dates as written', () => {
     refused(() => read('yaml', 'A:\n  B: 1\n'), /A holds a nested value/);
     refused(() => read('yaml', '- a\n- b\n'), /not a YAML mapping/);
     assert.deepEqual(read('yaml', ''), {});
+    assert.deepEqual(read('yaml', '# only a comment\n'), {});
+    assert.deepEqual(read('yaml', '---\nONE: 1\n'), { ONE: '1' });
+  });
+
+  it('YAML: a file of several documents is refused, not read as its first one (the rest was dropped)', () => {
+    refused(() => read('yaml', '---\nDOC1: one\n---\nDOC2: two\n'), /the YAML file holds 2 documents/);
+    refused(() => read('yaml', 'A: 1\n---\n'), /holds 2 documents/);
   });
 
   it('YAML: an unknown tag is refused, with no raw Node warning', () => {

@@ -4,6 +4,7 @@
 // values, and importing it into a new environment and exporting that gives them back again. Plus the
 // import's atomicity rules (one batch; existing names refused unless --overwrite).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -184,6 +185,43 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual(bom.created, ['BIG', '__PROTO__']);
       const values = await d.owner.json(at('secrets', 'list', '--env', 'production', '--path', '/strict', '--show'));
       assert.deepEqual(Object.fromEntries(values.data.map((s: any) => [s.key, s.value])), { ZIP: '01234', VER: '1.10', HEX: '0x1F', BIG: '123456789012345678901234567890', __PROTO__: 'p' });
+    });
+
+    it('refuses lone UTF-16 surrogates before writing, in SSE and E2EE apps alike (E2EE stored U+FFFD)', async () => {
+      await d.owner.json(['apps', 'create', 'surrogates', '--e2ee']);
+      const file = path.join(d.dir, 'surrogates.json');
+      await fs.writeFile(file, '{"SURR":"a\\ud800b","K\\udc00S":"v","PAIRED":"\\ud83d\\ude00"}');
+      for (const app of ['shop', 'surrogates']) {
+        const result = await d.owner.run(['secrets', 'import', file, '--app', app, '--env', 'development', '--path', '/surrogates']);
+        assert.equal(result.code, 1, `${app}: ${result.stderr}`);
+        assert.match(result.stderr, /^coffer: the value of SURR holds an unpaired UTF-16 surrogate, which is not text; nothing was written$/m, app);
+        assert.equal((await d.owner.json(['secrets', 'list', '--app', app, '--env', 'development', '--path', '/surrogates'])).data.length, 0, `${app}: nothing was written`);
+      }
+      await fs.writeFile(file, '{"PAIRED":"\\ud83d\\ude00"}');
+      const paired = await d.owner.json(['secrets', 'import', file, '--app', 'surrogates', '--env', 'development', '--path', '/surrogates']);
+      assert.deepEqual(paired.created, ['PAIRED'], 'a surrogate pair is one character');
+      const replaced = await d.owner.run(['secrets', 'set', 'CAFE=caf\uFFFD', '--app', 'shop', '--env', 'development', '--path', '/surrogates']);
+      assert.equal(replaced.code, 0, replaced.stderr);
+      assert.match(`${replaced.stdout}\n${replaced.stderr}`, /the value of CAFE holds U\+FFFD .*pass the value on standard input/);
+    });
+
+    it('ends quietly when the reader of its output stops early (no EPIPE stack)', async () => {
+      await d.owner.json(at('secrets', 'set', 'BIGV', '--env', 'production', '--path', '/pipe'), { input: 'x'.repeat(300_000) });
+      const env = Object.fromEntries(Object.entries({ ...process.env, ...d.owner.env }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+      for (const command of ['secrets get BIGV --app shop --env production --path /pipe', 'secrets export --app shop --env production --path /pipe']) {
+        // Asynchronously: the server answering the command runs in this process.
+        const shell = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+          const child = spawn('bash', ['-c', `node bin/coffer.js ${command} | head -c1 > /dev/null; echo "exit:\${PIPESTATUS[0]}"`], { env });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+          child.on('error', reject);
+          child.on('close', () => resolve({ stdout, stderr }));
+        });
+        assert.match(shell.stdout, /exit:0/, `${command}: ${shell.stderr}`);
+        assert.doesNotMatch(shell.stderr, /EPIPE|Unhandled|at /, command);
+      }
     });
 
     it('refuses more than 1000 secrets in one import or delete, saying what to do', async () => {

@@ -301,6 +301,15 @@ for (const target of STORE_TARGETS) {
       assert.match(denied.stderr, /^coffer: no environment 'production' in shop is accessible with this token$/m);
     });
 
+    it('--fallback: a cache that cannot be written is a warning, and the command runs with the values fetched', async () => {
+      const notADirectory = path.join(d.dir, 'cache-is-a-file');
+      await fs.writeFile(notADirectory, '');
+      const result = await d.owner.run(run('--fallback', '--', NODE, '-e', PRINT_ENV, 'DB_URL'), { env: { XDG_CACHE_HOME: notADirectory } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { DB_URL: 'postgres://db.internal/shop' });
+      assert.match(result.stderr, /^coffer: warning: could not keep the offline copy for --fallback \(.*\); this run goes on with the values just fetched$/m);
+    });
+
     it('--fallback: an encrypted cache, used only when the server cannot be reached', async () => {
       const values = ['db.internal', 'postgres://db.internal/shop', 'line one', 'ünïcode'];
       const online = await d.owner.run(run('--fallback', '--', NODE, '-e', PRINT_ENV, 'DB_URL', 'MULTI'));

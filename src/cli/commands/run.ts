@@ -188,6 +188,7 @@ function sameValues(a: Values, b: Values): boolean {
 /** Where the values come from: the server (through one client kept open with --watch), or the cache. */
 class SecretsSource {
   #client: SecretsClient | undefined;
+  #cacheWarned = false;
   where: string;
 
   constructor(
@@ -211,7 +212,17 @@ class SecretsSource {
     const marker = this.options.watch ? await client.changeMarker() : undefined;
     const secrets = await client.list(this.target.path ? { path: this.target.path } : {});
     const values = Object.fromEntries(flatten(secrets, describeTarget(client)).map((e) => [e.key, e.value]));
-    if (this.options.fallback) {
+    if (this.options.fallback) await this.#keepOffline(client, values);
+    return { values, marker };
+  }
+
+  /**
+   * The copy a later run falls back on. Failing to write it (a full disk, a cache directory that is
+   * not one) costs only that fallback: the values just fetched are good, so it is a warning (once),
+   * never the run's failure.
+   */
+  async #keepOffline(client: SecretsClient, values: Values): Promise<void> {
+    try {
       await writeOfflineCache(this.target.account.token, this.#lookups(client), {
         fetchedAt: new Date().toISOString(),
         app: { id: client.app.id, name: client.app.name },
@@ -219,8 +230,12 @@ class SecretsSource {
         path: this.target.path ?? null,
         values,
       });
+      this.#cacheWarned = false;
+    } catch (error) {
+      if (this.#cacheWarned) return;
+      this.#cacheWarned = true;
+      process.stderr.write(`coffer: warning: could not keep the offline copy for --fallback (${noControls((error as Error).message)}); this run goes on with the values just fetched\n`);
     }
-    return { values, marker };
   }
 
   /** New values when the marker moved (or when the run started from the cache), else undefined. */

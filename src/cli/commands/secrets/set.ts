@@ -27,6 +27,13 @@ export async function secretsSet(pairs: string[], options: SecretsSetOptions): P
     if (at === -1) values.push({ key: normaliseKey(pair), value: await readValue(ui, pair) });
     else values.push({ key: normaliseKey(pair.slice(0, at)), value: pair.slice(at + 1) });
   }
+  // Node decodes arguments leniently: bytes that are not UTF-8 arrive as U+FFFD, which cannot be told
+  // from one typed on purpose. Said, not refused; standard input refuses such bytes.
+  for (const { key, value } of values) {
+    if (pairs.includes(`${key}=${value}`) && value.includes('\uFFFD')) {
+      ui.warn(`the value of ${visible(key)} holds U+FFFD (�): if the argument had bytes that are not UTF-8, they were replaced; pass the value on standard input (coffer secrets set ${visible(key)} < FILE) to have them refused instead`);
+    }
+  }
   checkDistinct(values.map((v) => v.key), 'this command');
   const target = await resolveTarget(options);
   const path = target.path ?? '/';

@@ -46,8 +46,33 @@ export function checkBatchSize(count: number, what: string, hint: string): void 
   if (count > MAX_BATCH) throw new UserError(`${what} ${count} secrets, but the server takes at most ${MAX_BATCH} in one all-or-nothing batch; nothing was written`, hint);
 }
 
+/**
+ * Names, values, comments and tags must be text: a lone UTF-16 surrogate (JSON and YAML files can
+ * spell one, `"\ud800"`) has no UTF-8 form. The server refuses it in SSE apps; in E2EE apps it is
+ * encrypted here, where encoding would silently replace it with U+FFFD. Refused before anything
+ * is sent, for both.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+export function checkWellFormed(plan: WritePlan): void {
+  for (const entry of [...plan.updates, ...plan.creates]) {
+    const fields: Array<[string, string | undefined]> = [
+      ['name', entry.key],
+      ['value', entry.value],
+      ['comment', entry.comment],
+      ...(entry.tags ?? []).map((tag): [string, string] => ['tag', tag]),
+    ];
+    for (const [field, text] of fields) {
+      if (text !== undefined && LONE_SURROGATE.test(text)) {
+        throw new UserError(`the ${field} of ${visible(entry.key.replace(/\p{Surrogate}/gu, '\uFFFD'))} holds an unpaired UTF-16 surrogate, which is not text; nothing was written`, 'fix the file: \\ud800-\\udfff escapes must come in pairs');
+      }
+    }
+  }
+}
+
 /** PUT batch, then POST batch (each all-or-nothing on the server); `progress` hears how many are written. */
 export async function applyWrites(client: SecretsClient, plan: WritePlan, progress: (written: number, stage: string) => void = () => {}): Promise<void> {
+  checkWellFormed(plan);
   const hint = `split the file (or the command) into parts of at most ${MAX_BATCH} names and write each; each part is then all or nothing on its own`;
   checkBatchSize(plan.creates.length, 'this would create', hint);
   checkBatchSize(plan.updates.length, 'this would update', hint);
@@ -64,7 +89,7 @@ export async function applyWrites(client: SecretsClient, plan: WritePlan, progre
     } catch (error) {
       if (plan.updates.length > 0 && error instanceof UserError) {
         throw new UserError(
-          `${plan.updates.length} existing secret(s) were updated, but creating the ${plan.creates.length} new one(s) failed: ${error.message}`,
+          `${plan.updates.length} existing secret(s) were updated (${namesOf(plan.updates)}), but creating the ${plan.creates.length} new one(s) (${namesOf(plan.creates)}) failed, so none of those exists: ${error.message}`,
           'fix the cause and run the same command again: it updates what now exists and creates the rest',
         );
       }
@@ -73,6 +98,12 @@ export async function applyWrites(client: SecretsClient, plan: WritePlan, progre
     written += plan.creates.length;
   }
   progress(written, 'done');
+}
+
+/** Up to 10 names, then how many more: enough to know what changed without a screenful. */
+function namesOf(entries: ReadonlyArray<{ key: string }>): string {
+  const shown = entries.slice(0, 10).map((e) => visible(e.key)).join(', ');
+  return entries.length > 10 ? `${shown} and ${entries.length - 10} more` : shown;
 }
 
 /** Names after upper-casing must be unique in one write. */
