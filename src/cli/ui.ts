@@ -155,6 +155,28 @@ export async function obtainPassword(
   return password;
 }
 
+/**
+ * Something secret (the current password, a recovery phrase) and a new password: from stdin, one
+ * per line, with `option`; else asked in the terminal (the new password twice); else an error
+ * saying how to pass them. `validate` judges the new password.
+ */
+export async function obtainSecretAndNewPassword(
+  ui: Ui,
+  options: { stdin: boolean | undefined; option: string; first: { name: string; message: string }; validate: (value: string) => string | undefined },
+): Promise<[string, string]> {
+  if (options.stdin) {
+    const [first, password] = await readTwoFromStdin([options.first.name, 'new password'], options.option);
+    const problem = options.validate(password);
+    if (problem) throw new UserError(`the new password on standard input is too weak: ${problem}`);
+    return [first, password];
+  }
+  if (!ui.interactive) throw new UserError(`the ${options.first.name} and a new password are needed, and there is no terminal to ask in`, `pass ${options.option} with the two on two lines`);
+  const first = await ui.password({ message: options.first.message });
+  const password = await ui.password({ message: 'New password', validate: options.validate });
+  await ui.password({ message: 'Type the new password again', validate: (again) => (again === password ? undefined : 'The two passwords differ.') });
+  return [first, password];
+}
+
 /** An option's value, else a prompt on a terminal, else an error naming the option. */
 export async function optionOrAsk(
   ui: Ui,

@@ -51,6 +51,28 @@ async function recoveryBody(mnemonic: string, organisationId: string, email: str
   return { email, organisationId, issuedAt: statement.issuedAt, loginHash, keyring: wrapped, signature: signRecoveryStatement(keyring, statement), identityKey: toHex(keyring.publicKey) };
 }
 
+/**
+ * Makes the account's password change (as a committed change leaves it: a new verifier) right
+ * after `owner`'s next password check succeeds, before it goes on: the race between a request
+ * checked against the old password and a change. `settled()` waits for the change; `restore()` undoes the hook.
+ */
+async function changePasswordAfterNextCheck(server: TestServer, owner: unknown, userId: string) {
+  const guesses = (owner as { guesses: { begin(keys: string[]): { succeeded(): void } } }).guesses;
+  const begin = guesses.begin;
+  const verifier = await hashPassword('ef'.repeat(32));
+  let changed: Promise<unknown> | undefined;
+  guesses.begin = (keys) => {
+    const guess = begin.call(guesses, keys);
+    return {
+      succeeded() {
+        guess.succeeded();
+        changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', userId).execute();
+      },
+    };
+  };
+  return { settled: () => changed, restore: () => void (guesses.begin = begin) };
+}
+
 for (const target of STORE_TARGETS) {
   describe(`password change and account recovery on ${target.kind}`, () => {
     let server: TestServer;
@@ -291,27 +313,14 @@ for (const target of STORE_TARGETS) {
 
     it('ends a sign-in with the old password that was being checked while the password changed', async () => {
       const account = await createAccount(server.domain, { email: uniqueEmail('late') });
-      const verifier = await hashPassword('ef'.repeat(32));
-      const guesses = (server.domain.sessions as unknown as { guesses: { begin(keys: string[]): { succeeded(): void } } }).guesses;
-      const begin = guesses.begin;
-      let changed: Promise<unknown> | undefined;
-      // The password changes (as a committed change leaves it) right after the sign-in checked the old one.
-      guesses.begin = (keys) => {
-        const guess = begin.call(guesses, keys);
-        return {
-          succeeded() {
-            guess.succeeded();
-            changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', account.userId).execute();
-          },
-        };
-      };
+      const race = await changePasswordAfterNextCheck(server, server.domain.sessions, account.userId);
       try {
         const late = await request(`${server.url}/coffer/v1/auth/login/`, { method: 'POST', json: { email: account.email, loginHash: account.loginHash } });
-        await changed;
+        await race.settled();
         assert.deepEqual([late.status, late.body.error], [401, 'Incorrect email or password.']);
         assert.equal(late.headers.get('set-cookie'), null);
       } finally {
-        guesses.begin = begin;
+        race.restore();
       }
       const sessions = await server.store.db.selectFrom('sessions').select('id_hash').where('user_id', '=', account.userId).execute();
       assert.equal(sessions.length, 0, 'no session was stored');
@@ -324,25 +333,13 @@ for (const target of STORE_TARGETS) {
       const body = { organisation: { id: material.organisationId, name: 'Next' }, keyring: material.keyringBody, token: material.pat.body };
       assert.deepEqual((await owner(body)).body, { error: "'loginHash' is required: the account's password (its login hash) must be proved here." });
       assert.deepEqual((await owner({ ...body, loginHash: 'ab'.repeat(32) })).body, { error: 'Incorrect password.' });
-      const users = server.domain.users as unknown as { guesses: { begin(keys: string[]): { succeeded(): void } } };
-      const begin = users.guesses.begin;
-      const verifier = await hashPassword('ef'.repeat(32));
-      let changed: Promise<unknown> | undefined;
-      users.guesses.begin = (keys) => {
-        const guess = begin.call(users.guesses, keys);
-        return {
-          succeeded() {
-            guess.succeeded();
-            changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', account.userId).execute();
-          },
-        };
-      };
+      const race = await changePasswordAfterNextCheck(server, server.domain.users, account.userId);
       try {
         const stale = await owner({ ...body, loginHash: account.loginHash });
-        await changed;
+        await race.settled();
         assert.deepEqual([stale.status, stale.body.error], [409, 'The password of this account changed meanwhile. Sign in with the new password and try again.']);
       } finally {
-        users.guesses.begin = begin;
+        race.restore();
       }
       const created = await server.store.db.selectFrom('organisations').select('id').where('id', '=', material.organisationId).execute();
       assert.equal(created.length, 0, 'nothing was created');
@@ -367,25 +364,13 @@ for (const target of STORE_TARGETS) {
       const joined = await makeMaterial(other.organisationId, account.email, account.password);
       // The password changes (as a committed change leaves it) right after the acceptance checked the
       // old one and before its transaction: its keyring, wrapped under the old password, must not be stored.
-      const guesses = (server.domain.inviteAcceptance as unknown as { guesses: { begin(keys: string[]): { succeeded(): void } } }).guesses;
-      const begin = guesses.begin;
-      const verifier = await hashPassword('ef'.repeat(32));
-      let changed: Promise<unknown> | undefined;
-      guesses.begin = (keys) => {
-        const guess = begin.call(guesses, keys);
-        return {
-          succeeded() {
-            guess.succeeded();
-            changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', account.userId).execute();
-          },
-        };
-      };
+      const race = await changePasswordAfterNextCheck(server, server.domain.inviteAcceptance, account.userId);
       try {
         const accepted = await post(`/coffer/v1/invites/${token}/accept/`, { loginHash: account.loginHash, keyring: joined.keyringBody, token: joined.pat.body });
-        await changed;
+        await race.settled();
         assert.deepEqual([accepted.status, accepted.body.error], [409, 'The password of this account changed meanwhile. Sign in with the new password and try again.']);
       } finally {
-        guesses.begin = begin;
+        race.restore();
       }
       const members = await server.store.db.selectFrom('members').select('id').where('organisation_id', '=', other.organisationId).where('user_id', '=', account.userId).execute();
       assert.equal(members.length, 0, 'no membership was stored');

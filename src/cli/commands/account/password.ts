@@ -8,26 +8,12 @@ import { resolveAccount } from '../../credentials.js';
 import { UserError } from '../../errors.js';
 import { checkNewPassword, clientKdf, deviceKeysOf, rewrapKeyring, type RewrappedKeyringBody, type WrappedKeyringView } from '../../keys.js';
 import { closeSession, openSession } from '../../session.js';
-import { createUi, readTwoFromStdin, type Ui } from '../../ui.js';
+import { createUi, obtainSecretAndNewPassword } from '../../ui.js';
 
 export interface AccountPasswordOptions {
   url?: string;
   passwordStdin?: boolean;
   json?: boolean;
-}
-
-async function currentAndNew(ui: Ui, stdin: boolean | undefined): Promise<[string, string]> {
-  if (stdin) {
-    const [current, next] = await readTwoFromStdin(['current password', 'new password'], '--password-stdin');
-    const problem = checkNewPassword(next);
-    if (problem) throw new UserError(`the new password on standard input is too weak: ${problem}`);
-    return [current, next];
-  }
-  if (!ui.interactive) throw new UserError('passwords are needed, and there is no terminal to ask in', 'pass --password-stdin with the current password and the new one on two lines');
-  const current = await ui.password({ message: 'Current password' });
-  const next = await ui.password({ message: 'New password', validate: checkNewPassword });
-  await ui.password({ message: 'Type the new password again', validate: (again) => (again === next ? undefined : 'The two passwords differ.') });
-  return [current, next];
 }
 
 export async function accountPassword(options: AccountPasswordOptions): Promise<void> {
@@ -37,7 +23,12 @@ export async function accountPassword(options: AccountPasswordOptions): Promise<
   const me = await api.withCredentials({ kind: 'token', token: account.token }).get<MeResponse>('/coffer/v1/me/');
   const email = me.user.email;
   ui.intro(`Change the password of ${email}`);
-  const [current, next] = await currentAndNew(ui, options.passwordStdin);
+  const [current, next] = await obtainSecretAndNewPassword(ui, {
+    stdin: options.passwordStdin,
+    option: '--password-stdin',
+    first: { name: 'current password', message: 'Current password' },
+    validate: checkNewPassword,
+  });
   if (current === next) throw new UserError('the new password is the same as the current one');
   // A session, not the token: the token sees its own organisation only, the password wraps them all.
   const { session, login, loginHash } = await openSession(api, email, current, ui);

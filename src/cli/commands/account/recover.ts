@@ -6,7 +6,7 @@ import { CofferApi, ApiError } from '../../api.js';
 import { readCredentials } from '../../credentials.js';
 import { UserError } from '../../errors.js';
 import { checkNewPassword, normaliseEmail, recoveryRequest } from '../../keys.js';
-import { createUi, optionOrAsk, readTwoFromStdin, type Ui } from '../../ui.js';
+import { createUi, obtainSecretAndNewPassword, optionOrAsk } from '../../ui.js';
 
 export interface AccountRecoverOptions {
   url?: string;
@@ -26,20 +26,6 @@ interface Recovered {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function phraseAndPassword(ui: Ui, stdin: boolean | undefined): Promise<[string, string]> {
-  if (stdin) {
-    const [phrase, password] = await readTwoFromStdin(['recovery phrase', 'new password'], '--stdin');
-    const problem = checkNewPassword(password);
-    if (problem) throw new UserError(`the new password on standard input is too weak: ${problem}`);
-    return [phrase, password];
-  }
-  if (!ui.interactive) throw new UserError('the recovery phrase and a new password are needed, and there is no terminal to ask in', 'pass --stdin with the phrase and the new password on two lines');
-  const phrase = await ui.password({ message: 'Recovery phrase (24 words)' });
-  const password = await ui.password({ message: 'New password', validate: checkNewPassword });
-  await ui.password({ message: 'Type the new password again', validate: (again) => (again === password ? undefined : 'The two passwords differ.') });
-  return [phrase, password];
-}
-
 export async function accountRecover(options: AccountRecoverOptions): Promise<void> {
   const ui = createUi({ json: options.json });
   const stored = await readCredentials().catch(() => undefined);
@@ -48,7 +34,12 @@ export async function accountRecover(options: AccountRecoverOptions): Promise<vo
   const email = normaliseEmail(await optionOrAsk(ui, options.email ?? stored?.email, '--email', { message: 'Email address' }));
   const org = (await optionOrAsk(ui, options.org ?? (stored?.email === email ? stored.organisationId : undefined), '--org', { message: 'Organisation id (the phrase belongs to one organisation)' })).toLowerCase();
   if (!UUID.test(org)) throw new UserError(`'${org}' is not an organisation id`, 'pass --org with the id shown when you joined (coffer whoami shows it on a machine still signed in)');
-  const [phrase, password] = await phraseAndPassword(ui, options.stdin);
+  const [phrase, password] = await obtainSecretAndNewPassword(ui, {
+    stdin: options.stdin,
+    option: '--stdin',
+    first: { name: 'recovery phrase', message: 'Recovery phrase (24 words)' },
+    validate: checkNewPassword,
+  });
   const body = await recoveryRequest({ phrase, organisationId: org, email, newPassword: password, ui });
   const api = new CofferApi(url);
   let recovered: Recovered;
