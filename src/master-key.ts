@@ -13,6 +13,8 @@ export interface MasterKeySource {
   /** The file to re-read when material under an unknown key id appears (after a rotation). */
   file: string | undefined;
   generated: boolean;
+  /** The key file Coffer keeps in the embedded data directory (generated at a first start). */
+  automatic: boolean;
 }
 
 export const EMBEDDED_KEY_FILE = 'master.key';
@@ -41,18 +43,18 @@ export function writeMasterKeyFile(file: string, keys: string[]): void {
 }
 
 export function resolveMasterKeys(config: Config, options: { generate?: boolean } = {}): MasterKeySource {
-  if (config.masterKeys.length > 0) return { keys: config.masterKeys, file: undefined, generated: false };
-  if (config.masterKeyFile) return { keys: readMasterKeyFile(config.masterKeyFile), file: config.masterKeyFile, generated: false };
+  if (config.masterKeys.length > 0) return { keys: config.masterKeys, file: undefined, generated: false, automatic: false };
+  if (config.masterKeyFile) return { keys: readMasterKeyFile(config.masterKeyFile), file: config.masterKeyFile, generated: false, automatic: false };
   // Embedded mode (loadConfig refuses DATABASE_URL without a key).
   const file = path.join(config.dataDir, EMBEDDED_KEY_FILE);
-  if (fs.existsSync(file)) return { keys: readMasterKeyFile(file, 'COFFER_DATA_DIR'), file, generated: false };
+  if (fs.existsSync(file)) return { keys: readMasterKeyFile(file, 'COFFER_DATA_DIR'), file, generated: false, automatic: true };
   if (options.generate === false) {
     throw new ConfigError('COFFER_MASTER_KEY', `is not set and ${file} does not exist; point COFFER_DATA_DIR at the server's data directory or set the key`);
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32).toString('hex');
   writeFileDurably(file, `${key}\n`, 'create'); // two first starts may race: the second gets EEXIST
-  return { keys: [key], file, generated: true };
+  return { keys: [key], file, generated: true, automatic: true };
 }
 
 export function keySet(keys: string[]): MasterKeySet {

@@ -106,6 +106,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   logSetupCode(logger, setup, url);
+  // Said again at every start until the first organisation exists: the start that generated the key
+  // may have been stopped before it said so.
+  if (setup.required && masterKeys.automatic && !masterKeys.generated) {
+    logger.warn({ file: masterKeys.file }, 'the master key of this store is in this file; back it up together with the data directory');
+  }
   const stopWatchingKeys = masterKeys.file
     ? watchMasterKeyFile(masterKeys.file, keyring, (error) => logger.error({ err: error }, 'could not reload the master key file'))
     : () => {};
