@@ -249,16 +249,21 @@ function sessionEnvironments(session: PhaseSession, app: AppInfo): EnvInfo[] {
   return unlocked.environments.map((e, i) => ({ id: e.id, name: e.name, envType: e.envType, index: i }));
 }
 
-export function pickEnvironment(envs: readonly EnvInfo[], ref: string, app: AppInfo): EnvInfo {
+/**
+ * The environment `ref` names: its id or its name (ignoring case, as the API matches names), else,
+ * with `prefix`, a unique prefix typed on the command line (`dev`, `prod`, `stag`). `exact` where a
+ * guess could hit another environment: deleting or renaming one, and the name a linked directory
+ * keeps (once its environment is gone, `prod` must not become `production`).
+ */
+export function pickEnvironment(envs: readonly EnvInfo[], ref: string, app: AppInfo, match: 'prefix' | 'exact' = 'prefix'): EnvInfo {
   const lower = ref.toLowerCase();
-  // Exactly (ignoring case, as the API matches names), else a unique prefix: `dev`, `prod`, `stag`.
-  const prefixed = envs.filter((e) => e.name.toLowerCase().startsWith(lower));
+  const prefixed = match === 'prefix' ? envs.filter((e) => e.name.toLowerCase().startsWith(lower)) : [];
   const found = envs.find((e) => e.id === lower) ?? envs.find((e) => e.name.toLowerCase() === lower) ?? (prefixed.length === 1 ? prefixed[0] : undefined);
   if (!found && prefixed.length > 1) throw new UserError(`'${ref}' could be ${prefixed.map((e) => e.name).join(' or ')} in ${app.name}`, 'give more of the name');
   if (!found) {
     throw new UserError(
       `no environment '${ref}' in ${app.name} is accessible with this token`,
-      envs.length > 0 ? `its environments: ${envs.map((e) => e.name).join(', ')}` : 'ask an owner or admin for access',
+      envs.length > 0 ? `its environments: ${envs.map((e) => e.name).join(', ')}${match === 'exact' ? ' (give the whole name or the id here)' : ''}` : 'ask an owner or admin for access',
     );
   }
   return found;
@@ -270,6 +275,8 @@ export interface ResolvedTarget {
   appRef: string;
   /** The environment as the user named it. */
   envRef: string;
+  /** How envRef may match: a prefix when typed (flag, COFFER_ENV), exactly when read from .coffer.json. */
+  envMatch: 'prefix' | 'exact';
   /** Normalised path from --path / COFFER_PATH / the project file; undefined when none was given. */
   path: string | undefined;
   project: FoundProject | undefined;
@@ -286,27 +293,28 @@ export async function resolveTarget(options: TargetOptions): Promise<ResolvedTar
   if (!appRef) throw new UserError('no app given', 'pass --app (id or name), set COFFER_APP, or link this directory with `coffer init`');
   // Apps are named case-insensitively (ids too), as --app matches them.
   const sameApp = project !== undefined && [project.config.appId, project.config.appName].some((name) => name.toLowerCase() === appRef.toLowerCase());
-  const envRef = options.env?.trim() || (sameApp ? project!.config.env : undefined);
+  const typedEnv = options.env?.trim();
+  const envRef = typedEnv || (sameApp ? project!.config.env : undefined);
   if (!envRef) {
     const linked = project ? `; this directory's environment (${project.config.env}) applies to its app ${project.config.appName} only` : '';
     throw new UserError(`no environment given for ${appRef}${linked}`, 'pass --env (e.g. --env development), or set COFFER_ENV');
   }
   const pathText = options.path ?? (sameApp ? project!.config.path : undefined);
-  return { account, appRef, envRef, path: pathText === undefined || pathText === '' ? undefined : normalisePath(pathText), project };
+  return { account, appRef, envRef, envMatch: typedEnv ? 'prefix' : 'exact', path: pathText === undefined || pathText === '' ? undefined : normalisePath(pathText), project };
 }
 
 /** A client for the target's environment: REST for SSE apps, the client protocol for E2EE apps or `raw`. */
 export async function openSecretsClient(target: ResolvedTarget, options: { raw?: boolean } = {}): Promise<SecretsClient> {
   const app = await findApp(target.account, target.appRef);
   if (app.sseEnabled && !options.raw) {
-    const env = pickEnvironment(await listEnvironments(target.account, app), target.envRef, app);
+    const env = pickEnvironment(await listEnvironments(target.account, app), target.envRef, app, target.envMatch);
     return new RestSecretsClient(target.account, app, env);
   }
   const session = await openSession(target.account);
   try {
     const unlocked = session.apps.find((a) => a.id === app.id);
     if (!unlocked) throw new UserError(`this token holds no environment key of ${app.name}`, 'ask an owner or admin for access');
-    const env = pickEnvironment(sessionEnvironments(session, app), target.envRef, app);
+    const env = pickEnvironment(sessionEnvironments(session, app), target.envRef, app, target.envMatch);
     const unlockedEnv = unlocked.environments.find((e) => e.id === env.id)!;
     return new ProtocolSecretsClient(target.account, session, app, env, unlockedEnv, Boolean(options.raw));
   } catch (error) {

@@ -105,7 +105,9 @@ export class Apps {
         .where('id', '=', app.id)
         .where('organisation_id', '=', org)
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      // Deleted since the request's target was resolved.
+      if (!row) throw notFound(`App with ID ${app.id} not found`);
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'app.update', appId: app.id, resourceId: app.id, snapshot: { name, description } } }]);
       return row;
     });

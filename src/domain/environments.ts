@@ -9,6 +9,7 @@ import {
   listEnvironmentsOfApp,
   lockAppMemberships,
   lockAppForNewEnvironment,
+  lockEnvironment,
   lockGlobalAccessMembers,
   lockMemberIdentity,
   lockServiceAccountIdentity,
@@ -22,6 +23,9 @@ import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { Action } from './role-definitions.js';
 import type { Principal } from './principal.js';
 import { inTransaction, isUniqueViolation } from './transactions.js';
+
+/** §9.4-9.6: the URL's environment is gone (also when it went while the request ran). */
+const ENVIRONMENT_NOT_FOUND = 'Environment not found';
 
 export const ENVIRONMENT_NAME = /^[a-zA-Z0-9\-_]{1,64}$/;
 export const INVALID_ENVIRONMENT_NAME =
@@ -167,7 +171,8 @@ export class Environments {
       throw forbidden(call.principal.kind === 'member' ? "You don't have access to this environment." : "Service account doesn't have access to this environment.");
     }
     const row = await findEnvironment(this.deps.db, call.principal.organisationId, environment.id);
-    if (!row) throw forbidden("You don't have access to this environment.");
+    // Deleted since the request's target was resolved: gone, as for a request that came later.
+    if (!row) throw notFound(ENVIRONMENT_NOT_FOUND);
     return row;
   }
 
@@ -180,6 +185,9 @@ export class Environments {
     const org = call.principal.organisationId;
     try {
       const updated = await inTransaction(this.deps.db, async ({ trx }) => {
+        // Locked: a delete or another rename at the same moment goes first or after, never between.
+        const current = await lockEnvironment(trx, org, environment.id);
+        if (!current) throw notFound(ENVIRONMENT_NOT_FOUND);
         const other = await trx
           .selectFrom('environments')
           .select('id')
@@ -194,7 +202,7 @@ export class Environments {
           .where('id', '=', environment.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'environment.update', appId: environment.app_id, environmentId: environment.id, resourceId: environment.id, snapshot: { oldName: environment.name, newName: name } } }]);
+        await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'environment.update', appId: environment.app_id, environmentId: environment.id, resourceId: environment.id, snapshot: { oldName: current.name, newName: name } } }]);
         return row;
       });
       this.deps.invalidateDirectory();
@@ -210,8 +218,11 @@ export class Environments {
     const environment = await this.get(call, 'delete');
     const org = call.principal.organisationId;
     await inTransaction(this.deps.db, async ({ trx }) => {
+      // Locked first: of two deletes at once, the second finds nothing (404) and records nothing.
+      const current = await lockEnvironment(trx, org, environment.id);
+      if (!current) throw notFound(ENVIRONMENT_NOT_FOUND);
       await trx.deleteFrom('environments').where('id', '=', environment.id).where('organisation_id', '=', org).execute();
-      await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'environment.delete', appId: environment.app_id, environmentId: environment.id, resourceId: environment.id, snapshot: { name: environment.name } } }]);
+      await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'environment.delete', appId: environment.app_id, environmentId: environment.id, resourceId: environment.id, snapshot: { name: current.name } } }]);
     });
     this.deps.forgetEnvironment(environment.id);
     this.deps.invalidateDirectory();

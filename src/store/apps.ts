@@ -69,6 +69,14 @@ export async function deleteApp(trx: Tx, organisationId: string, appId: string):
   return environments.map((env) => env.id);
 }
 
+/**
+ * The environment's row, locked until the transaction ends (a rename or a delete): of two at once,
+ * the second sees what the first left. Undefined when it is gone.
+ */
+export function lockEnvironment(trx: Tx, organisationId: string, environmentId: string): Promise<Environment | undefined> {
+  return trx.selectFrom('environments').selectAll().where('organisation_id', '=', organisationId).where('id', '=', environmentId).forUpdate().executeTakeFirst();
+}
+
 export function findEnvironment(db: Executor, organisationId: string, environmentId: string): Promise<Environment | undefined> {
   return db.selectFrom('environments').selectAll().where('organisation_id', '=', organisationId).where('id', '=', environmentId).executeTakeFirst();
 }

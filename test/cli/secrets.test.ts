@@ -229,6 +229,27 @@ for (const target of STORE_TARGETS) {
       const gone = await laptop.run(['apps', 'delete', old.id, '--yes'], { cwd: project });
       assert.equal(gone.code, 1);
       assert.match(gone.stderr, /^coffer: no app '[0-9a-f-]{36}' is accessible with this token$/m);
+
+      // Deleting and renaming take the whole name (a prefix deleted Production), and a linked
+      // directory whose environment is gone does not fall to another that starts the same.
+      for (const args of [['envs', 'delete', 'prod', '--yes'], ['envs', 'rename', 'prod', 'live']]) {
+        const guessed = await laptop.run(args, { cwd: project });
+        assert.equal(guessed.code, 1, args.join(' '));
+        assert.match(guessed.stderr, /^coffer: no environment 'prod' in shop is accessible with this token$/m);
+        assert.match(guessed.stderr, /give the whole name or the id here/);
+      }
+      assert.deepEqual((await json(['envs', 'list'])).data.map((e: any) => e.name), ['Development', 'Staging', 'Production']);
+      await json(['envs', 'create', 'pre']);
+      await json(['envs', 'create', 'preview']);
+      const linked = await fs.mkdtemp(path.join(d.dir, 'linked-'));
+      assert.equal((await laptop.run(['init', '--app', 'shop', '--env', 'pre'], { cwd: linked })).code, 0);
+      await json(['envs', 'delete', 'pre', '--yes']);
+      const orphan = await laptop.run(['secrets', 'set', 'LINKED=1'], { cwd: linked });
+      assert.equal(orphan.code, 1);
+      assert.match(orphan.stderr, /^coffer: no environment 'pre' in shop is accessible with this token$/m);
+      assert.equal((await json(['secrets', 'list', '--env', 'preview'])).data.length, 0, 'nothing went to preview');
+      assert.equal((await laptop.run(['secrets', 'list', '--env', 'prev'], { cwd: project })).code, 0, 'a prefix typed for a read still works');
+      await json(['envs', 'delete', 'preview', '--yes']);
     });
 
     it('every command has --help with examples', async () => {

@@ -19,6 +19,7 @@ import { makeMaterial } from '../http/console/accounts.js';
 
 const ROUNDS = 25;
 const ACCEPT_ROUNDS = 8;
+const RENAME_ROUNDS = 10;
 const PERMISSIONS = { permissions: { Apps: ['read'] }, app_permissions: {} };
 
 function assertNo500(answers: Answer[]): void {
@@ -152,6 +153,43 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual(left.map((rows) => rows.length), [0, 0, 0], summary);
       }
       t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
+    });
+
+    it(`${RENAME_ROUNDS} rounds of renames and deletes of one environment, and of one app, at once: 200, 204 or 404, one delete event, renames chained`, async () => {
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const events = async (resourceId: string, action: string) => {
+        await suite.server.domain.deps.audit.sync();
+        return db.selectFrom('events').select(['seq', 'snapshot']).where('organisation_id', '=', org).where('resource_id', '=', resourceId).where('action', '=', action).orderBy('seq').execute();
+      };
+      for (let round = 0; round < RENAME_ROUNDS; round++) {
+        const app = await createApp(suite.api, `renamed-${round}`);
+        const environmentId = app.environments[0]!.id;
+        const original = app.environments[0]!.name;
+        // Four renames to different names at once: each event names the name it replaced.
+        const renames = await Promise.all(['Alpha', 'Bravo', 'Charlie', 'Delta'].map((name) => suite.api.put(`/v1/environments/${environmentId}/`, { name })));
+        assert.deepEqual(renames.map((r) => r.status), [200, 200, 200, 200], describeAnswers(renames));
+        const chain = (await events(environmentId, 'environment.update')).map((e) => e.snapshot as { oldName: string; newName: string });
+        assert.equal(chain.length, 4);
+        assert.equal(chain[0]!.oldName, original);
+        for (let i = 1; i < chain.length; i++) assert.equal(chain[i]!.oldName, chain[i - 1]!.newName, JSON.stringify(chain));
+        // A rename and two deletes at once: the rename lands (200) or finds it gone (404); one delete wins.
+        const [renamed, ...deletes] = await Promise.all([
+          suite.api.put(`/v1/environments/${environmentId}/`, { name: 'Echo' }),
+          suite.api.delete(`/v1/environments/${environmentId}/`),
+          suite.api.delete(`/v1/environments/${environmentId}/`),
+        ]);
+        const summary = `round ${round}: ${describeAnswers([renamed, ...deletes])}`;
+        assertNo500([renamed, ...deletes]);
+        if (renamed.status !== 200) assert.deepEqual([renamed.status, renamed.body], [404, { error: 'Environment not found' }], summary);
+        assert.deepEqual(deletes.map((d) => d.status).sort(), [204, 404], summary);
+        assert.equal((await events(environmentId, 'environment.delete')).length, 1, summary);
+        // The same for the app.
+        const [appRenamed, appDeleted] = await Promise.all([suite.api.put(`/v1/apps/${app.id}/`, { name: `gone-${round}` }), suite.api.delete(`/v1/apps/${app.id}/`)]);
+        assertNo500([appRenamed, appDeleted]);
+        assert.equal(appDeleted.status, 204);
+        if (appRenamed.status !== 200) assert.deepEqual([appRenamed.status, appRenamed.body], [404, { error: `App with ID ${app.id} not found` }]);
+      }
     });
   });
 }

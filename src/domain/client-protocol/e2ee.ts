@@ -14,6 +14,7 @@ import {
   type MasterKeyring,
 } from '../../crypto/index.js';
 import type { App, Environment, EnvType } from '../../store/apps.table.js';
+import { findApp } from '../../store/apps.js';
 import type { Tx } from '../../store/database.js';
 import { listRecipientCandidates, listEnvironmentIdentities, lockApp, lockLiveRecipients, type RecipientRow } from '../../store/client-protocol.js';
 import { insertEnvironmentKeys, type EnvironmentKeyInsert } from '../../store/environment-keys.js';
@@ -24,7 +25,7 @@ import type { BodyReader, Call } from '../context.js';
 import type { DomainDeps } from '../deps.js';
 import type { EnvironmentSecrets } from '../environment-keys.js';
 import { DEFAULT_ENVIRONMENTS, INVALID_ENVIRONMENT_NAME, isValidEnvironmentName } from '../environments.js';
-import { conflict, DomainError, forbidden, invalid } from '../errors.js';
+import { conflict, DomainError, forbidden, invalid, notFound } from '../errors.js';
 import type { ReadPath } from '../secrets/read-path.js';
 import { applyTextRule } from '../text-rule.js';
 import { inTransaction } from '../transactions.js';
@@ -192,7 +193,10 @@ export class E2eeApps {
     }
     if (appRef.sse_enabled) throw conflict(SSE_ALREADY_ENABLED);
     const org = call.principal.organisationId;
+    const appGone = () => notFound(`App with ID ${appRef.id} not found`);
     const environments = await listEnvironmentIdentities(this.deps.db, org, appRef.id);
+    // No environment listed may be an app deleted since the request's target was resolved.
+    if (environments.length === 0 && !(await findApp(this.deps.db, org, appRef.id))) throw appGone();
     if (!environments.every((env) => hasEnvironmentAccess(call.access, env.id))) {
       throw forbidden('Enabling SSE needs access to every environment of the app.');
     }
@@ -224,7 +228,7 @@ export class E2eeApps {
 
     const updated = await inTransaction(this.deps.db, async ({ trx, afterCommit }) => {
       const locked = await lockApp(trx, org, appRef.id);
-      if (!locked) throw invalid('App not found.');
+      if (!locked) throw appGone();
       if (locked.sse_enabled) throw conflict(SSE_ALREADY_ENABLED);
       // The environment set may have changed since it was read: it must still be exactly the one checked.
       const now = (await listEnvironmentIdentities(trx, org, appRef.id)).map((env) => env.id).sort();

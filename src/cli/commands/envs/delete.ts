@@ -13,7 +13,7 @@ export async function envsDelete(ref: string, options: EnvsDeleteOptions): Promi
   const ui = createUi({ json: options.json });
   const { account, app } = await envsTarget(options);
   requireSse(app, 'deleted');
-  const env = pickEnvironment(await listEnvironments(account, app), ref, app);
+  const env = pickEnvironment(await listEnvironments(account, app), ref, app, 'exact');
   if (!options.yes) {
     if (!ui.interactive) throw new UserError(`deleting ${env.name} removes all its secrets for good`, 'pass --yes to confirm');
     const typed = await ui.text({ message: `This deletes ${env.name} of ${app.name} with all its secrets. Type its name to confirm` });

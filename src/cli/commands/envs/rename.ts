@@ -11,7 +11,7 @@ export async function envsRename(ref: string, newName: string, options: EnvsRena
   const ui = createUi({ json: options.json });
   const { account, app } = await envsTarget(options);
   requireSse(app, 'renamed');
-  const env = pickEnvironment(await listEnvironments(account, app), ref, app);
+  const env = pickEnvironment(await listEnvironments(account, app), ref, app, 'exact');
   const renamed = await restApi(account).send<{ id: string; name: string }>('PUT', `/v1/environments/${env.id}/`, { name: newName });
   if (ui.json) {
     ui.printJson({ app: { id: app.id, name: app.name }, id: env.id, previousName: env.name, name: renamed.body.name });
