@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RateLimit } from '../config.js';
-import { retryAfter, type RateLimitDecision, type RateLimitStore } from './rate-limit.js';
+import { MemoryRateLimitStore, retryAfter, type RateLimitDecision, type RateLimitStore } from './rate-limit.js';
 
 // KEYS[1] bucket; ARGV: now (ms), window (ms), count, unique member.
 // Returns {1} when recorded, {0, recorded, oldest ms} when the window is full.
@@ -36,10 +36,20 @@ type SlidingLogRedis = Redis & {
   cofferSlidingLog(key: string, now: number, windowMs: number, count: number, member: string): Promise<[number, number?, string?]>;
 };
 
+/**
+ * After Redis fails to answer, how long this node counts on its own before asking Redis again: a
+ * request must not wait for a Redis that is down or stalled (each did, 1 to 4 s, at 1 % of the
+ * usual throughput), and an unanswered limiter must not let everything through either.
+ */
+export const REDIS_RETRY_AFTER_MS = 5_000;
+
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: SlidingLogRedis;
   readonly #prefix: string;
   readonly #onError: (error: unknown) => void;
+  /** This node's own sliding log, used while Redis is failing. */
+  readonly #local = new MemoryRateLimitStore();
+  #failingUntil = 0;
 
   private constructor(redis: SlidingLogRedis, options: RedisRateLimitOptions) {
     this.#redis = redis;
@@ -49,7 +59,15 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   /** Connects first, so a wrong REDIS_URL stops the server at start instead of failing open silently. */
   static async connect(options: RedisRateLimitOptions): Promise<RedisRateLimitStore> {
-    const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true }) as SlidingLogRedis;
+    // No offline queue: while the connection is down a command fails at once instead of waiting
+    // for a reconnection; a stalled Redis fails it after commandTimeout.
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 500,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+    }) as SlidingLogRedis;
     redis.defineCommand('cofferSlidingLog', { numberOfKeys: 1, lua: SLIDING_LOG });
     // ioredis reports connection trouble as events; the hit() path reports the consequences.
     redis.on('error', () => {});
@@ -63,6 +81,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async hit(bucket: string, limit: RateLimit, nowMs: number): Promise<RateLimitDecision> {
+    if (nowMs < this.#failingUntil) return this.#local.hit(bucket, limit, nowMs);
     const windowMs = limit.periodSeconds * 1000;
     const member = `${nowMs}-${randomBytes(6).toString('hex')}`;
     try {
@@ -71,8 +90,10 @@ export class RedisRateLimitStore implements RateLimitStore {
       return { allowed: false, retryAfterSeconds: retryAfter(limit, Number(recorded), Number(oldest), nowMs) };
     } catch (error) {
       // A rate limiter protects capacity, not secrets: losing Redis must not take the API down.
-      this.#onError(error);
-      return { allowed: true };
+      // Until it is asked again, each node keeps its own budget (as without REDIS_URL).
+      if (nowMs >= this.#failingUntil) this.#onError(error);
+      this.#failingUntil = nowMs + REDIS_RETRY_AFTER_MS;
+      return this.#local.hit(bucket, limit, nowMs);
     }
   }
 

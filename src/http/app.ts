@@ -111,6 +111,38 @@ function answerWhatNodeWouldDrop(server: HttpServer): void {
   });
 }
 
+/**
+ * Answers a connection may have waiting behind the one being sent (HTTP/1.1 pipelining). Node reads
+ * a connection's requests a whole chunk at a time, up to ~1,600 in 64 KB, and queues every answer
+ * until the client reads: one that never reads could make the server hold gigabytes (40 connections
+ * of 1,000 `GET /openapi.json` each ran it out of memory). Past this many, the connection is closed.
+ */
+export const MAX_QUEUED_RESPONSES = 32;
+const queuedResponses = Symbol('coffer.queuedResponses');
+
+function limitPipelining(server: HttpServer): void {
+  const handlers = server.listeners('request') as Array<(request: IncomingMessage, response: ServerResponse) => void>;
+  if (handlers.length !== 1) throw new Error(`expected Fastify's one request listener, found ${handlers.length}`);
+  const [handle] = handlers as [(request: IncomingMessage, response: ServerResponse) => void];
+  server.removeListener('request', handle);
+  server.on('request', (request, response) => {
+    // A response with its socket is the one being sent: the common case costs this one check.
+    if (response.socket === null) {
+      const socket = request.socket as IncomingMessage['socket'] & { [queuedResponses]?: number };
+      const queued = (socket[queuedResponses] ?? 0) + 1;
+      if (queued > MAX_QUEUED_RESPONSES) {
+        socket.destroy();
+        return;
+      }
+      socket[queuedResponses] = queued;
+      response.once('close', () => {
+        socket[queuedResponses]!--;
+      });
+    }
+    handle(request, response);
+  });
+}
+
 /** Where an HTTP/1.1 request without a Host header is routed, to be refused (RFC 9112 §3.2: 400). */
 const MISSING_HOST_ROUTE = '/.coffer-missing-host';
 
@@ -165,6 +197,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // contract fixes exact messages and check order, and responses are serialized from what the
   // handlers build (never silently trimmed to a schema).
   answerWhatNodeWouldDrop(app.server);
+  limitPipelining(app.server);
   for (const method of EVERY_METHOD) if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
   refuseMissingHost(app);
   app.setValidatorCompiler(() => () => true);

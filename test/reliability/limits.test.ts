@@ -7,11 +7,13 @@
 // The timing checks are "within the documented limit plus generous slack", never benchmarks.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CompiledQuery } from 'kysely';
 import { FOLDER_DEPTH_MAX } from '../../src/domain/secrets/paths.js';
 import { liveSecretsQuery } from '../../src/store/secrets.js';
 import { MAX_BATCH_SIZE } from '../../src/domain/secrets/validate.js';
+import { MAX_QUEUED_RESPONSES } from '../../src/http/app.js';
 import { PUBLIC_BODY_LIMIT } from '../../src/http/routes/console/define.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -311,6 +313,52 @@ for (const target of STORE_TARGETS) {
       assert.equal(JSON.parse(outcome.body.toString())[0].key, 'PIPELINED');
       const listed = await api.get(secretsUrl(app.id, 'development', '&key=PIPELINED'));
       assert.equal(listed.body.length, 1);
+    });
+
+    it(`closes a connection that pipelines requests without reading the answers, past ${MAX_QUEUED_RESPONSES} waiting, and answers a pipelining client that reads`, async () => {
+      // Each answer is 121 KB; 400 of them, unread, were held by the server (40 such connections ran it out of memory).
+      const many = Buffer.from('GET /openapi.json HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n'.repeat(400));
+      // Sent, then nothing read for a while (the answers back up), then read to the end: the server
+      // cut the connection, so far fewer than 400 answers arrive before it ends.
+      const answered = await new Promise<number>((resolve) => {
+        let text = '';
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.pause();
+          socket.write(many);
+          setTimeout(() => socket.resume(), 1000);
+        });
+        socket.setEncoding('latin1');
+        const count = () => (text.match(/HTTP\/1\.1 200/g) ?? []).length;
+        const deadline = setTimeout(() => socket.destroy(), 30_000);
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if (count() === 400) socket.destroy();
+        });
+        socket.on('close', () => {
+          clearTimeout(deadline);
+          resolve(count());
+        });
+        socket.on('error', () => {});
+      });
+      const closed = answered < 400;
+      assert.equal(closed, true, 'the server closed the connection');
+      assert.equal((await api.get('/health/')).status, 200, 'and goes on answering others');
+      // A client that pipelines a few requests and reads is answered, in order.
+      const few = Buffer.from(Array.from({ length: 10 }, (_, i) => `GET /health/?n=${i} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`).join(''));
+      const answers = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = net.connect(port, '127.0.0.1', () => socket.write(few));
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if ((text.match(/HTTP\/1\.1 200/g) ?? []).length === 10) {
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+      });
+      assert.equal((answers.match(/HTTP\/1\.1 200/g) ?? []).length, 10);
     });
 
     it('refuses more than 100 environments in one app creation and accepts 100', async () => {

@@ -2,10 +2,11 @@
 // The sixth request of a 5/m budget gets 429 with Retry-After and Phase's exact message; two nodes on
 // one Redis share the budget.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemoryRateLimitStore, RateLimiter, retryAfter, type RateLimitStore } from '../../../src/domain/rate-limit.js';
-import { RedisRateLimitStore } from '../../../src/domain/rate-limit-redis.js';
+import { REDIS_RETRY_AFTER_MS, RedisRateLimitStore } from '../../../src/domain/rate-limit-redis.js';
 import { DomainError } from '../../../src/domain/errors.js';
 import { apiClient, createOwner, type ApiClient } from '../../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -73,6 +74,30 @@ describe('rate-limit arithmetic (§1.9)', () => {
       await checkSlidingLog(store);
     } finally {
       await store.close();
+    }
+  });
+
+  it('keeps counting on its own, without waiting for Redis, while Redis is stalled, and asks it again later', { skip: REDIS_URL ? false : NO_REDIS }, async () => {
+    const proxy = await freezableProxy(new URL(REDIS_URL!));
+    const errors: unknown[] = [];
+    const store = await RedisRateLimitStore.connect({ url: proxy.url, keyPrefix: `coffer-test:${randomUUID()}:`, onError: (error) => errors.push(error) });
+    const limit = { count: 3, periodSeconds: 60 };
+    try {
+      assert.deepEqual(await store.hit('shared', limit, Date.now()), { allowed: true });
+      proxy.freeze();
+      // The first request finds Redis stalled (after its command timeout); the rest of the window
+      // goes by this node's own log: 3 allowed, then refused, and Redis is not asked.
+      const decisions = [];
+      for (let i = 0; i < 5; i++) decisions.push((await store.hit('stalled', limit, Date.now())).allowed);
+      assert.deepEqual(decisions, [true, true, true, false, false]);
+      assert.equal(errors.length, 1, 'one warning for the outage, not one per request');
+      assert.equal(proxy.sentWhileFrozen(), 1, 'only the first request went to Redis');
+      proxy.thaw();
+      assert.deepEqual(await store.hit('again', limit, Date.now() + REDIS_RETRY_AFTER_MS), { allowed: true }, 'asked again once the pause is over');
+      assert.equal(errors.length, 1);
+    } finally {
+      await store.close();
+      await proxy.close();
     }
   });
 
@@ -152,3 +177,41 @@ describe('two nodes sharing one Redis', { skip: !REDIS_URL ? NO_REDIS : !TEST_DA
     assertThrottled(await onSecond.get('/v1/roles/'));
   });
 });
+
+/**
+ * A TCP proxy to Redis that can stop passing client bytes on (a stalled Redis: connected, silent)
+ * and counts the writes that arrive while it does.
+ */
+async function freezableProxy(target: URL) {
+  let frozen = false;
+  let arrivedFrozen = 0;
+  const held: Array<{ upstream: net.Socket; data: Buffer }> = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    sockets.add(client).add(upstream);
+    client.on('data', (data) => {
+      if (frozen) {
+        arrivedFrozen++;
+        held.push({ upstream, data });
+      } else upstream.write(data);
+    });
+    upstream.on('data', (data) => client.write(data));
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) a.on('close', () => b.destroy()).on('error', () => b.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}${target.pathname}`,
+    freeze: () => void (frozen = true),
+    thaw: () => {
+      frozen = false;
+      for (const { upstream, data } of held.splice(0)) upstream.write(data);
+    },
+    sentWhileFrozen: () => arrivedFrozen,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
