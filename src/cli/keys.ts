@@ -267,7 +267,7 @@ export async function recoveryRequest(options: { phrase: string; organisationId:
 /** `30d`, `12h`, `90m`, `3600s`, `2w` or plain seconds -> milliseconds; `never` -> null. */
 export function parseDuration(text: string): number | null {
   const trimmed = text.trim().toLowerCase();
-  if (trimmed === 'never' || trimmed === '') return null;
+  if (trimmed === 'never') return null;
   const match = /^(\d+)\s*([smhdw]?)$/.exec(trimmed);
   const units: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
   if (!match || Number(match[1]) === 0) throw new UserError(`'${text}' is not a duration`, 'use e.g. 30d, 12h, 90m, 3600s or never');

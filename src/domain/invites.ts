@@ -127,7 +127,7 @@ export class Invites {
     const invite = id ? await findInvite(this.deps.db, org, id) : undefined;
     if (!invite) throw notFound('Invite not found.');
     await inTransaction(this.deps.db, async ({ trx }) => {
-      await deleteInvite(trx, org, invite.id);
+      if (!(await deleteInvite(trx, org, invite.id))) throw notFound('Invite not found.');
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'invite.delete', resourceId: invite.id } }]);
     });
   }

@@ -5,17 +5,18 @@ import { asUuid } from '../store/directory.js';
 import type { Executor } from '../store/database.js';
 import { lockMemberIdentity } from '../store/apps.js';
 import { removeAllIndividualAccess } from '../store/individual-access.js';
-import { findMember, listMembers, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
+import { findMember, listMembers, lockMembersForChange, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
 import { lockRoleForAssignment } from '../store/roles.js';
 import { allowsOrg, mayAssignGlobalRole, memberChangeDenial, type MemberChangeDenial } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
-import { forbidden, invalid, notFound } from './errors.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { applyDeclaredAccess, describeIndividualAccess, grantEverything, parseDeclaredAccess, type AppAccessView } from './individual-access.js';
 import type { Action } from './role-definitions.js';
 import { inTransaction } from './transactions.js';
 
 export const MEMBER_NOT_FOUND = 'Member not found.';
+export const CALLER_ROLE_CHANGED = 'Your own role changed while this request ran. Try again.';
 
 export interface MemberAccess {
   member: MemberRow;
@@ -60,16 +61,14 @@ export class Members {
   /** §12.3, and OPEN-9: a promotion to a global-access role grants every app and environment. */
   async updateRole(call: Call, memberId: string, readBody: BodyReader): Promise<MemberRow> {
     this.#require(call, 'update');
-    const member = await this.#find(this.deps.db, call, memberId);
-    if (isOwner(member)) throw forbidden('The Owner role cannot be changed via the API. Use the ownership transfer flow.');
-    const denial = memberChangeDenial(call.principal, call.access, { memberId: member.id, globalAccess: hasGlobalAccess(member) });
-    if (denial) throw forbidden(UPDATE_DENIALS[denial]);
+    this.#judgeChange(call, await this.#find(this.deps.db, call, memberId), 'update');
     const roleId = readBody().role_id;
     if (roleId === undefined || roleId === null || roleId === '' || roleId === false || roleId === 0) throw invalid('Missing required field: role_id');
     const org = call.principal.organisationId;
     const id = typeof roleId === 'string' ? asUuid(roleId) : undefined;
     if (!id) throw notFound('Role not found.');
     const updated = await inTransaction(this.deps.db, async ({ trx }) => {
+      const member = await this.#lockForChange(trx, call, memberId, 'update');
       // The role is judged as locked: held until commit, it cannot be deleted (see Roles.delete) nor
       // changed (see Roles.update) under the member.
       const role = await lockRoleForAssignment(trx, org, id);
@@ -99,14 +98,12 @@ export class Members {
   /** §12.5: soft removal; the member's grants and app memberships go with it. */
   async remove(call: Call, memberId: string): Promise<void> {
     this.#require(call, 'delete');
-    const member = await this.#find(this.deps.db, call, memberId);
-    if (isOwner(member)) throw forbidden('The Owner cannot be removed via the API. Use the ownership transfer flow.');
-    const denial = memberChangeDenial(call.principal, call.access, { memberId: member.id, globalAccess: hasGlobalAccess(member) });
-    if (denial) throw forbidden(REMOVE_DENIALS[denial]);
+    this.#judgeChange(call, await this.#find(this.deps.db, call, memberId), 'remove');
     const org = call.principal.organisationId;
     await inTransaction(this.deps.db, async ({ trx }) => {
       // The row first: it waits for environment creates that locked it as a grantee, so their grants
       // are among those removed next, and creates that come later skip the member.
+      const member = await this.#lockForChange(trx, call, memberId, 'remove');
       await softDeleteMember(trx, org, member.id, new Date());
       await removeAllIndividualAccess(trx, org, { memberId: member.id });
       await this.deps.audit.append(trx, [
@@ -114,6 +111,32 @@ export class Members {
       ]);
     });
     this.deps.invalidateDirectory();
+  }
+
+  /** The owner and global-access rules of §12.3 and §12.5, on the member as given. */
+  #judgeChange(call: Call, member: MemberRow, change: 'update' | 'remove'): void {
+    if (isOwner(member)) {
+      throw forbidden(change === 'update' ? 'The Owner role cannot be changed via the API. Use the ownership transfer flow.' : 'The Owner cannot be removed via the API. Use the ownership transfer flow.');
+    }
+    const denial = memberChangeDenial(call.principal, call.access, { memberId: member.id, globalAccess: hasGlobalAccess(member) });
+    if (denial) throw forbidden((change === 'update' ? UPDATE_DENIALS : REMOVE_DENIALS)[denial]);
+  }
+
+  /**
+   * The member (and a calling member) locked, and the rules judged again on the rows as locked: on
+   * PostgreSQL, two changes at once were both judged on what they had read before, so a Manager
+   * could demote a member being promoted to Admin, and two Admins could demote each other. A caller
+   * whose own role changed meanwhile is refused (its permissions were read under the old one).
+   */
+  async #lockForChange(trx: Executor, call: Call, memberId: string, change: 'update' | 'remove'): Promise<MemberRow> {
+    const org = call.principal.organisationId;
+    const caller = call.principal.kind === 'member' ? call.principal.memberId : undefined;
+    const rows = await lockMembersForChange(trx, org, memberId, caller);
+    const member = rows.find((row) => row.id === memberId);
+    if (!member) throw notFound(MEMBER_NOT_FOUND);
+    if (caller && rows.find((row) => row.id === caller)?.role_id !== call.access.role?.id) throw conflict(CALLER_ROLE_CHANGED);
+    this.#judgeChange(call, member, change);
+    return member;
   }
 
   /** §12.6 GET */

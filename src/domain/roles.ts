@@ -60,7 +60,9 @@ function validateClassMap(map: Record<string, unknown>, scope: 'org' | 'app'): v
 /** §11.6, on a value already known to be an object. */
 export function validatePermissionObject(input: Record<string, unknown>): ValidatedPermissions {
   // `appPermissions` is an alias; when both keys are present the later one in the JSON text wins.
-  const normalised: Record<string, unknown> = {};
+  // No prototype: a key named `__proto__` is then a key like any other (and refused as unknown),
+  // not the object's prototype, through which the nested keys would pass for the real ones.
+  const normalised: Record<string, unknown> = Object.create(null);
   for (const [key, value] of Object.entries(input)) normalised[key === 'appPermissions' ? 'app_permissions' : key] = value;
   const allowed = ['permissions', 'app_permissions'];
   const unknown = Object.keys(normalised).filter((k) => !allowed.includes(k));
@@ -167,6 +169,8 @@ export class Roles {
       // The UPDATE waits for assignments of the role in flight (they hold it FOR SHARE and judge it on
       // the row they locked), and assignments arriving now wait for this commit and see the change.
       const updated = await updateRole(trx, org, role.id, changes);
+      // Deleted since it was looked up.
+      if (!updated) throw notFound('Role not found.');
       await this.deps.audit.append(trx, [{ organisationId: org, actor: call, event: { kind: 'audit', action: 'role.update', resourceId: role.id, snapshot: { oldName: role.name, ...changes } } }]);
       return updated;
     });

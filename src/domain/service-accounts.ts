@@ -292,7 +292,7 @@ export class ServiceAccounts {
     const token = id ? await findLiveToken(this.deps.db, org, account.id, id) : undefined;
     if (!token) throw notFound('Token not found.');
     await inTransaction(this.deps.db, async ({ trx }) => {
-      await revokeToken(trx, org, token.id, new Date());
+      if (!(await revokeToken(trx, org, token.id, new Date()))) throw notFound('Token not found.');
       await this.deps.audit.append(trx, [
         { organisationId: org, actor: call, event: { kind: 'audit', action: 'service_account_token.delete', resourceId: token.id, snapshot: { serviceAccountId: account.id, name: token.name } } },
       ]);

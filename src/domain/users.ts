@@ -12,7 +12,7 @@ import type { BodyReader } from './context.js';
 import type { DomainDeps } from './deps.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { GuessLimiter } from './guess-limit.js';
-import type { MemberKeyMaterial, Organisations } from './organisations.js';
+import { validateKeyMaterial, type MemberKeyMaterial, type Organisations } from './organisations.js';
 import type { NewPersonalToken, PersonalTokens, RegisteredToken } from './personal-tokens.js';
 import type { Actor, MemberPrincipal } from './principal.js';
 import type { SessionInfo } from './sessions.js';
@@ -249,6 +249,7 @@ export class Users {
     if (!organisation) throw invalid("'organisation' must be an object with id and name.");
     if (typeof organisation.id !== 'string' || asUuid(organisation.id) === undefined) throw invalid("'organisation.id' must be a UUID chosen by the client.");
     const keyring = readKeyMaterial(body.keyring);
+    validateKeyMaterial(keyring);
     const token = readTokenInput(body.token);
     const user = await findUserById(this.#db, caller.userId);
     if (!user) throw notFound(USER_NOT_FOUND);

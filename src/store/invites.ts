@@ -86,6 +86,8 @@ export async function insertInvite(db: Executor, invite: InviteInsert): Promise<
   await db.insertInto('invites').values({ ...invite, valid: true }).execute();
 }
 
-export async function deleteInvite(db: Executor, organisationId: string, inviteId: string): Promise<void> {
-  await db.deleteFrom('invites').where('organisation_id', '=', organisationId).where('id', '=', inviteId).execute();
+/** False when the invite was already deleted (by a delete that committed first). */
+export async function deleteInvite(db: Executor, organisationId: string, inviteId: string): Promise<boolean> {
+  const result = await db.deleteFrom('invites').where('organisation_id', '=', organisationId).where('id', '=', inviteId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

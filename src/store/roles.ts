@@ -72,7 +72,8 @@ export interface RoleChanges {
   app_permissions?: unknown;
 }
 
-export async function updateRole(db: Executor, organisationId: string, roleId: string, changes: RoleChanges): Promise<Role> {
+/** The role as changed; undefined when it no longer exists. */
+export async function updateRole(db: Executor, organisationId: string, roleId: string, changes: RoleChanges): Promise<Role | undefined> {
   const set: Record<string, string | null> = {};
   if (changes.name !== undefined) set.name = changes.name;
   if (changes.description !== undefined) set.description = changes.description;
@@ -85,7 +86,7 @@ export async function updateRole(db: Executor, organisationId: string, roleId: s
     .where('organisation_id', '=', organisationId)
     .where('id', '=', roleId)
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
 }
 
 export async function deleteRole(db: Executor, organisationId: string, roleId: string): Promise<void> {

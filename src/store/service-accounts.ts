@@ -111,8 +111,16 @@ export async function insertServiceAccountToken(db: Executor, row: Insertable<Se
   await db.insertInto('service_account_tokens').values(row).execute();
 }
 
-export async function revokeToken(db: Executor, organisationId: string, tokenId: string, at: Date): Promise<void> {
-  await db.updateTable('service_account_tokens').set({ deleted_at: at }).where('organisation_id', '=', organisationId).where('id', '=', tokenId).execute();
+/** False when the token was already revoked (by a revocation that committed first). */
+export async function revokeToken(db: Executor, organisationId: string, tokenId: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('service_account_tokens')
+    .set({ deleted_at: at })
+    .where('organisation_id', '=', organisationId)
+    .where('id', '=', tokenId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export async function revokeAllTokens(db: Executor, organisationId: string, serviceAccountId: string, at: Date): Promise<void> {

@@ -163,6 +163,10 @@ for (const target of STORE_TARGETS) {
         const badUrl = await bob.run(['whoami', '--url', 'ftp://x'], { env: { COFFER_TOKEN: 'pss_user:v1:' + Array(4).fill('ab'.repeat(32)).join(':') } });
         assert.equal(badUrl.code, 1);
         assert.match(badUrl.stderr, /not an http:\/\/ or https:\/\/ URL/);
+        // An unset shell variable as the lifetime is refused, not taken as "never expires".
+        const emptyLifetime = await bob.run(['tokens', 'create', '--expires-in', '', '--service-account', '00000000-0000-4000-8000-000000000000'], { env: { COFFER_URL: server.url, COFFER_TOKEN: 'pss_user:v1:' + Array(4).fill('ab'.repeat(32)).join(':') } });
+        assert.equal(emptyLifetime.code, 1);
+        assert.match(emptyLifetime.stderr, /^coffer: '' is not a duration$/m);
         const help = await bob.run(['tokens', 'create', '--help']);
         assert.equal(help.code, 0);
         assert.match(help.stdout, /Examples:/);

@@ -77,6 +77,8 @@ for (const target of STORE_TARGETS) {
         [{ name: 'x1', permissions: { zeta: 1, globalAccess: true, permissions: {} } }, 400, 'Unknown top-level keys: globalAccess, zeta. Allowed keys: permissions, app_permissions.'],
         [{ name: 'x1', permissions: { permissions: {} } }, 400, 'Missing required keys: app_permissions. Required keys: permissions, app_permissions.'],
         [{ name: 'x1', permissions: { foo: null } }, 400, 'Unknown top-level keys: foo. Allowed keys: permissions, app_permissions.'],
+        // As JSON text has it: a key like any other (copied naively, it became the prototype and its keys passed for real ones).
+        [{ name: 'x1', permissions: JSON.parse('{"__proto__": {"permissions": {"Apps": ["read"]}, "app_permissions": {}}}') }, 400, 'Unknown top-level keys: __proto__. Allowed keys: permissions, app_permissions.'],
         [{ name: 'x1', permissions: { appPermissions: {} } }, 400, 'Missing required keys: permissions. Required keys: permissions, app_permissions.'],
         [{ name: 'x1', permissions: { permissions: [], app_permissions: {} } }, 400, 'permissions must be a JSON object.'],
         [{ name: 'x1', permissions: { permissions: { Secrets: ['read'] }, app_permissions: {} } }, 400, `Unknown org permission class: 'Secrets'. Valid classes: ${ORG_CLASSES}.`],

@@ -32,7 +32,8 @@ export async function tokensCreate(options: TokensCreateOptions): Promise<void> 
   const ui = createUi({ json: options.json });
   const account = await resolveAccount(options.url);
   const api = new CofferApi(account.url, { kind: 'token', token: account.token });
-  const lifetimeMs = options.expiresIn ? parseDuration(options.expiresIn) : null;
+  // An empty value (an unset shell variable) is refused, not taken as "never expires".
+  const lifetimeMs = options.expiresIn !== undefined ? parseDuration(options.expiresIn) : null;
   const name = options.name?.trim() || tokenNameForThisMachine();
 
   if (options.serviceAccount) {
