@@ -7,6 +7,7 @@ import { lockMemberIdentity } from '../store/apps.js';
 import { removeAllIndividualAccess } from '../store/individual-access.js';
 import { findMember, listMembers, lockMembersForChange, setMemberRole, softDeleteMember, type MemberRow } from '../store/members.js';
 import { lockRoleForAssignment } from '../store/roles.js';
+import { lockServiceAccountRole } from '../store/service-accounts.js';
 import { allowsOrg, mayAssignGlobalRole, memberChangeDenial, type MemberChangeDenial } from './access.js';
 import type { BodyReader, Call } from './context.js';
 import type { DomainDeps } from './deps.js';
@@ -134,7 +135,14 @@ export class Members {
     const rows = await lockMembersForChange(trx, org, memberId, caller);
     const member = rows.find((row) => row.id === memberId);
     if (!member) throw notFound(MEMBER_NOT_FOUND);
-    if (caller && rows.find((row) => row.id === caller)?.role_id !== call.access.role?.id) throw conflict(CALLER_ROLE_CHANGED);
+    const judgedUnder = call.access.role?.id ?? null;
+    if (caller) {
+      const own = rows.find((row) => row.id === caller);
+      if (!own || (own.role_id ?? null) !== judgedUnder) throw conflict(CALLER_ROLE_CHANGED);
+    } else if (call.principal.kind === 'service_account') {
+      const account = await lockServiceAccountRole(trx, org, call.principal.serviceAccountId);
+      if (!account || (account.role_id ?? null) !== judgedUnder) throw conflict(CALLER_ROLE_CHANGED);
+    }
     this.#judgeChange(call, member, change);
     return member;
   }

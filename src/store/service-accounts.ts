@@ -65,6 +65,14 @@ export async function updateServiceAccount(db: Executor, organisationId: string,
  * reads") but not for the FOR KEY SHARE of foreign keys, so a delete never deadlocks with a write that
  * inserts rows pointing at the account.
  */
+/**
+ * A live service account's role, its row held in SHARE until the transaction ends: the role cannot
+ * change (nor the account be deleted) while a change the account makes is judged on it.
+ */
+export function lockServiceAccountRole(db: Executor, organisationId: string, id: string): Promise<{ role_id: string | null } | undefined> {
+  return db.selectFrom('service_accounts').select('role_id').where('organisation_id', '=', organisationId).where('id', '=', id).where('deleted_at', 'is', null).forShare().executeTakeFirst();
+}
+
 export async function softDeleteServiceAccount(db: Executor, organisationId: string, id: string, at: Date): Promise<boolean> {
   const result = await db
     .updateTable('service_accounts')

@@ -69,6 +69,34 @@ for (const target of STORE_TARGETS) {
       t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
     });
 
+    it('refuses a member change by a caller whose own role changed after its access was read (member and service account)', async () => {
+      const { domain } = suite.server;
+      const db = suite.server.store.db;
+      const org = suite.owner.organisationId;
+      const developer = await roleId(domain, org, 'Developer');
+      const custom = await suite.api.post('/v1/roles/', { name: `member-managers-${randomBytes(3).toString('hex')}`, permissions: { permissions: { Members: ['read', 'update'] }, app_permissions: {} } });
+      assert.equal(custom.status, 201, custom.text);
+      const account = await suite.api.post('/v1/service-accounts/', { name: `managing-${randomBytes(3).toString('hex')}`, role_id: custom.body.id });
+      assert.equal(account.status, 201, account.text);
+      const manager = await addMember(domain, org, 'Manager');
+      for (const [who, authorization, demote] of [
+        ['member', manager.authorization, () => db.updateTable('members').set({ role_id: developer }).where('id', '=', manager.memberId).execute()],
+        ['service account', `Bearer ${account.body.initialToken.bearerToken}`, () => db.updateTable('service_accounts').set({ role_id: developer }).where('id', '=', account.body.id).execute()],
+      ] as const) {
+        const member = await addMember(domain, org, 'Developer');
+        // The caller as the API resolves it, then its role taken away before the change runs.
+        const principal = await domain.authenticator.authenticate(authorization);
+        const { access, target } = await domain.contexts.resolve(principal, {});
+        const call = { principal, access, target, ip: null, userAgent: null };
+        await demote();
+        await assert.rejects(
+          domain.members.updateRole(call, member.memberId, () => ({ role_id: developer })),
+          (error: Error) => error.message === 'Your own role changed while this request ran. Try again.',
+          who,
+        );
+      }
+    });
+
     it(`${ROUNDS} rounds of two deletes of one member, one service-account token and one invite: one 204, one 404, one event each`, async () => {
       const { domain } = suite.server;
       const org = suite.owner.organisationId;
