@@ -16,6 +16,8 @@ import { type Answer, describeAnswers, ownerServerForSuite, tally } from '../hel
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { createApp, sleep } from '../helpers/world.js';
 import { makeMaterial } from '../http/console/accounts.js';
+import { createClientProtocol } from '../../src/domain/client-protocol/index.js';
+import { createE2eeApp } from '../helpers/e2ee.js';
 
 const ROUNDS = 25;
 const ACCEPT_ROUNDS = 8;
@@ -153,6 +155,28 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual(left.map((rows) => rows.length), [0, 0, 0], summary);
       }
       t.diagnostic([...outcomes].map(([outcome, n]) => `${outcome}: ${n}`).join('; '));
+    });
+
+    it('answers 404 for an app or environment deleted after the request resolved it (not 400 or 403)', async () => {
+      const { domain } = suite.server;
+      const resolve = async (input: Parameters<typeof domain.contexts.resolve>[1]) => {
+        const principal = await domain.authenticator.authenticate(suite.owner.authorization);
+        const { access, target } = await domain.contexts.resolve(principal, input);
+        return { principal, access, target, ip: null, userAgent: null };
+      };
+      const app = await createApp(suite.api, `vanishing-${randomBytes(3).toString('hex')}`);
+      const environmentId = app.environments[0]!.id;
+      const readCall = await resolve({ urlEnvId: environmentId, urlOnly: true });
+      await suite.server.store.db.deleteFrom('environments').where('id', '=', environmentId).execute();
+      await assert.rejects(domain.environments.get(readCall, 'read'), (error: Error) => error.message === 'Environment not found' && (error as { kind?: string }).kind === 'not_found');
+
+      const e2ee = await createE2eeApp(domain, suite.owner, `vanishing-e2ee-${randomBytes(3).toString('hex')}`);
+      const enableCall = await resolve({ urlAppId: e2ee.appId, urlOnly: true });
+      await suite.server.store.db.deleteFrom('apps').where('id', '=', e2ee.appId).execute();
+      await assert.rejects(
+        createClientProtocol(domain).e2ee.enableSse(enableCall, () => ({ environments: [] })),
+        (error: Error) => error.message === `App with ID ${e2ee.appId} not found` && (error as { kind?: string }).kind === 'not_found',
+      );
     });
 
     it(`${RENAME_ROUNDS} rounds of renames and deletes of one environment, and of one app, at once: 200, 204 or 404, one delete event, renames chained`, async () => {
