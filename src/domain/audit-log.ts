@@ -108,6 +108,9 @@ function visibleTo(access: AccountAccess): (eb: ExpressionBuilder<Database, 'eve
   };
 }
 
+/** The event of a read of a secret's history (GET /v1/secrets/{id}/history/). */
+export const HISTORY_READ_ACTION = 'history';
+
 export class AuditLog {
   constructor(private readonly deps: DomainDeps) {}
 
@@ -125,7 +128,8 @@ export class AuditLog {
     if (!call.target.app?.sse_enabled) throw invalid('SSE is not enabled for this App');
     await this.deps.audit.sync();
     const org = call.principal.organisationId;
-    const ofSecret = this.deps.db.selectFrom('events').where('organisation_id', '=', org).where('secret_id', '=', secretId);
+    // Its versions: the history reads themselves (below) are in the organisation's trail, not versions.
+    const ofSecret = this.deps.db.selectFrom('events').where('organisation_id', '=', org).where('secret_id', '=', secretId).where('action', '!=', HISTORY_READ_ACTION);
     const created = await ofSecret.select('seq').where('action', '=', 'create').executeTakeFirst();
     const deleted = await ofSecret.select('seq').where('action', '=', 'delete').executeTakeFirst();
     // Sizes first, newest first: only the newest versions that fit one answer are read whole.
@@ -177,6 +181,16 @@ export class AuditLog {
         value: open(snapshotText(event.snapshot, 'value')),
         comment: open(snapshotText(event.snapshot, 'comment')),
       }));
+    // The answer holds the plaintext of every version: like any read, it is answered only once its
+    // event is stored (fail-closed); it was not recorded at all before.
+    await this.deps.readAudit.record(org, call, {
+      kind: 'secret',
+      action: HISTORY_READ_ACTION,
+      appId: environment.app_id,
+      environmentId: environment.id,
+      secretId,
+      description: `History of a secret read (${entries.length} entries)`,
+    });
     return { entries, truncated };
   }
 

@@ -55,6 +55,14 @@ for (const target of STORE_TARGETS) {
       assert.ok(history.body.data.every((e: any, i: number, all: any[]) => i === 0 || e.seq > all[i - 1].seq));
       assert.equal(history.body.truncated, false);
       assert.notEqual((await api.get(`/v1/secrets/${other}/history/`)).body.data.length, 0);
+
+      // The history holds every version's plaintext: reading it is itself an event (it was none),
+      // stored before the answer, and not one of the secret's versions in the next history.
+      await server.domain.deps.audit.sync();
+      const recorded = await server.store.db.selectFrom('events').select(['action', 'secret_id', 'actor_member_id']).where('secret_id', '=', id).where('action', '=', 'history').execute();
+      assert.equal(recorded.length, 1);
+      const again = await api.get(`/v1/secrets/${id}/history/`);
+      assert.deepEqual(again.body.data.map((e: any) => e.action), history.body.data.map((e: any) => e.action));
     });
 
     it('pages through the organisation trail by sequence number', async () => {
