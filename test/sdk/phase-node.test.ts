@@ -80,6 +80,9 @@ for (const target of STORE_TARGETS) {
       const updated = (await api.get(`${rest(app, 'Development')}&key=SDK_KEY`)).body[0];
       // The SDK always sends a comment (an encrypted "" when none is given): it clears the comment.
       assert.deepEqual([updated.value, updated.comment, updated.tags, updated.version], ['updated by the sdk', '', ['sdk', 'v2'], 2]);
+      // Empty batches settle, as with Phase (on a 400 the SDK's promise never settled).
+      await guard.run(phase.create({ appId: app.id, envName: 'Development', secrets: [] }));
+      await guard.run(phase.update({ appId: app.id, envName: 'Development', secrets: [] }));
       const again = await guard.run(phase.get({ appId: app.id, envName: 'Development', key: 'SDK_KEY' }));
       assert.deepEqual(again.map((s) => [s.value, s.version]), [['updated by the sdk', 2]]);
 

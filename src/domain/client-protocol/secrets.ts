@@ -80,6 +80,7 @@ export class ClientSecrets {
   async create(call: Call, readBody: BodyReader): Promise<void> {
     const target = this.#check(call, 'create');
     const entries = validateCiphertextCreateBatch(readBody());
+    if (entries.length === 0) return; // nothing to create: no transaction, no revision
     const { revision } = await this.#writer.create(call, target, entries);
     this.#committed(target, revision);
   }
@@ -88,6 +89,7 @@ export class ClientSecrets {
   async update(call: Call, readBody: BodyReader): Promise<void> {
     const target = this.#check(call, 'update');
     const entries = validateCiphertextUpdateBatch(readBody());
+    if (entries.length === 0) return; // nothing to update
     const { revision } = await this.#writer.update(call, target, entries);
     this.#committed(target, revision);
   }
