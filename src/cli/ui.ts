@@ -121,7 +121,7 @@ export async function readStdin(): Promise<string> {
  * Two secrets from standard input, one per line (the first line break separates them; the second
  * may contain more), e.g. the current and the new password. Neither may be empty.
  */
-export async function readTwoFromStdin(names: [string, string], option: string): Promise<[string, string]> {
+async function readTwoFromStdin(names: [string, string], option: string): Promise<[string, string]> {
   const text = await readStdin();
   const at = text.search(/\r?\n/);
   const first = at === -1 ? text : text.slice(0, at);
