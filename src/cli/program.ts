@@ -196,6 +196,19 @@ export function buildProgram(): Command {
   );
   examples(
     apps
+      .command('grant')
+      .description('give a member or service account the keys of an end-to-end encrypted app (wrapped here, from yours)')
+      .argument('<app>', 'app id, or its name when unique')
+      .option('--member <email>', 'the member (e-mail address or id) who receives the keys')
+      .option('--service-account <name>', 'the service account (name or id) that receives the keys')
+      .option('--env <names...>', 'only these environments (default: every one you hold)')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (app, options) => (await import('./commands/apps/grant.js')).appsGrant(app, options)),
+    ['coffer apps grant vault --member alice@example.com', 'coffer apps grant vault --service-account ci --env Production --json'],
+  );
+  examples(
+    apps
       .command('list')
       .description('list the apps you can reach, with their encryption')
       .addOption(urlOption())

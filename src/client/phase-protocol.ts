@@ -3,7 +3,7 @@
 // wrapped share, the token holds the other share and the wrap key, and only here, in the client,
 // do they meet to rebuild the principal's key pair, which unwraps the environment seeds and salts.
 // Plaintext secrets exist only in this process. Plus Coffer's E2EE extension: creating apps whose
-// keys the server never sees, and enabling SSE on them later.
+// keys the server never sees, handing their keys to principals added later, and enabling SSE on them.
 import {
   authorizationHeaderOf,
   CryptoFormatError,
@@ -228,6 +228,16 @@ export interface CreatedE2eeApp {
   createdAt: string;
   updatedAt: string;
   environments: Array<{ id: string; name: string; envType: string; index: number; identityKey: string }>;
+}
+
+export interface E2eeGrantAnswer {
+  appId: string;
+  memberId?: string;
+  serviceAccountId?: string;
+  /** Environments whose keys the recipient received now. */
+  environmentsGranted: string[];
+  /** Environments the recipient held already (left as they were). */
+  environmentsAlreadyHeld: string[];
 }
 
 export interface AppSummary {
@@ -547,6 +557,24 @@ export class PhaseSession {
       })),
     );
     return this.#transport.request<AppSummary>('POST', `/coffer/v1/apps/${encodeURIComponent(app.id)}/enable-sse/`, { body: { environments } });
+  }
+
+  /**
+   * Hands this session's keys of an E2EE app (Coffer only) to a member or service account that did
+   * not receive them: every environment of the app this session holds, or those named, with its
+   * seed and salt wrapped to the recipient's key-exchange key, derived here from its identity key.
+   */
+  async grantE2ee(appIdOrName: string, recipient: { type: Recipient['type']; id: string }, environmentNames?: readonly string[]): Promise<E2eeGrantAnswer> {
+    const app = this.app(appIdOrName);
+    const environments = environmentNames ? environmentNames.map((name) => this.environment(app, name)) : app.environments;
+    const found = (await this.recipients()).find((r) => r.type === recipient.type && r.id === recipient.id);
+    if (!found) throw new PhaseProtocolError(`no ${recipient.type === 'member' ? 'member' : 'service account'} ${recipient.id} in this organisation`, 'not-found');
+    const wrapKey = ed25519PublicKeyToKx(found.identityKey);
+    const body = {
+      [recipient.type === 'member' ? 'memberId' : 'serviceAccountId']: recipient.id,
+      environments: environments.map((env) => ({ id: env.id, ...wrapEnvironmentSecrets(env, wrapKey) })),
+    };
+    return this.#transport.request<E2eeGrantAnswer>('POST', `/coffer/v1/apps/${encodeURIComponent(app.id)}/grants/`, { body });
   }
 
   /** Wipes the rebuilt private key and every environment key held by this session. */

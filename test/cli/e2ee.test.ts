@@ -1,15 +1,18 @@
 // An end-to-end encrypted app through the CLI, on both stores: `coffer apps create --e2ee`, then
 // secrets set/get/list/import/export/delete and `coffer run` (also --watch) through the client
 // protocol, decrypted in the CLI. The server's tables never hold a name or value in clear, personal
-// overrides apply when active, and the app can be deleted.
+// overrides apply when active, a member who joined later gets its keys with `coffer apps grant`, and
+// the app can be deleted.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PhaseSession } from '../../src/client/index.js';
+import { apiClient } from '../helpers/fixtures.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
 import { assertNotStored, dumpDatabase } from '../http/console/accounts.js';
 import { startDeployment, type Deployment } from './fixture.js';
+import { cliUser } from './run.js';
 
 const NODE = process.execPath;
 const PRINT_ENV = `console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((k) => [k, process.env[k] ?? null]))))`;
@@ -113,6 +116,39 @@ for (const target of STORE_TARGETS) {
       }
       assert.equal(await child.exited, 128 + 15);
       assertNotStored(await dumpDatabase(d.server.store.db), plaintexts);
+    });
+
+    it('grants the app to a member who joined later: wrapped by the owner CLI, read by the member CLI', async () => {
+      const ownerApi = apiClient(d.server.url, `Bearer ${d.setup.token}`);
+      const roles = await ownerApi.get('/v1/roles/');
+      const developerRole = roles.body.data.find((r: any) => r.name === 'Developer').id;
+      const invite = await ownerApi.post('/v1/members/invites/', { email: 'dana@example.com', role_id: developerRole });
+      assert.equal(invite.status, 201, invite.text);
+      const dana = await cliUser('dana');
+      try {
+        await dana.json(['invites', 'accept', invite.body.inviteUrl, '--email', 'dana@example.com', '--password-stdin'], { input: 'dana has a long password' });
+        const before = await dana.run(dev('secrets', 'get', 'VAULT_SECRET_NAME'));
+        assert.equal(before.code, 1, 'no key of the app yet');
+
+        const unknown = await d.owner.run(['apps', 'grant', 'vault', '--member', 'nobody@example.com']);
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.stderr, /^coffer: no member nobody@example\.com in this organisation$/m);
+        const both = await d.owner.run(['apps', 'grant', 'vault', '--member', 'dana@example.com', '--service-account', 'ci']);
+        assert.equal(both.code, 1);
+        assert.match(both.stderr, /^coffer: name one recipient: --member EMAIL or --service-account NAME$/m);
+
+        const granted = await d.owner.json(['apps', 'grant', 'vault', '--member', 'Dana@Example.com', '--env', 'development']);
+        assert.deepEqual([granted.appId, granted.recipient.type, granted.environmentsGranted.length, granted.environmentsAlreadyHeld], [vault.id, 'member', 1, []]);
+        // Dana reads the shared value (the owner's override is the owner's own).
+        assert.equal((await dana.run(dev('secrets', 'get', 'VAULT_SECRET_NAME'))).rawStdout, 'sk_live_e2ee_value');
+        const production = await dana.run(['secrets', 'get', 'IMPORTED', '--app', 'vault', '--env', 'production']);
+        assert.equal(production.code, 1, 'only the environment named');
+        const again = await d.owner.run(['apps', 'grant', 'vault', '--member', 'dana@example.com', '--env', 'development']);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /already held every environment named; nothing changed/);
+      } finally {
+        await dana.remove();
+      }
     });
 
     it('deletes the E2EE app', async () => {

@@ -90,7 +90,7 @@ for (const target of STORE_TARGETS) {
       assert.deepEqual([(byId.get(sa.serviceAccountId) as any).type, (byId.get(sa.serviceAccountId) as any).required], ['service_account', false]);
       // A Developer may not create apps, so gets no recipient list either.
       const denied = await apiClient(server.url, developer.authorization).get('/coffer/v1/recipients/');
-      assert.deepEqual([denied.status, denied.body], [403, { error: "You don't have permission to create apps." }]);
+      assert.deepEqual([denied.status, denied.body], [403, { error: "You don't have permission to create apps or to change access." }]);
     });
 
     test('create: every required recipient gets every environment; bad input changes nothing; the server holds nothing it can open', async () => {

@@ -29,6 +29,7 @@ import { conflict, DomainError, forbidden, invalid, notFound } from '../errors.j
 import type { ReadPath } from '../secrets/read-path.js';
 import { applyTextRule } from '../text-rule.js';
 import { inTransaction } from '../transactions.js';
+import { mayChangeAccessOf } from './e2ee-grants.js';
 import { INVALID_CIPHERTEXT, isCiphertext } from './validate.js';
 
 export const SSE_ALREADY_ENABLED = 'SSE is already enabled for this App.';
@@ -85,9 +86,14 @@ export class E2eeApps {
     return key;
   }
 
-  /** Who receives the keys of a new E2EE app created by the caller. */
+  /**
+   * Who receives the keys of a new E2EE app created by the caller, or of an environment handed on
+   * later (E2eeGrants): so also for whoever may change a member's or service account's access.
+   */
   async recipients(call: Call): Promise<Recipient[]> {
-    if (!allowsOrg(call.access, 'Apps', 'create')) throw forbidden("You don't have permission to create apps.");
+    if (!allowsOrg(call.access, 'Apps', 'create') && !mayChangeAccessOf(call, 'member') && !mayChangeAccessOf(call, 'service_account')) {
+      throw forbidden("You don't have permission to create apps or to change access.");
+    }
     return (await listRecipientCandidates(this.deps.db, call.principal.organisationId)).map((row) => this.#recipient(call, row));
   }
 

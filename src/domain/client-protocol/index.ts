@@ -2,6 +2,7 @@
 // rest of the server uses: the same access decisions, read path, write transactions and audit trail.
 import type { Domain } from '../index.js';
 import { E2eeApps } from './e2ee.js';
+import { E2eeGrants } from './e2ee-grants.js';
 import { ClientSecrets } from './secrets.js';
 import { ClientSessions } from './session.js';
 
@@ -9,6 +10,7 @@ export interface ClientProtocol {
   readonly sessions: ClientSessions;
   readonly secrets: ClientSecrets;
   readonly e2ee: E2eeApps;
+  readonly e2eeGrants: E2eeGrants;
 }
 
 export function createClientProtocol(domain: Domain): ClientProtocol {
@@ -18,6 +20,7 @@ export function createClientProtocol(domain: Domain): ClientProtocol {
     sessions: new ClientSessions(deps.db, deps.access),
     secrets: new ClientSecrets(deps, readPath),
     e2ee: new E2eeApps(deps, readPath),
+    e2eeGrants: new E2eeGrants(deps),
   };
 }
 
@@ -25,3 +28,4 @@ export { ClientSecretSelection, type ClientListFilters, type ClientSecretItem } 
 export type { ClientSession, SessionApp } from './session.js';
 export { TOKEN_EXPIRED_OR_DELETED, tokenRejected } from './session.js';
 export type { CreatedE2eeApp, Recipient, ServerKey } from './e2ee.js';
+export type { E2eeGrantResult } from './e2ee-grants.js';

@@ -1,9 +1,9 @@
 // Coffer's extension for end-to-end encrypted apps (docs/client-protocol.md): who must receive the
 // environment keys of a new app, creating an app from client-made keys, and enabling SSE on it
-// later with the server's key-exchange key. The server never sees an E2EE app's seeds or salts
-// before SSE is enabled.
+// later with the server's key-exchange key, and handing its keys to members and service accounts
+// added later. The server never sees an E2EE app's seeds or salts before SSE is enabled.
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import { createClientProtocol } from '../../../domain/client-protocol/index.js';
+import { createClientProtocol, type E2eeGrantResult } from '../../../domain/client-protocol/index.js';
 import { methodNotAllowed } from '../../../domain/errors.js';
 import type { Environment } from '../../../store/apps.table.js';
 import { readJsonBody } from '../../body.js';
@@ -82,7 +82,7 @@ function e2eeEnvironmentView(env: Environment) {
 
 export async function e2eeRoutes(app: FastifyInstance) {
   const { domain } = app;
-  const { e2ee } = createClientProtocol(domain);
+  const { e2ee, e2eeGrants } = createClientProtocol(domain);
 
   /** One route per url: the methods given, everything else 405 after authentication. */
   function route(url: string, auth: AuthMode, methods: Partial<Record<'GET' | 'POST' | 'DELETE', { schema: object; handler: Parameters<FastifyInstance['route']>[0]['handler'] }>>) {
@@ -175,4 +175,43 @@ export async function e2eeRoutes(app: FastifyInstance) {
       handler: async (request, reply) => reply.send(appView(await e2ee.enableSse(request.call!, () => readJsonBody(request)))),
     },
   });
+
+  route('/coffer/v1/apps/:app_id/grants/', 'app', {
+    POST: {
+      schema: {
+        tags,
+        summary: "Hand an E2EE app's environment keys, wrapped by a client that holds them, to a member or service account",
+        params: { type: 'object', properties: { app_id: { type: 'string', format: 'uuid' } } },
+        body: {
+          type: 'object',
+          required: ['environments'],
+          properties: {
+            memberId: { type: 'string', format: 'uuid' },
+            serviceAccountId: { type: 'string', format: 'uuid' },
+            environments: {
+              type: 'array',
+              items: { type: 'object', required: ['id', 'wrappedSeed', 'wrappedSalt'], properties: { id: { type: 'string' }, wrappedSeed: ciphertext, wrappedSalt: ciphertext } },
+            },
+          },
+        },
+        response: { 200: grantResultSchema, ...errors },
+      },
+      handler: async (request, reply) => reply.send(grantResultView(await e2eeGrants.grant(request.call!, () => readJsonBody(request)))),
+    },
+  });
+}
+
+const grantResultSchema = {
+  type: 'object',
+  properties: {
+    appId: { type: 'string', format: 'uuid' },
+    memberId: { type: 'string', format: 'uuid' },
+    serviceAccountId: { type: 'string', format: 'uuid' },
+    environmentsGranted: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments whose keys the recipient received now' },
+    environmentsAlreadyHeld: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments the recipient already held (their keys were left as they were)' },
+  },
+} as const;
+
+function grantResultView(result: E2eeGrantResult) {
+  return { appId: result.appId, ...result.recipient, environmentsGranted: result.environmentsGranted, environmentsAlreadyHeld: result.environmentsAlreadyHeld };
 }
