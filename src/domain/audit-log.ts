@@ -222,6 +222,18 @@ export class AuditLog {
       .where(visible)
       .orderBy('seq')
       .execute();
-    return { events: expandReadBatches(page), next: sizes.length > count ? last : null };
+    return { events: expandReadBatches(page).map((event) => withoutUnreadableSecret(call.access, event)), next: sizes.length > count ? last : null };
   }
+}
+
+/**
+ * A secret write event carries the secret's ciphertexts (key, value, comment, override), path and
+ * tags, which the environment's keys open: a role that reads an app's logs but not its secrets
+ * (`Logs` without `Secrets`/read) sees that the write happened, not what was written. Holding the
+ * environment is not enough, since its token unwraps those keys through the client protocol.
+ */
+function withoutUnreadableSecret(access: AccountAccess, event: EventRow): EventRow {
+  if (event.kind !== 'secret' || event.action === 'read' || event.action === HISTORY_READ_ACTION || event.snapshot === null) return event;
+  if (event.app_id !== null && allowsInApp(access, event.app_id, 'Secrets', 'read')) return event;
+  return { ...event, snapshot: null };
 }

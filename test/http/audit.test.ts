@@ -243,6 +243,18 @@ for (const target of STORE_TARGETS) {
       const orgOnly = await events(apiClient(server.url, auditor.authorization));
       assert.ok(orgOnly.length > 0 && orgOnly.every((e) => e.appId === null && e.environmentId === null));
 
+      // A role that reads an app's logs but not its secrets sees that a write happened, not what was
+      // written: the snapshot holds the ciphertexts its environment grant would open.
+      assert.ok(seen.some((e) => e.secretId === held && e.action === 'create' && typeof e.snapshot?.value === 'string'), 'Secrets/read: the write with its ciphertexts');
+      const logsOnly = await createCustomRole(server.domain, owner.organisationId, 'App logs', { Logs: ['read'] }, { Logs: ['read'], Environments: ['read'] });
+      const reviewer = await addMember(server.domain, owner.organisationId, { id: logsOnly });
+      assert.equal((await api.put(`/v1/members/${reviewer.memberId}/access/`, { apps: [{ id: shop.id, environments: [envOf('Development')] }] })).status, 200);
+      const reviewed = await events(apiClient(server.url, reviewer.authorization));
+      const heldWrite = reviewed.find((e) => e.secretId === held && e.action === 'create');
+      assert.ok(heldWrite, 'the write is listed');
+      assert.equal(heldWrite.snapshot, null, 'without its ciphertexts, path or tags');
+      assert.ok(reviewed.some((e) => e.action === 'app.create' && e.snapshot !== null), 'other events keep their snapshots');
+
       // Access taken away: the environment's events, old and new, are no longer listed.
       assert.equal((await api.put(`/v1/members/${developer.memberId}/access/`, { apps: [] })).status, 200);
       const after = await write(shop.id, 'development', 'AFTER_REVOKE');
