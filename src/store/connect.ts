@@ -11,6 +11,7 @@ import { migrateToLatest } from './migrator.js';
 import { loadTemplate } from './pglite-template.js';
 import { runCopyFromStdin, withCopyFromStdin } from './copy.js';
 import { runMarkedStatementsPrepared } from './prepared.js';
+import { enforceStatementDeadline } from './statement-deadline.js';
 import { startEmbeddedMaintenance, type EmbeddedMaintenance, type EmbeddedMaintenanceOptions } from './embedded-maintenance.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -161,9 +162,16 @@ async function confirmReachable(store: Store, databaseUrl: string): Promise<void
   }
 }
 
+/**
+ * How long a read's audit statement may run before it is cancelled and its reads answered 503: a
+ * batch takes about a millisecond, so only a lock held on `events` or an unresponsive database
+ * reaches it (src/store/statement-deadline.ts).
+ */
+export const READ_AUDIT_STATEMENT_DEADLINE_MS = 5_000;
+
 function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEvent) => void): Store {
   const db = postgresPool(databaseUrl, 'coffer', poolSize, log);
-  const readAuditDb = postgresPool(databaseUrl, 'coffer-read-audit', READ_AUDIT_POOL_SIZE, log);
+  const readAuditDb = postgresPool(databaseUrl, 'coffer-read-audit', READ_AUDIT_POOL_SIZE, log, READ_AUDIT_STATEMENT_DEADLINE_MS);
   return {
     db,
     kind: 'postgres',
@@ -174,13 +182,20 @@ function openPostgres(databaseUrl: string, poolSize: number, log?: (event: LogEv
   };
 }
 
-/** A pool named `applicationName` in pg_stat_activity. */
-function postgresPool(databaseUrl: string, applicationName: string, max: number, log?: (event: LogEvent) => void): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: applicationName });
-  // An idle client that errors (e.g. the server restarted) must not crash the process.
+/** A pool named `applicationName` in pg_stat_activity; with `deadlineMs`, its statements are cancelled past it. */
+function postgresPool(databaseUrl: string, applicationName: string, max: number, log?: (event: LogEvent) => void, deadlineMs?: number): Kysely<Database> {
+  const config = { connectionString: databaseUrl, application_name: applicationName };
+  const pool = new pg.Pool({ ...config, max });
+  // A connection that fails (the server restarted, pg_terminate_backend, a failover) must not crash
+  // the process: the pool listens on idle clients, and each client on itself while it is lent out
+  // (pg-pool removes its listener then, and an error between two statements of a transaction would
+  // be an unhandled 'error' event). The statement under way fails as usual, and the pool drops the
+  // broken client when it comes back.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   pool.on('connect', runMarkedStatementsPrepared);
   pool.on('connect', runCopyFromStdin);
+  if (deadlineMs !== undefined) pool.on('connect', enforceStatementDeadline(config, deadlineMs));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
 }
 
