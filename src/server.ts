@@ -22,6 +22,7 @@ import { assertKeysOpenStore, openMasterKeyring, resolveMasterKeys, watchMasterK
 import { auditKeyContext } from './domain/audit.js';
 import { findAnyChainHead } from './store/events.js';
 import { openStore, type Store } from './store/connect.js';
+import { appliedMigrations, assertSchemaKnown, migrateToLatest } from './store/migrator.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -54,22 +55,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       else if (logger.isLevelEnabled('trace')) logger.trace({ sql, durationMs }, 'query');
     },
     maintenance: { onError: (error) => logger.error({ err: error, table: error.table, code: error.code }, 'embedded store maintenance failed') },
+    // Migrated below, once every check that can refuse the start has passed: a refused start must
+    // leave the store as it found it, so that the version that ran it still starts on it.
+    migrate: false,
   });
   const keyring = openMasterKeyring(masterKeys);
   const auditJournal = store.kind === 'pglite' && !options.memoryStore ? path.join(config.dataDir, AUDIT_JOURNAL_FILE) : undefined;
-  let rateLimitStore: RateLimitStore;
+  let rateLimitStore: RateLimitStore | undefined;
   try {
+    const applied = await appliedMigrations(store.db);
+    assertSchemaKnown(applied);
     // The embedded store is this server's alone, sealed under its keys only, and the one where a
     // missing key file means a new key. PostgreSQL always has its key set explicitly, and one
     // database may hold organisations sealed under other keys (the test suite's servers share one).
-    const head = store.kind === 'pglite' ? await findAnyChainHead(store.db) : undefined;
+    // Checked on the schema as found (audit chain heads exist since the first migration).
+    const head = store.kind === 'pglite' && applied.length > 0 ? await findAnyChainHead(store.db) : undefined;
     const probe = head && { envelope: head.wrapped_key, purpose: 'audit-key' as const, context: auditKeyContext(head.organisation_id) };
     await assertKeysOpenStore(keyring, probe, masterKeys);
+    rateLimitStore = await openRateLimitStore(config, logger);
+    const migrated = await migrateToLatest(store.db);
+    const upgraded = (migrated.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (upgraded.length > 0 && applied.length > 0) logger.warn({ migrations: upgraded }, 'upgraded the store to this version\'s schema; older versions can no longer start on it');
     if (masterKeys.generated) logger.warn({ file: masterKeys.file }, 'generated a new master key; back it up together with the data directory');
     // Read events a previous process journaled go into the store before anything is served.
     if (auditJournal) await LocalAuditTrail.recover(store.db, auditJournal);
-    rateLimitStore = await openRateLimitStore(config, logger);
   } catch (error) {
+    await rateLimitStore?.close();
     await store.close();
     keyring.dispose();
     throw error;

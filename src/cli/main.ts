@@ -22,8 +22,9 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
  * would add nothing. DataDirLockedError: another process holds the embedded store.
  * UnknownMasterKeyError: material sealed under a key this command was not given (names the key
  * id). DamagedJournalError, DamagedStoreError: files of the data directory that cannot be read.
+ * StoreNewerThanCodeError: the store was migrated by a newer Coffer.
  */
-const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError', 'ListenError', 'StoreUnreachableError']);
+const OPERATOR_ERRORS = new Set(['DataDirLockedError', 'UnknownMasterKeyError', 'DamagedJournalError', 'DamagedStoreError', 'ListenError', 'StoreUnreachableError', 'StoreNewerThanCodeError']);
 
 /**
  * A reader that stops early (`coffer secrets get BIG | head -c1`) closes the pipe: the rest of the

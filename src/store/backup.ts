@@ -23,7 +23,8 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { flushPath } from '../durable-files.js';
 import { VERSION } from '../version.js';
 import { processExists, type StoreKind } from './connect.js';
-import { MIGRATION_TABLE } from './migrator.js';
+import { appliedMigrations, MIGRATION_TABLE } from './migrator.js';
+export { appliedMigrations };
 
 export const BACKUP_FORMAT = 'coffer-backup';
 export const BACKUP_VERSION = 1;
@@ -106,13 +107,6 @@ async function columnsOf(db: Db | Transaction<any>, table: string): Promise<Back
     select column_name as name, data_type as type from information_schema.columns
     where table_schema = current_schema() and table_name = ${table} order by ordinal_position`.execute(db);
   return result.rows.map((r) => ({ name: r.name, type: r.type }));
-}
-
-export async function appliedMigrations(db: Db | Transaction<any>): Promise<string[]> {
-  const exists = await sql<{ present: boolean }>`select to_regclass(${MIGRATION_TABLE}) is not null as present`.execute(db);
-  if (!exists.rows[0]?.present) return [];
-  const result = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
-  return result.rows.map((r) => r.name);
 }
 
 /** One consistent snapshot of every table. */

@@ -8,7 +8,7 @@ import { AUDIT_JOURNAL_FILE, LocalAuditTrail } from '../../../domain/audit-local
 import { openMasterKeyring, resolveMasterKeys } from '../../../master-key.js';
 import { appliedMigrations } from '../../../store/backup.js';
 import { embeddedStoreExists, openStore } from '../../../store/connect.js';
-import { migrateToLatest } from '../../../store/migrator.js';
+import { assertSchemaKnown, pendingMigrations } from '../../../store/migrator.js';
 import { UserError } from '../../errors.js';
 
 export async function runAdminOperation<T>(operation: string, body: Record<string, unknown> = {}): Promise<T> {
@@ -29,10 +29,21 @@ export async function runAdminOperation<T>(operation: string, body: Record<strin
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrate: false });
   const keyring = openMasterKeyring(masterKeys);
   try {
-    if (store.kind === 'postgres' && (await appliedMigrations(store.db)).length === 0) {
+    const applied = await appliedMigrations(store.db);
+    if (store.kind === 'postgres' && applied.length === 0) {
       throw new UserError('the database DATABASE_URL names holds no Coffer store', 'check DATABASE_URL: it must name the database the servers use');
     }
-    await migrateToLatest(store.db);
+    assertSchemaKnown(applied);
+    // An admin command (a backup "before the upgrade", a verification) must not upgrade a store an
+    // older version still runs: that version's servers could no longer start on it, nor restore
+    // that backup. Starting `coffer serve` upgrades; `admin restore` brings a backup's schema along.
+    const pending = pendingMigrations(applied);
+    if (pending.length > 0) {
+      throw new UserError(
+        `the store is at an older schema (${applied.at(-1) ?? 'none'}) than this Coffer (${pending.at(-1)}), and ${operation} does not upgrade it`,
+        'run the admin command of the version its servers run, or start this version\'s `coffer serve` once to upgrade the store',
+      );
+    }
     // Read events a stopped embedded server left in its journal belong in the store first.
     if (store.kind === 'pglite') await LocalAuditTrail.recover(store.db, path.join(config.dataDir, AUDIT_JOURNAL_FILE));
     return (await adminOperations({ store, keyring, masterKeys })[operation]!(body)) as T;
