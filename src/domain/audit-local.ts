@@ -67,7 +67,7 @@ const NOTHING_PENDING: PendingEvents = Object.freeze({ count: 0, encoded: new Ui
  * event (what a restarted process imports); this process imports the rows it encoded, in binary.
  */
 export class AuditJournal {
-  readonly #fd: number | undefined;
+  #fd: number | undefined;
   #batches: JournaledBatch[] = [];
   #size = 0;
   /** Bytes in the file that hold whole batches: where a failed write is cut back to. */
@@ -89,6 +89,7 @@ export class AuditJournal {
    */
   static recover(file: string): CopyLineEvent[] {
     if (!fs.existsSync(file)) return [];
+    if (!fs.statSync(file).isFile()) throw new DamagedJournalError(file, 'it is not a file');
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     lines.pop(); // what follows the last newline: nothing, or a torn line
     const events: CopyLineEvent[] = [];
@@ -124,7 +125,10 @@ export class AuditJournal {
     for (const row of events) text += eventCopyLine(row);
     const bytes = Buffer.from(text, 'utf8');
     const encoded = eventsCopyBinary(events);
-    if (this.#fd !== undefined) this.#append(this.#fd, bytes);
+    if (this.#fd !== undefined) {
+      this.#append(this.#fd, bytes);
+      this.#replaceIfRemoved(bytes);
+    }
     this.#batches.push({ count: events.length, text: bytes, encoded, heads: newestHeads(events) });
     this.#size += events.length;
   }
@@ -144,6 +148,31 @@ export class AuditJournal {
       throw error;
     }
     this.#length += bytes.length;
+  }
+
+  /**
+   * A journal removed while the server runs (by hand, by a cleanup job) still takes writes through
+   * the open descriptor, into a file no restart would find: the reads it holds would be lost with a
+   * crash before their import, and the trail would still verify (they are its newest events). One
+   * fstat per batch notices; the file is made again at its path with every event not yet imported
+   * (this one included), and writing goes on there. If it cannot be made (a directory in its place),
+   * the batch fails: its reads are refused, as with a full disk, until the path is usable again.
+   */
+  #replaceIfRemoved(batch: Buffer): void {
+    if (fs.fstatSync(this.#fd!).nlink > 0) return;
+    const pending = Buffer.concat([...this.#batches.map((b) => b.text), batch]);
+    const fd = fs.openSync(this.file!, 'w', 0o600);
+    try {
+      let written = 0;
+      while (written < pending.length) written += fs.writeSync(fd, pending, written);
+    } catch (error) {
+      fs.closeSync(fd);
+      fs.rmSync(this.file!, { force: true });
+      throw error;
+    }
+    fs.closeSync(this.#fd!);
+    this.#fd = fd;
+    this.#length = pending.length;
   }
 
   /** After the first `count` pending events (whole writes, as pending() answered) were committed to the database. */

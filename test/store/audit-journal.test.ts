@@ -89,6 +89,46 @@ describe('audit journal of the embedded store', () => {
     }
   });
 
+  it('makes a removed journal again at its path with every event not yet imported; refuses writes while a directory stands there; refuses to start from one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
+    const file = path.join(dir, AUDIT_JOURNAL_FILE);
+    const journal = new AuditJournal(file);
+    try {
+      const chainer = new EventChainer(masterKeyring({ active: randomBytes(32) }));
+      const org: string = randomUUID();
+      const heads = new Map([[org, { seq: 0, mac: '0'.repeat(64) }]]);
+      await chainer.loadKey(chainer.newChain(org));
+      const chained = (from: number, count: number) => {
+        const { rows, advances } = chainer.chain(Array.from({ length: count }, (_, i) => read(org, from + i)), heads);
+        for (const advance of advances) heads.set(advance.organisation_id, { seq: advance.to_seq, mac: advance.to_mac });
+        return rows;
+      };
+      const first = chained(1, 2);
+      journal.write(first);
+      fs.rmSync(file);
+      const second = chained(3, 1);
+      journal.write(second);
+      assert.equal(fs.readFileSync(file, 'utf8'), [...first, ...second].map(eventCopyLine).join(''), 'the pending events, at the path again');
+      const third = chained(4, 1);
+      journal.write(third);
+      assert.equal(fs.readFileSync(file, 'utf8'), [...first, ...second, ...third].map(eventCopyLine).join(''), 'and written there from then on');
+
+      fs.rmSync(file);
+      fs.mkdirSync(file);
+      assert.throws(() => journal.write(chained(5, 1)), /EISDIR/);
+      assert.equal(journal.size, 4, 'the refused batch is not kept');
+      assert.throws(() => AuditJournal.recover(file), (error: Error) => error.name === 'DamagedJournalError' && /is damaged: it is not a file/.test(error.message));
+      fs.rmdirSync(file);
+      heads.set(org, { seq: 4, mac: third.at(-1)!.mac });
+      const fifth = chained(5, 1);
+      journal.write(fifth);
+      assert.equal(fs.readFileSync(file, 'utf8'), [...first, ...second, ...third, ...fifth].map(eventCopyLine).join(''));
+    } finally {
+      journal.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('chains journaled reads and transactional writes into one valid chain; a rolled-back write leaves nothing', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journal-'));
     const store = await openStore({ dataDir });
