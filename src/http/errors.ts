@@ -59,11 +59,24 @@ function frameworkError(error: FastifyError, request: FastifyRequest): ErrorResp
  */
 export const SEALED_UNDER_UNKNOWN_KEY = "This server cannot open the organisation's keys (its master key is not configured here); nothing was read or changed.";
 
+/**
+ * The database refused for want of resources (SQLSTATE class 53: disk full, out of memory, too many
+ * connections) or because it is shutting down or starting (57P01-57P03). The statement's transaction
+ * rolled back; the same request may work later. A fault of the server's surroundings, not a bug.
+ */
+export const STORE_UNAVAILABLE = 'The store could not take this request (out of disk space, memory or connections, or restarting); nothing was changed. Please retry.';
+
+function isStoreUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('53') || /^57P0[1-3]$/.test(code));
+}
+
 export function toErrorResponse(error: unknown, request: FastifyRequest): ErrorResponse | undefined {
   if (error instanceof DomainError) {
     return { status: STATUS[error.kind], message: error.message, headers: error.headers };
   }
   if (error instanceof UnknownMasterKeyError) return { status: 503, message: SEALED_UNDER_UNKNOWN_KEY, headers: {} };
+  if (isStoreUnavailable(error)) return { status: 503, message: STORE_UNAVAILABLE, headers: {} };
   if (error && typeof error === 'object' && 'code' in error) {
     return frameworkError(error as FastifyError, request);
   }
