@@ -161,7 +161,10 @@ export class AuditJournal {
   #replaceIfRemoved(batch: Buffer): void {
     if (fs.fstatSync(this.#fd!).nlink > 0) return;
     const pending = Buffer.concat([...this.#batches.map((b) => b.text), batch]);
-    const fd = fs.openSync(this.file!, 'w', 0o600);
+    // Appending, as the journal it replaces was opened: a cut back to length 0 (imported()) must
+    // not leave the next write at the old offset, behind a run of zero bytes.
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+    const fd = fs.openSync(this.file!, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
     try {
       let written = 0;
       while (written < pending.length) written += fs.writeSync(fd, pending, written);

@@ -123,6 +123,12 @@ describe('audit journal of the embedded store', () => {
       const fifth = chained(5, 1);
       journal.write(fifth);
       assert.equal(fs.readFileSync(file, 'utf8'), [...first, ...second, ...third, ...fifth].map(eventCopyLine).join(''));
+      // Imported, the file is cut to nothing, and the next write starts it again (not at the old offset).
+      journal.imported(5);
+      assert.equal(fs.statSync(file).size, 0);
+      const sixth = chained(6, 1);
+      journal.write(sixth);
+      assert.equal(fs.readFileSync(file, 'utf8'), sixth.map(eventCopyLine).join(''));
     } finally {
       journal.close();
       fs.rmSync(dir, { recursive: true, force: true });
