@@ -209,6 +209,18 @@ export function buildProgram(): Command {
   );
   examples(
     apps
+      .command('revoke')
+      .description('take the keys of an end-to-end encrypted app back from a member or service account (also to replace keys that do not open)')
+      .argument('<app>', 'app id, or its name when unique')
+      .option('--member <email>', 'the member (e-mail address or id)')
+      .option('--service-account <name>', 'the service account (name or id)')
+      .addOption(urlOption())
+      .addOption(jsonOption())
+      .action(async (app, options) => (await import('./commands/apps/revoke.js')).appsRevoke(app, options)),
+    ['coffer apps revoke vault --member alice@example.com', 'coffer apps revoke vault --service-account ci --json'],
+  );
+  examples(
+    apps
       .command('list')
       .description('list the apps you can reach, with their encryption')
       .addOption(urlOption())

@@ -10,7 +10,7 @@ import { PhaseProtocolError, PhaseSession, type UnlockedApp, type UnlockedEnviro
 import { CryptoError, parseToken, TokenFormatError } from '../crypto/index.js';
 import { referencesIn } from '../reference-syntax.js';
 import { ApiError, CofferApi, dataListOf, hasStrings, listOf, normaliseBaseUrl } from './api.js';
-import { asUserError, openPhaseSession } from './commands/apps/shared.js';
+import { asUserError, keysDoNotOpen, openPhaseSession } from './commands/apps/shared.js';
 import { readCredentials } from './credentials.js';
 import { UserError } from './errors.js';
 import { findProject, normalisePath, type FoundProject } from './project.js';
@@ -171,9 +171,7 @@ export async function openSession(account: SecretsAccount): Promise<PhaseSession
   } catch (error) {
     const unreachable = asUnreachable(error);
     if (unreachable) throw unreachable;
-    if (error instanceof CryptoError) {
-      throw new UserError(`the keys the server returned for this token do not open: ${error.message}`, 'the token may belong to another server or organisation; run `coffer login` again');
-    }
+    if (error instanceof CryptoError) throw keysDoNotOpen(error);
     throw asUserError(error);
   }
 }

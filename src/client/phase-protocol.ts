@@ -6,6 +6,7 @@
 // keys the server never sees, handing their keys to principals added later, and enabling SSE on them.
 import {
   authorizationHeaderOf,
+  CryptoError,
   CryptoFormatError,
   ed25519PublicKeyToKx,
   environmentCipher,
@@ -240,6 +241,14 @@ export interface E2eeGrantAnswer {
   environmentsAlreadyHeld: string[];
 }
 
+export interface E2eeRevokeAnswer {
+  appId: string;
+  memberId?: string;
+  serviceAccountId?: string;
+  /** Environments whose keys the recipient held and no longer holds. */
+  environmentsRevoked: string[];
+}
+
 export interface AppSummary {
   id: string;
   name: string;
@@ -334,7 +343,9 @@ export class PhaseSession {
       encryption: app.encryption ?? 'E2E',
       environments: app.environment_keys.map((key) => {
         // Also checks that the seed yields identity_key, which Go and Python clients encrypt to.
-        const { seedHex, saltHex } = verifyEnvironmentGrant({ identityKey: key.identity_key, wrappedSeed: key.wrapped_seed, wrappedSalt: key.wrapped_salt }, keyPair);
+        const { seedHex, saltHex } = openedOrNamed(app.name, key.environment.name, () =>
+          verifyEnvironmentGrant({ identityKey: key.identity_key, wrappedSeed: key.wrapped_seed, wrappedSalt: key.wrapped_salt }, keyPair),
+        );
         return {
           id: key.environment.id,
           name: key.environment.name,
@@ -577,10 +588,30 @@ export class PhaseSession {
     return this.#transport.request<E2eeGrantAnswer>('POST', `/coffer/v1/apps/${encodeURIComponent(app.id)}/grants/`, { body });
   }
 
+  /**
+   * Takes an E2EE app's keys back from a member or service account (Coffer only): it leaves the app.
+   * The way to replace keys that were wrapped wrongly: revoke, then grantE2ee again.
+   */
+  async revokeE2ee(appIdOrName: string, recipient: { type: Recipient['type']; id: string }): Promise<E2eeRevokeAnswer> {
+    const app = this.app(appIdOrName);
+    const body = { [recipient.type === 'member' ? 'memberId' : 'serviceAccountId']: recipient.id };
+    return this.#transport.request<E2eeRevokeAnswer>('DELETE', `/coffer/v1/apps/${encodeURIComponent(app.id)}/grants/`, { body });
+  }
+
   /** Wipes the rebuilt private key and every environment key held by this session. */
   close(): void {
     this.#keyPair.privateKey.fill(0);
     for (const app of this.apps) for (const env of app.environments) env.cipher.dispose();
+  }
+}
+
+/** A grant that does not open, named: one wrapped wrongly for this token makes every session fail. */
+function openedOrNamed<T>(appName: string, environmentName: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (!(error instanceof CryptoError)) throw error;
+    throw new CryptoError(error.code, `the keys of ${appName} / ${environmentName}: ${error.message}`, { cause: error });
   }
 }
 

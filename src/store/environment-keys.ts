@@ -30,8 +30,9 @@ export interface EnvironmentKeyInsert {
   updated_at: Date;
 }
 
-/** Inserts grants, leaving existing grants of the same principal untouched. */
-export async function insertEnvironmentKeys(db: Executor, rows: EnvironmentKeyInsert[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.insertInto('environment_keys').values(rows).onConflict((oc) => oc.doNothing()).execute();
+/** Inserts grants, leaving existing grants of the same principal untouched; the environments of the rows it inserted. */
+export async function insertEnvironmentKeys(db: Executor, rows: EnvironmentKeyInsert[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const inserted = await db.insertInto('environment_keys').values(rows).onConflict((oc) => oc.doNothing()).returning('environment_id').execute();
+  return inserted.map((row) => row.environment_id);
 }

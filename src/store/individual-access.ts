@@ -72,14 +72,17 @@ export function listGrantRows(db: Executor, organisationId: string, account: Acc
     .execute();
 }
 
-export async function addAppMemberships(db: Executor, organisationId: string, account: AccountRef, appIds: readonly string[], at: Date): Promise<void> {
-  if (appIds.length === 0) return;
+/** Makes the account a member of the apps it is not a member of yet; the apps it joined now. */
+export async function addAppMemberships(db: Executor, organisationId: string, account: AccountRef, appIds: readonly string[], at: Date): Promise<string[]> {
+  if (appIds.length === 0) return [];
   const who = 'memberId' in account ? { member_id: account.memberId, service_account_id: null } : { member_id: null, service_account_id: account.serviceAccountId };
-  await db
+  const inserted = await db
     .insertInto('app_members')
     .values(appIds.map((appId) => ({ app_id: appId, organisation_id: organisationId, ...who, created_at: at })))
     .onConflict((oc) => oc.doNothing())
+    .returning('app_id')
     .execute();
+  return inserted.map((row) => row.app_id);
 }
 
 export async function removeAppMemberships(db: Executor, organisationId: string, account: AccountRef, appIds: readonly string[]): Promise<void> {

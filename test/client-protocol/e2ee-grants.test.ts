@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { PhaseSession } from '../../src/client/index.js';
-import { ed25519PublicKeyToKx, wrapEnvironmentSecrets } from '../../src/crypto/index.js';
+import { ed25519PublicKeyToKx, toHex, wrapEnvironmentSecrets } from '../../src/crypto/index.js';
 import { apiClient, createOwner, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { STORE_TARGETS } from '../helpers/stores.js';
@@ -43,6 +43,9 @@ for (const target of STORE_TARGETS) {
         session.close();
       }
     }
+
+    /** Keys wrapped to the owner are garbage for anyone else. */
+    const toHexKey = (fixture: OwnerFixture) => toHex(fixture.keyring.publicKey);
 
     async function writeAsOwner(appId: string, envName: string, key: string, value: string): Promise<void> {
       const session = await PhaseSession.open({ host: server.url, token: owner.token });
@@ -164,6 +167,70 @@ for (const target of STORE_TARGETS) {
       assert.equal(await grantRows(), before + 2);
     });
 
+    test('keys wrapped wrongly for someone are taken back app by app and granted again; the session names the app that does not open', async () => {
+      const app = await createE2eeApp(server, owner.token);
+      const other = await createE2eeApp(server, owner.token);
+      await writeAsOwner(app.id, 'Development', 'API_KEY', 'api-dev');
+      await writeAsOwner(other.id, 'Development', 'OTHER_KEY', 'other-dev');
+      const developer = await addMemberWithToken(server.domain, owner.organisationId, 'Developer');
+      const session = await PhaseSession.open({ host: server.url, token: owner.token });
+      try {
+        await session.grantE2ee(other.id, { type: 'member', id: developer.memberId });
+        // Another client wraps garbage for the developer (the server cannot tell): every session of theirs fails, naming the app.
+        const env = session.environment(app.id, 'Development');
+        const garbage = wrapEnvironmentSecrets({ seedHex: 'ab'.repeat(32), saltHex: 'cd'.repeat(32) }, ed25519PublicKeyToKx(toHexKey(owner)));
+        const bad = await api.post(`/coffer/v1/apps/${app.id}/grants/`, { memberId: developer.memberId, environments: [{ id: env.id, ...garbage }] });
+        assert.equal(bad.status, 200, bad.text);
+        await assert.rejects(PhaseSession.open({ host: server.url, token: developer.token }), (error: Error) => error.name === 'CryptoError' && error.message.startsWith(`the keys of ${app.name} / Development: `));
+        // Granting again leaves the held (bad) keys; revoking takes the app back, then a grant replaces them.
+        assert.deepEqual((await session.grantE2ee(app.id, { type: 'member', id: developer.memberId }, ['Development'])).environmentsGranted, []);
+        const eventsBefore = (await accessEvents()).length;
+        const revoked = await session.revokeE2ee(app.id, { type: 'member', id: developer.memberId });
+        assert.deepEqual(revoked, { appId: app.id, memberId: developer.memberId, environmentsRevoked: [env.id] });
+        const events = await accessEvents();
+        assert.equal(events.length, eventsBefore + 1);
+        assert.deepEqual([events.at(-1)!.action, (events.at(-1)!.snapshot as any).appsRemoved, (events.at(-1)!.snapshot as any).environmentsRevoked], ['member.access', [app.id], [env.id]]);
+        assert.equal(await readAs(developer.token, other.id, 'Development', 'OTHER_KEY'), 'other-dev', 'their other apps work again');
+        assert.deepEqual((await session.revokeE2ee(app.id, { type: 'member', id: developer.memberId })).environmentsRevoked, [], 'a second revoke changes nothing');
+        assert.equal((await accessEvents()).length, eventsBefore + 1, 'and writes no event');
+        await session.grantE2ee(app.id, { type: 'member', id: developer.memberId }, ['Development']);
+        assert.equal(await readAs(developer.token, app.id, 'Development', 'API_KEY'), 'api-dev');
+      } finally {
+        session.close();
+      }
+    });
+
+    test('a member with global access gets keys only from a member with global access; identical grants at once store and report one', async () => {
+      const manager = await addMemberWithToken(server.domain, owner.organisationId, 'Manager');
+      const session = await PhaseSession.open({ host: server.url, token: owner.token });
+      let app: { id: string };
+      try {
+        app = await session.createE2eeApp({ name: `global-${randomUUID().slice(0, 6)}`, memberIds: [manager.memberId] });
+      } finally {
+        session.close();
+      }
+      const admin = await addMemberWithToken(server.domain, owner.organisationId, 'Admin');
+      const managerSession = await PhaseSession.open({ host: server.url, token: manager.token });
+      try {
+        await assert.rejects(managerSession.grantE2ee(app.id, { type: 'member', id: admin.memberId }), (error: Error) => /403: Only a member with global access can change the keys of a member with global access\.$/.test(error.message));
+        await assert.rejects(managerSession.revokeE2ee(app.id, { type: 'member', id: owner.memberId }), /403: Only a member with global access/);
+      } finally {
+        managerSession.close();
+      }
+      const ownerSession = await PhaseSession.open({ host: server.url, token: owner.token });
+      try {
+        const eventsBefore = (await accessEvents()).length;
+        const answers = await Promise.all(Array.from({ length: 5 }, () => ownerSession.grantE2ee(app.id, { type: 'member', id: admin.memberId })));
+        const granted = answers.filter((a) => a.environmentsGranted.length > 0);
+        assert.equal(granted.length, 1, 'one grant stored the keys');
+        assert.equal(granted[0]!.environmentsGranted.length, 3);
+        assert.ok(answers.filter((a) => a !== granted[0]).every((a) => a.environmentsGranted.length === 0 && a.environmentsAlreadyHeld.length === 3), 'the others were told they were held');
+        assert.equal((await accessEvents()).length, eventsBefore + 1, 'one event');
+      } finally {
+        ownerSession.close();
+      }
+    });
+
     test('bad input, unknown recipients, other organisations, SSE apps: refused, nothing written', async () => {
       const app = await createE2eeApp(server, owner.token);
       const developer = await addMemberWithToken(server.domain, owner.organisationId, 'Developer');
@@ -193,7 +260,7 @@ for (const target of STORE_TARGETS) {
         [url, { memberId: developer.memberId, environments: [{ ...good[0], id: otherApp.environments[0]!.id }] }, 400, `Environment ${otherApp.environments[0]!.id} is not an environment of this app.`],
         [url, { memberId: developer.memberId, environments: [{ ...good[0], wrappedSeed: 'seed in clear' }] }, 400, 'Invalid ciphertext format'],
         [url, { memberId: developer.memberId, environments: ['x'] }, 400, "Each entry in 'environments' must be an object with an 'id'."],
-        [`/coffer/v1/apps/${sse.id}/grants/`, { memberId: developer.memberId, environments: good }, 400, `App '${sse.name}' uses server-side encryption: give access to it with PUT /v1/members/{id}/access/.`],
+        [`/coffer/v1/apps/${sse.id}/grants/`, { memberId: developer.memberId, environments: good }, 400, `App '${sse.name}' uses server-side encryption: its access is changed with PUT /v1/members/{id}/access/ or /v1/service-accounts/{id}/access/.`],
         [`/coffer/v1/apps/${strangerApp.id}/grants/`, { memberId: developer.memberId, environments: good }, 404, `App with ID ${strangerApp.id} not found`],
       ];
       const before = await grantRows();

@@ -177,6 +177,18 @@ for (const target of STORE_TARGETS) {
         createClientProtocol(domain).e2ee.enableSse(enableCall, () => ({ environments: [] })),
         (error: Error) => error.message === `App with ID ${e2ee.appId} not found` && (error as { kind?: string }).kind === 'not_found',
       );
+
+      // A grant or revoke of E2EE keys resolved before the app went: 404, not 400 for environments no longer "of this app".
+      const granted = await createE2eeApp(domain, suite.owner, `vanishing-grant-${randomBytes(3).toString('hex')}`);
+      const grantCall = await resolve({ urlAppId: granted.appId, urlOnly: true });
+      await suite.server.store.db.deleteFrom('apps').where('id', '=', granted.appId).execute();
+      const wrapped = { id: granted.environments[0]!.id, wrappedSeed: 'ph:v1:00:00', wrappedSalt: 'ph:v1:00:00' };
+      for (const attempt of [
+        () => createClientProtocol(domain).e2eeGrants.grant(grantCall, () => ({ memberId: suite.owner.memberId, environments: [wrapped] })),
+        () => createClientProtocol(domain).e2eeGrants.revoke(grantCall, () => ({ memberId: suite.owner.memberId })),
+      ]) {
+        await assert.rejects(attempt(), (error: Error) => error.message === `App with ID ${granted.appId} not found` && (error as { kind?: string }).kind === 'not_found');
+      }
     });
 
     it(`${RENAME_ROUNDS} rounds of renames and deletes of one environment, and of one app, at once: 200, 204 or 404, one delete event, renames chained`, async () => {

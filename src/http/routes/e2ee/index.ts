@@ -198,8 +198,31 @@ export async function e2eeRoutes(app: FastifyInstance) {
       },
       handler: async (request, reply) => reply.send(grantResultView(await e2eeGrants.grant(request.call!, () => readJsonBody(request)))),
     },
+    DELETE: {
+      schema: {
+        tags,
+        summary: "Take an E2EE app's keys back from a member or service account (it leaves the app); grant again to replace keys that do not open",
+        params: { type: 'object', properties: { app_id: { type: 'string', format: 'uuid' } } },
+        body: { type: 'object', properties: { memberId: { type: 'string', format: 'uuid' }, serviceAccountId: { type: 'string', format: 'uuid' } } },
+        response: { 200: revokeResultSchema, ...errors },
+      },
+      handler: async (request, reply) => {
+        const result = await e2eeGrants.revoke(request.call!, () => readJsonBody(request));
+        return reply.send({ appId: result.appId, ...result.recipient, environmentsRevoked: result.environmentsRevoked });
+      },
+    },
   });
 }
+
+const revokeResultSchema = {
+  type: 'object',
+  properties: {
+    appId: { type: 'string', format: 'uuid' },
+    memberId: { type: 'string', format: 'uuid' },
+    serviceAccountId: { type: 'string', format: 'uuid' },
+    environmentsRevoked: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments whose keys the recipient held and no longer holds' },
+  },
+} as const;
 
 const grantResultSchema = {
   type: 'object',
