@@ -146,6 +146,11 @@ for (const target of STORE_TARGETS) {
         const again = await d.owner.run(['apps', 'grant', 'vault', '--member', 'dana@example.com', '--env', 'development']);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /already held every environment named; nothing changed/);
+
+        // Taken back: Dana leaves the app (also the repair for keys wrapped wrongly: revoke, grant again).
+        const revoked = await d.owner.json(['apps', 'revoke', 'vault', '--member', 'dana@example.com']);
+        assert.deepEqual([revoked.appId, revoked.recipient.id, revoked.environmentsRevoked.length], [vault.id, granted.recipient.id, 1]);
+        assert.equal((await dana.run(dev('secrets', 'get', 'VAULT_SECRET_NAME'))).code, 1);
       } finally {
         await dana.remove();
       }
