@@ -85,21 +85,26 @@ export async function addAppMemberships(db: Executor, organisationId: string, ac
   return inserted.map((row) => row.app_id);
 }
 
-export async function removeAppMemberships(db: Executor, organisationId: string, account: AccountRef, appIds: readonly string[]): Promise<void> {
-  if (appIds.length === 0) return;
+/** Takes the account out of the apps; the apps it was a member of. */
+export async function removeAppMemberships(db: Executor, organisationId: string, account: AccountRef, appIds: readonly string[]): Promise<string[]> {
+  if (appIds.length === 0) return [];
   const { column, id } = accountColumn(account);
-  await db.deleteFrom('app_members').where('organisation_id', '=', organisationId).where(column, '=', id).where('app_id', 'in', appIds).execute();
+  const removed = await db.deleteFrom('app_members').where('organisation_id', '=', organisationId).where(column, '=', id).where('app_id', 'in', appIds).returning('app_id').execute();
+  return removed.map((row) => row.app_id);
 }
 
-export async function removeEnvironmentGrants(db: Executor, organisationId: string, account: AccountRef, environmentIds: readonly string[]): Promise<void> {
-  if (environmentIds.length === 0) return;
+/** Deletes the account's grants of the environments; the environments it held. */
+export async function removeEnvironmentGrants(db: Executor, organisationId: string, account: AccountRef, environmentIds: readonly string[]): Promise<string[]> {
+  if (environmentIds.length === 0) return [];
   const { column, id } = accountColumn(account);
-  await db
+  const removed = await db
     .deleteFrom('environment_keys')
     .where('organisation_id', '=', organisationId)
     .where(column, '=', id)
     .where('environment_id', 'in', environmentIds)
+    .returning('environment_id')
     .execute();
+  return removed.map((row) => row.environment_id);
 }
 
 /**

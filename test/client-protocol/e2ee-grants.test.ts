@@ -226,6 +226,10 @@ for (const target of STORE_TARGETS) {
         assert.equal(granted[0]!.environmentsGranted.length, 3);
         assert.ok(answers.filter((a) => a !== granted[0]).every((a) => a.environmentsGranted.length === 0 && a.environmentsAlreadyHeld.length === 3), 'the others were told they were held');
         assert.equal((await accessEvents()).length, eventsBefore + 1, 'one event');
+        // And revokes at once: one takes the keys back, the others find nothing; one event.
+        const revokes = await Promise.all(Array.from({ length: 5 }, () => ownerSession.revokeE2ee(app.id, { type: 'member', id: admin.memberId })));
+        assert.deepEqual(revokes.map((r) => r.environmentsRevoked.length).sort(), [0, 0, 0, 0, 3]);
+        assert.equal((await accessEvents()).length, eventsBefore + 2, 'one more event');
       } finally {
         ownerSession.close();
       }

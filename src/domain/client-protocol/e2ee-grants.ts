@@ -13,7 +13,7 @@ import { asUuid } from '../../store/directory.js';
 import { findApp, lockAppsForNewRows, lockEnvironmentsForNewRows, lockMemberIdentity, lockServiceAccountIdentity } from '../../store/apps.js';
 import { listEnvironmentIdentities } from '../../store/client-protocol.js';
 import { insertEnvironmentKeys } from '../../store/environment-keys.js';
-import { addAppMemberships, listAppsOfAccountMembership, listGrantRows, removeAppMemberships, removeEnvironmentGrants, type AccountRef } from '../../store/individual-access.js';
+import { addAppMemberships, removeAppMemberships, removeEnvironmentGrants, type AccountRef } from '../../store/individual-access.js';
 import { findMember } from '../../store/members.js';
 import { findServiceAccount } from '../../store/service-accounts.js';
 import { allowsOrg, hasEnvironmentAccess, memberChangeDenial } from '../access.js';
@@ -129,14 +129,13 @@ export class E2eeGrants {
     const environments = await this.#environmentsOfE2eeApp(call);
     const result = await inTransaction(this.deps.db, async ({ trx }) => {
       await this.#lockTargets(trx, call, recipient, []);
-      const held = new Set((await listGrantRows(trx, org, recipient)).map((row) => row.environment_id));
-      const wasMember = (await listAppsOfAccountMembership(trx, org, recipient)).some((app) => app.id === appRef.id);
       // Membership first, as every removal does (src/store/individual-access.ts removeAllIndividualAccess).
-      await removeAppMemberships(trx, org, recipient, [appRef.id]);
-      const revoked = environments.filter((env) => held.has(env.id)).map((env) => env.id);
-      await removeEnvironmentGrants(trx, org, recipient, environments.map((env) => env.id));
-      if (wasMember || revoked.length > 0) {
-        const change = { appsAdded: [], appsRemoved: wasMember ? [appRef.id] : [], environmentsGranted: [], environmentsRevoked: revoked };
+      // What was deleted, not what was read before: of two revokes at once, the second deletes nothing.
+      const appsRemoved = await removeAppMemberships(trx, org, recipient, [appRef.id]);
+      const deleted = new Set(await removeEnvironmentGrants(trx, org, recipient, environments.map((env) => env.id)));
+      const revoked = environments.filter((env) => deleted.has(env.id)).map((env) => env.id);
+      if (appsRemoved.length > 0 || revoked.length > 0) {
+        const change = { appsAdded: [], appsRemoved, environmentsGranted: [], environmentsRevoked: revoked };
         await this.#audit(trx, call, recipient, change);
       }
       return { recipient, appId: appRef.id, environmentsRevoked: revoked };
