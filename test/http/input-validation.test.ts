@@ -140,8 +140,9 @@ for (const target of STORE_TARGETS) {
       const email = uniqueEmail('pt');
       const token = await invite(server.store.db, owner.organisationId, email);
       const material = await makeMaterial(owner.organisationId, email);
-      const members = async () => (await server.domain.deps.db.selectFrom('members').select('id').execute()).length;
-      const users = async () => (await server.domain.deps.db.selectFrom('users').select('id').execute()).length;
+      // Counted in this organisation and for this address only: other suites write to a shared PostgreSQL database at the same time.
+      const members = async () => (await server.domain.deps.db.selectFrom('members').select('id').where('organisation_id', '=', owner.organisationId).execute()).length;
+      const users = async () => (await server.domain.deps.db.selectFrom('users').select('id').where('email', '=', email).execute()).length;
       const [membersBefore, usersBefore] = [await members(), await users()];
       const accept = (body: unknown) => request(`${server.url}/coffer/v1/invites/${token}/accept/`, { method: 'POST', json: body });
       assert400(await accept(acceptBody(material, { identityKey: NOT_A_POINT })), "'identityKey' must be an Ed25519 public key.");
