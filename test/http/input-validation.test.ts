@@ -189,7 +189,7 @@ for (const target of STORE_TARGETS) {
     it('role color: control characters and unpaired surrogates are 400s on create and update', async () => {
       const created = await api.post('/v1/roles/', { name: `r-${randomUUID().slice(0, 8)}`, color: '#00ff00', permissions: { permissions: null, app_permissions: null } });
       assert.equal(created.status, 201, created.text);
-      const count = async () => (await server.domain.deps.db.selectFrom('roles').select('id').execute()).length;
+      const count = async () => (await server.domain.deps.db.selectFrom('roles').select('id').where('organisation_id', '=', owner.organisationId).execute()).length;
       const rolesBefore = await count();
       for (const [color, message] of [
         ['#\u0000', "'color' must not contain control characters."],
