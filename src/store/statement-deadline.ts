@@ -28,14 +28,12 @@ export function enforceStatementDeadline(config: pg.ClientConfig, deadlineMs: nu
     interceptQuery(client, DEADLINE_HOOK, (query, text, rest) => {
       const pending = query(text, ...rest);
       if (!(pending instanceof Promise)) return pending;
-      const cancel = setTimeout(() => sendCancel(config, client), deadlineMs);
-      const close = setTimeout(() => (client as unknown as LentClient).connection?.stream?.destroy(), 2 * deadlineMs);
-      cancel.unref();
-      close.unref();
-      const settled = () => {
-        clearTimeout(cancel);
-        clearTimeout(close);
-      };
+      // One timer per statement (every read batch passes here); the close is armed only once a cancel was sent.
+      let timer = setTimeout(() => {
+        sendCancel(config, client);
+        timer = setTimeout(() => (client as unknown as LentClient).connection?.stream?.destroy(), deadlineMs).unref();
+      }, deadlineMs).unref();
+      const settled = () => clearTimeout(timer);
       pending.then(settled, settled);
       return pending;
     });

@@ -24,7 +24,7 @@ import type { AccessChange } from '../individual-access.js';
 import { MEMBER_NOT_FOUND } from '../members.js';
 import { SERVICE_ACCOUNT_NOT_FOUND } from '../service-accounts.js';
 import { inTransaction } from '../transactions.js';
-import { INVALID_CIPHERTEXT, isCiphertext } from './validate.js';
+import { parseWrappedEnvironmentKeys, type WrappedEnvironmentKeys } from './validate.js';
 
 /** What a revoke changed: the environments of the app the recipient held and no longer holds. */
 export interface E2eeRevokeResult {
@@ -41,17 +41,8 @@ export interface E2eeGrantResult {
   environmentsAlreadyHeld: string[];
 }
 
-interface WrappedKeys {
-  wrappedSeed: string;
-  wrappedSalt: string;
-}
-
 function kindOf(recipient: AccountRef): 'member' | 'service_account' {
   return 'memberId' in recipient ? 'member' : 'service_account';
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Who may hand keys to this kind of recipient: whoever may change its access through the REST API. */
@@ -210,19 +201,10 @@ export class E2eeGrants {
     return hasMember ? { memberId: id } : { serviceAccountId: id };
   }
 
-  /** `environments: [{id, wrappedSeed, wrappedSalt}]`: environments of this app, each once, well-formed ciphertexts. */
-  #wrappedKeys(value: unknown, environments: ReadonlyArray<{ id: string }>): Map<string, WrappedKeys> {
+  /** `environments: [{id, wrappedSeed, wrappedSalt}]`, at least one. */
+  #wrappedKeys(value: unknown, environments: ReadonlyArray<{ id: string }>): Map<string, WrappedEnvironmentKeys> {
     if (!Array.isArray(value) || value.length === 0) throw invalid("'environments' must be a non-empty list of {id, wrappedSeed, wrappedSalt}.");
-    const ofApp = new Set(environments.map((env) => env.id));
-    const given = new Map<string, WrappedKeys>();
-    for (const entry of value) {
-      if (!isObject(entry) || typeof entry.id !== 'string') throw invalid("Each entry in 'environments' must be an object with an 'id'.");
-      const id = asUuid(entry.id);
-      if (!id || !ofApp.has(id)) throw invalid(`Environment ${entry.id} is not an environment of this app.`);
-      if (given.has(id)) throw invalid(`Environment ${entry.id} is listed twice.`);
-      if (!isCiphertext(entry.wrappedSeed) || !isCiphertext(entry.wrappedSalt)) throw invalid(INVALID_CIPHERTEXT);
-      given.set(id, { wrappedSeed: entry.wrappedSeed, wrappedSalt: entry.wrappedSalt });
-    }
-    return given;
+    return parseWrappedEnvironmentKeys(value, new Set(environments.map((env) => env.id)));
   }
+
 }

@@ -30,7 +30,7 @@ import type { ReadPath } from '../secrets/read-path.js';
 import { applyTextRule } from '../text-rule.js';
 import { inTransaction } from '../transactions.js';
 import { mayChangeAccessOf } from './e2ee-grants.js';
-import { INVALID_CIPHERTEXT, isCiphertext } from './validate.js';
+import { INVALID_CIPHERTEXT, isCiphertext, parseWrappedEnvironmentKeys } from './validate.js';
 
 export const SSE_ALREADY_ENABLED = 'SSE is already enabled for this App.';
 const ENV_TYPES: readonly EnvType[] = ['dev', 'staging', 'prod', 'custom'];
@@ -208,15 +208,7 @@ export class E2eeApps {
     }
     const body = readBody();
     if (!Array.isArray(body.environments)) throw invalid("'environments' must be a list of {id, wrappedSeed, wrappedSalt}.");
-    const given = new Map<string, { wrappedSeed: string; wrappedSalt: string }>();
-    for (const entry of body.environments) {
-      if (!isObject(entry) || typeof entry.id !== 'string') throw invalid("Each entry in 'environments' must be an object with an 'id'.");
-      const id = entry.id.toLowerCase();
-      if (!environments.some((env) => env.id === id)) throw invalid(`Environment ${entry.id} is not an environment of this app.`);
-      if (given.has(id)) throw invalid(`Environment ${entry.id} is listed twice.`);
-      if (!isCiphertext(entry.wrappedSeed) || !isCiphertext(entry.wrappedSalt)) throw invalid(INVALID_CIPHERTEXT);
-      given.set(id, { wrappedSeed: entry.wrappedSeed, wrappedSalt: entry.wrappedSalt });
-    }
+    const given = parseWrappedEnvironmentKeys(body.environments, new Set(environments.map((env) => env.id)));
     const missing = environments.filter((env) => !given.has(env.id));
     if (missing.length > 0) throw invalid(`Every environment of the app needs its keys; missing: ${missing.map((env) => env.name).join(', ')}.`);
 

@@ -2,6 +2,7 @@
 // plaintext here: keys, values, comments and override values are ph:v1 ciphertexts made by the
 // client, checked for shape only and stored verbatim; key digests are stored exactly as sent.
 import type { Ciphertext } from '../../crypto/index.js';
+import { asUuid } from '../../store/directory.js';
 import type { SecretType } from '../../store/secrets.table.js';
 import { invalid } from '../errors.js';
 import { checkFolderNames, normalisePath } from '../secrets/paths.js';
@@ -189,4 +190,27 @@ export function validateCiphertextDeleteBatch(body: Record<string, unknown>): st
   }
   checkBatchSize(secrets);
   return secrets as string[];
+}
+
+/** An environment's seed and salt, each wrapped (`ph:v1`) to one recipient. */
+export interface WrappedEnvironmentKeys {
+  wrappedSeed: string;
+  wrappedSalt: string;
+}
+
+/**
+ * `[{id, wrappedSeed, wrappedSalt}]` of enabling SSE and of E2EE grants: environments of the app
+ * (`environmentIds`, canonical), each once, with well-formed ciphertexts; keyed by canonical id.
+ */
+export function parseWrappedEnvironmentKeys(entries: readonly unknown[], environmentIds: ReadonlySet<string>): Map<string, WrappedEnvironmentKeys> {
+  const given = new Map<string, WrappedEnvironmentKeys>();
+  for (const entry of entries) {
+    if (!isObject(entry) || typeof entry.id !== 'string') throw invalid("Each entry in 'environments' must be an object with an 'id'.");
+    const id = asUuid(entry.id);
+    if (!id || !environmentIds.has(id)) throw invalid(`Environment ${entry.id} is not an environment of this app.`);
+    if (given.has(id)) throw invalid(`Environment ${entry.id} is listed twice.`);
+    if (!isCiphertext(entry.wrappedSeed) || !isCiphertext(entry.wrappedSalt)) throw invalid(INVALID_CIPHERTEXT);
+    given.set(id, { wrappedSeed: entry.wrappedSeed, wrappedSalt: entry.wrappedSalt });
+  }
+  return given;
 }

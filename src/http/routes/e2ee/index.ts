@@ -207,31 +207,34 @@ export async function e2eeRoutes(app: FastifyInstance) {
         response: { 200: revokeResultSchema, ...errors },
       },
       handler: async (request, reply) => {
-        const result = await e2eeGrants.revoke(request.call!, () => readJsonBody(request));
-        return reply.send({ appId: result.appId, ...result.recipient, environmentsRevoked: result.environmentsRevoked });
+        const { appId, recipient, environmentsRevoked } = await e2eeGrants.revoke(request.call!, () => readJsonBody(request));
+        return reply.send({ appId, ...recipient, environmentsRevoked });
       },
     },
   });
 }
 
-const revokeResultSchema = {
-  type: 'object',
-  properties: {
-    appId: { type: 'string', format: 'uuid' },
-    memberId: { type: 'string', format: 'uuid' },
-    serviceAccountId: { type: 'string', format: 'uuid' },
-    environmentsRevoked: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments whose keys the recipient held and no longer holds' },
-  },
+/** Who a grant or revoke was for, and the app: the fields both answers share. */
+const recipientResultProperties = {
+  appId: { type: 'string', format: 'uuid' },
+  memberId: { type: 'string', format: 'uuid' },
+  serviceAccountId: { type: 'string', format: 'uuid' },
 } as const;
 
 const grantResultSchema = {
   type: 'object',
   properties: {
-    appId: { type: 'string', format: 'uuid' },
-    memberId: { type: 'string', format: 'uuid' },
-    serviceAccountId: { type: 'string', format: 'uuid' },
+    ...recipientResultProperties,
     environmentsGranted: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments whose keys the recipient received now' },
     environmentsAlreadyHeld: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments the recipient already held (their keys were left as they were)' },
+  },
+} as const;
+
+const revokeResultSchema = {
+  type: 'object',
+  properties: {
+    ...recipientResultProperties,
+    environmentsRevoked: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Environments whose keys the recipient held and no longer holds' },
   },
 } as const;
 
