@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Logger } from 'pino';
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './errors.js';
 import { EVERY_METHOD } from './methods.js';
+import { consoleAssets } from './plugins/console.js';
 import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import transport from './plugins/transport.js';
@@ -209,6 +210,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openapi);
   await app.register(metrics, { token: options.http.metricsToken });
   await app.register(rootRoutes);
+  await app.register(consoleAssets);
   if (options.routes) await app.register(options.routes);
   return app;
 }

@@ -13,6 +13,7 @@ import {
   toHex,
   wrapRecoveryPhrase,
   wrapUserKeyring,
+  type KdfParams,
   type UserKeyring,
 } from '../../src/crypto/index.js';
 import type { Domain } from '../../src/domain/index.js';
@@ -76,9 +77,10 @@ export async function createOwner(domain: Domain, options: { name?: string; emai
 /**
  * Gives the owner the password `clientKeyMaterial` wraps its keyring with (a verifier made with the
  * fast test parameters) and returns its login hash, for calls that must prove the password again.
+ * `loginKdf`: the parameters the login hash itself is derived with (the console uses Phase's).
  */
-export async function ownerLoginHash(domain: Domain, owner: OwnerFixture, password = TEST_PASSWORD): Promise<string> {
-  const loginHash = await derivePasswordLoginHash(password, owner.email, TEST_KDF_FAST);
+export async function ownerLoginHash(domain: Domain, owner: OwnerFixture, password = TEST_PASSWORD, loginKdf: KdfParams = TEST_KDF_FAST): Promise<string> {
+  const loginHash = await derivePasswordLoginHash(password, owner.email, loginKdf);
   const verifier = await hashPassword(loginHash, TEST_KDF_FAST);
   await domain.deps.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', owner.userId).execute();
   return loginHash;

@@ -1,0 +1,195 @@
+// The web console in a real Chromium against a real server: signing in derives every key in the
+// page (the password is never sent), secrets of SSE and E2EE apps are decrypted and written there
+// in the format the CLI and SDKs read, and signing out revokes the page's token and session.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { PhaseSession } from '../../src/client/index.js';
+import { PHASE_KDF_MODERATE } from '../../src/crypto/index.js';
+import { createE2eeApp, createSseApp, type AppFixture } from '../client-protocol/helpers.js';
+import { launchChromium } from '../helpers/browser.js';
+import { apiClient, createOwner, ownerLoginHash, TEST_PASSWORD, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { STORE_TARGETS } from '../helpers/stores.js';
+
+let browser: Browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(() => browser?.close());
+
+for (const target of STORE_TARGETS) {
+  describe(`web console (${target.kind})`, { timeout: 180_000 }, () => {
+    let server: TestServer;
+    let owner: OwnerFixture;
+    let api: ApiClient;
+    let shop: AppFixture;
+    let vault: AppFixture;
+
+    before(async () => {
+      server = await startTestServer({ store: target.kind });
+      owner = await createOwner(server.domain, { name: `Console ${target.kind}` });
+      // The console derives the login hash with Phase's parameters, as the CLI does for real accounts.
+      await ownerLoginHash(server.domain, owner, TEST_PASSWORD, PHASE_KDF_MODERATE);
+      api = apiClient(server.url, owner.authorization);
+      shop = await createSseApp(server, owner, 'shop');
+      vault = await createE2eeApp(server, owner.token, 'vault');
+      await withSession((session) => session.create(session.environment(shop.id, 'Development'), [{ key: 'DB_URL', value: 'postgres://db.internal/shop', comment: 'primary' }]));
+    });
+    after(() => server?.close());
+
+    async function withSession<T>(run: (session: PhaseSession) => Promise<T>): Promise<T> {
+      const session = await PhaseSession.open({ host: server.url, token: owner.token });
+      try {
+        return await run(session);
+      } finally {
+        session.close();
+      }
+    }
+
+    /** What the CLI and SDKs read from an environment, by key. */
+    const readBack = (app: AppFixture, env: string) =>
+      withSession(async (session) => new Map((await session.list(session.environment(app.id, env), { resolveReferences: false })).map((s) => [s.key, s])));
+
+    const consoleTokens = async () => ((await api.get('/coffer/v1/tokens/')).body.data as Array<{ name: string }>).filter((t) => t.name.startsWith('console '));
+
+    /** Every body the page sent, to show the password never leaves it. */
+    function recordBodies(page: Page): string[] {
+      const bodies: string[] = [];
+      page.on('request', (request) => bodies.push(`${request.url()} ${request.postData() ?? ''} ${JSON.stringify(request.headers())}`));
+      return bodies;
+    }
+
+    async function signIn(page: Page, password = TEST_PASSWORD) {
+      await page.goto(`${server.url}/console/`);
+      await page.getByLabel('E-mail').fill(owner.email.toUpperCase());
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
+
+    const rowOf = (page: Page, key: string) => page.locator(`tr[data-key="${key}"]`);
+
+    test('sign in, read an SSE app, write an E2EE app the CLI reads, sign out', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      const sent = recordBodies(page);
+      try {
+        await signIn(page);
+        const apps = page.getByRole('navigation', { name: 'Apps' });
+        await apps.getByRole('button', { name: /shop/ }).waitFor();
+        assert.match(await apps.innerText(), /shop\s*SSE[\s\S]*vault\s*E2EE/);
+        assert.equal((await consoleTokens()).length, 1, 'signing in registers one token for the page');
+
+        // Read: decrypted in the page, the value hidden until asked for.
+        await page.getByRole('button', { name: /shop/ }).click();
+        const dbUrl = rowOf(page, 'DB_URL');
+        await dbUrl.waitFor();
+        assert.equal(await dbUrl.locator('code').count(), 0, 'values start hidden');
+        assert.match(await dbUrl.innerText(), /primary/);
+        await dbUrl.getByRole('button', { name: 'Show' }).click();
+        assert.equal(await dbUrl.locator('code').innerText(), 'postgres://db.internal/shop');
+
+        // Write to the E2EE app: encrypted in the page, opened by the CLI's client.
+        await page.getByRole('button', { name: /vault/ }).click();
+        await page.getByRole('tab', { name: 'Staging' }).click();
+        await page.getByText('No secrets in Staging yet.').waitFor();
+        await page.getByRole('button', { name: 'Add secret' }).click();
+        const form = page.getByRole('form', { name: 'New secret' });
+        await form.getByLabel('Key').fill('api_key');
+        await form.getByLabel('Value').fill('sk-live-41f0 ${DB_HOST}');
+        await form.getByLabel('Comment').fill('billing provider');
+        await form.getByRole('button', { name: 'Save' }).click();
+        await rowOf(page, 'API_KEY').waitFor();
+        let stored = await readBack(vault, 'Staging');
+        assert.equal(stored.get('API_KEY')?.value, 'sk-live-41f0 ${DB_HOST}');
+        assert.equal(stored.get('API_KEY')?.comment, 'billing provider');
+
+        // Edit in place.
+        await rowOf(page, 'API_KEY').getByRole('button', { name: 'Edit' }).click();
+        const edit = page.getByRole('form', { name: 'Edit API_KEY' });
+        await edit.getByLabel('Value').fill('sk-live-rotated');
+        await edit.getByRole('button', { name: 'Save' }).click();
+        await rowOf(page, 'API_KEY').getByRole('button', { name: 'Show' }).click();
+        await rowOf(page, 'API_KEY').locator('code', { hasText: 'sk-live-rotated' }).waitFor();
+        stored = await readBack(vault, 'Staging');
+        assert.equal(stored.get('API_KEY')?.value, 'sk-live-rotated');
+        assert.equal(stored.get('API_KEY')?.version, 2);
+
+        // Delete asks once more before it deletes.
+        await rowOf(page, 'API_KEY').getByRole('button', { name: 'Delete' }).click();
+        assert.equal((await readBack(vault, 'Staging')).size, 1, 'the first click only asks');
+        await rowOf(page, 'API_KEY').getByRole('button', { name: 'Confirm delete' }).click();
+        await page.getByText('No secrets in Staging yet.').waitFor();
+        assert.equal((await readBack(vault, 'Staging')).size, 0);
+
+        // Sign out: the page's token is revoked and its session ends.
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+        assert.deepEqual(await consoleTokens(), []);
+        const me = await page.request.get(`${server.url}/coffer/v1/me/`);
+        assert.equal(me.status(), 401);
+
+        assert.deepEqual(errors, []);
+        assert.ok(sent.some((line) => line.includes('/coffer/v1/auth/login/')));
+        for (const line of sent) assert.ok(!line.includes(TEST_PASSWORD), `the password was sent: ${line.slice(0, 120)}`);
+        for (const line of sent) assert.ok(!line.includes('sk-live'), `a value left the page in plaintext: ${line.slice(0, 120)}`);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('a wrong password is refused with the server message; no session or token is left', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        await signIn(page, 'not the password');
+        const alert = page.getByRole('alert');
+        await alert.waitFor();
+        assert.match(await alert.innerText(), /invalid|incorrect|password/i);
+        assert.equal((await context.cookies()).length, 0);
+        assert.deepEqual(await consoleTokens(), []);
+        assert.equal(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), true);
+      } finally {
+        await context.close();
+      }
+    });
+  });
+}
+
+describe('web console assets', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ store: 'pglite' });
+  });
+  after(() => server?.close());
+
+  test('the page is served with headers that allow nothing but its own origin', async () => {
+    const page = await fetch(`${server.url}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    for (const directive of ["default-src 'none'", "script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'", "frame-ancestors 'none'"]) assert.ok(csp.includes(directive), csp);
+    assert.equal(page.headers.get('x-frame-options'), 'DENY');
+    assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    const html = await page.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, html);
+    const asset = await fetch(server.url + script);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
+  });
+
+  test('/console redirects to /console/; nothing outside the built console is served', async () => {
+    const bare = await fetch(`${server.url}/console`, { redirect: 'manual' });
+    assert.equal(bare.status, 308);
+    assert.equal(bare.headers.get('location'), '/console/');
+    for (const path of ['/console/assets/missing.js', '/console/../package.json', '/console/%2e%2e/package.json', '/console/..%2fpackage.json', '/console/.vite/manifest.json']) {
+      const res = await fetch(server.url + path);
+      assert.ok(res.status === 404 || res.status === 403 || res.status === 400, `${path}: ${res.status}`);
+      assert.ok(!(await res.text()).includes('"dependencies"'), path);
+    }
+  });
+});

@@ -1,0 +1,92 @@
+// The console API (/coffer/v1) with the session cookie: JSON in and out, the CSRF token on every
+// state-changing call, and the server's `{"error": ...}` message carried into the thrown error.
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Membership {
+  organisationId: string;
+  organisationName: string;
+  memberId: string;
+  role: { id: string; name: string } | null;
+}
+
+export interface LoginAnswer {
+  user: { id: string; email: string; fullName?: string | null };
+  memberships: Membership[];
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export interface WrappedKeyringView {
+  organisationId: string;
+  memberId: string;
+  identityKey: string;
+  wrappedKeyring: string;
+  kdfParams: { opsLimit: number; memLimit: number };
+}
+
+export interface RegisteredToken {
+  id: string;
+  name: string;
+  expiresAt: string | null;
+}
+
+export class ConsoleApi {
+  #csrfToken: string | undefined;
+
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET' && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
+    let response: Response;
+    try {
+      response = await fetch(`/coffer/v1${path}`, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    } catch {
+      throw new ApiError('The server cannot be reached.', 0);
+    }
+    const text = await response.text();
+    const parsed: unknown = text === '' ? undefined : safeJson(text);
+    if (!response.ok) {
+      const message = typeof (parsed as { error?: unknown } | undefined)?.error === 'string' ? (parsed as { error: string }).error : `The server answered ${response.status}.`;
+      throw new ApiError(message, response.status);
+    }
+    return parsed as T;
+  }
+
+  async login(email: string, loginHash: string): Promise<LoginAnswer> {
+    const answer = await this.call<LoginAnswer>('POST', '/auth/login/', { email, loginHash });
+    this.#csrfToken = answer.csrfToken;
+    return answer;
+  }
+
+  keyring(organisationId: string): Promise<WrappedKeyringView> {
+    return this.call('GET', `/me/keyring/?organisation_id=${encodeURIComponent(organisationId)}`);
+  }
+
+  registerToken(organisationId: string, body: object): Promise<RegisteredToken> {
+    return this.call('POST', `/tokens/?organisation_id=${encodeURIComponent(organisationId)}`, body);
+  }
+
+  revokeToken(organisationId: string, tokenId: string): Promise<void> {
+    return this.call('DELETE', `/tokens/${encodeURIComponent(tokenId)}/?organisation_id=${encodeURIComponent(organisationId)}`);
+  }
+
+  async logout(): Promise<void> {
+    await this.call('POST', '/auth/logout/');
+    this.#csrfToken = undefined;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,71 @@
+// One organisation: its apps down the side (those this account holds keys for), an app's
+// environments as tabs, and the selected environment's secrets.
+import { useState } from 'react';
+import type { SignedIn } from '../sign-in.js';
+import { SecretsTable } from './SecretsTable.js';
+
+export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignOut: () => Promise<void> }) {
+  const { session } = signedIn;
+  const [appId, setAppId] = useState(session.apps[0]?.id);
+  const app = session.apps.find((a) => a.id === appId);
+  const [envId, setEnvId] = useState(app?.environments[0]?.id);
+  const env = app?.environments.find((e) => e.id === envId) ?? app?.environments[0];
+  const [signingOut, setSigningOut] = useState(false);
+
+  return (
+    <div className="workspace">
+      <header>
+        <strong>Coffer</strong>
+        <span className="organisation">{signedIn.organisation.organisationName}</span>
+        <span className="spacer" />
+        <span className="who">{signedIn.email}</span>
+        <button
+          type="button"
+          disabled={signingOut}
+          onClick={() => {
+            setSigningOut(true);
+            void onSignOut();
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Apps">
+        <h2>Apps</h2>
+        {session.apps.length === 0 && <p className="hint">No app is shared with you yet. Create one with `coffer apps create`, or ask an owner to grant you one.</p>}
+        <ul>
+          {session.apps.map((a) => (
+            <li key={a.id}>
+              <button
+                type="button"
+                aria-current={a.id === app?.id ? 'page' : undefined}
+                onClick={() => {
+                  setAppId(a.id);
+                  setEnvId(a.environments[0]?.id);
+                }}
+              >
+                {a.name}
+                <span className={`badge ${a.encryption === 'SSE' ? 'sse' : 'e2ee'}`}>{a.encryption === 'SSE' ? 'SSE' : 'E2EE'}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main>
+        {app && (
+          <>
+            <h1>{app.name}</h1>
+            <div role="tablist" aria-label="Environments" className="tabs">
+              {app.environments.map((e) => (
+                <button key={e.id} type="button" role="tab" aria-selected={e.id === env?.id} onClick={() => setEnvId(e.id)}>
+                  {e.name}
+                </button>
+              ))}
+            </div>
+            {env ? <SecretsTable key={env.id} session={session} env={env} /> : <p className="hint">You hold no environment of this app.</p>}
+          </>
+        )}
+      </main>
+    </div>
+  );
+}
