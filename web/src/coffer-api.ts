@@ -37,6 +37,23 @@ export interface RegisteredToken {
   expiresAt: string | null;
 }
 
+export interface Invite {
+  organisationId: string;
+  organisationName: string;
+  email: string;
+  role: { id: string; name: string } | null;
+  expiresAt: string;
+}
+
+/** What setup and an accepted invite answer: the new membership and the token registered with it. */
+export interface NewMembership {
+  organisationId: string;
+  organisationName: string;
+  userId: string;
+  memberId: string;
+  tokenId: string;
+}
+
 export class ConsoleApi {
   #csrfToken: string | undefined;
 
@@ -75,6 +92,26 @@ export class ConsoleApi {
 
   revokeToken(organisationId: string, tokenId: string): Promise<void> {
     return this.call('DELETE', `/tokens/${encodeURIComponent(tokenId)}/?organisation_id=${encodeURIComponent(organisationId)}`);
+  }
+
+  async setupRequired(): Promise<boolean> {
+    return (await this.call<{ required: boolean }>('GET', '/setup/')).required;
+  }
+
+  async checkSetupCode(code: string): Promise<void> {
+    await this.call('POST', '/setup/check/', { code });
+  }
+
+  completeSetup(body: object): Promise<NewMembership> {
+    return this.call('POST', '/setup/', body);
+  }
+
+  invite(inviteToken: string): Promise<Invite> {
+    return this.call('GET', `/invites/${encodeURIComponent(inviteToken)}/`);
+  }
+
+  acceptInvite(inviteToken: string, body: object): Promise<NewMembership> {
+    return this.call('POST', `/invites/${encodeURIComponent(inviteToken)}/accept/`, body);
   }
 
   async logout(): Promise<void> {

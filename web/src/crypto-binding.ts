@@ -14,6 +14,8 @@ export const {
   ed25519PublicKeyToKx,
   environmentCipher,
   generateEnvironmentSecrets,
+  generateMnemonic,
+  keyringFromMnemonic,
   kxKeyPairOfIdentity,
   mintUserToken,
   parseToken,
@@ -23,4 +25,6 @@ export const {
   wipeKeyring,
   wrapEnvironmentSecrets,
   wrapForRecipient,
+  wrapRecoveryPhrase,
+  wrapUserKeyring,
 } = crypto;

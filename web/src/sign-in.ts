@@ -7,9 +7,7 @@ import { PHASE_KDF_MODERATE, toHex } from '../../src/crypto/browser.js';
 import { PhaseSession } from '../../src/client/phase-protocol.js';
 import { derivePasswordLoginHash, deriveDeviceKey, kxKeyPairOfIdentity, mintUserToken, unwrapUserKeyring, wipeKeyring } from './crypto-binding.js';
 import { ApiError, ConsoleApi, type LoginAnswer, type Membership } from './coffer-api.js';
-
-/** The console's token lives as long as a console session (12 h), and is revoked at sign-out. */
-const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;
+import { TOKEN_LIFETIME_MS, consoleTokenName } from './console-token.js';
 
 export interface SignedIn {
   email: string;
@@ -19,17 +17,17 @@ export interface SignedIn {
   signOut(): Promise<void>;
 }
 
-/** The server normalises addresses the same way; the e-mail salts the login hash, so it must match. */
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
 /** A console session signed in but not yet opened: the person picks one of their organisations. */
 export interface PendingSignIn {
   email: string;
   memberships: Membership[];
   open(organisationId: string): Promise<SignedIn>;
   cancel(): Promise<void>;
+}
+
+/** The server normalises addresses the same way; the e-mail salts the login hash, so it must match. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
 }
 
 /** Step one: the login hash signs the console session in; the password stays here until open(). */
@@ -50,9 +48,9 @@ export async function signIn(input: { email: string; password: string }, api = n
       if (!organisation) throw new ApiError('You are not a member of that organisation.', 0);
       if (password === undefined) throw new ApiError('Sign in again.', 0);
       try {
-        const opened = await openOrganisation(api, email, password, organisation);
+        const registered = await mintTabToken(api, email, password, organisation);
         password = undefined;
-        return { ...opened, memberships: login.memberships };
+        return await openWithToken(api, { email, organisation, memberships: login.memberships, ...registered });
       } catch (error) {
         password = undefined;
         await api.logout().catch(() => undefined);
@@ -66,8 +64,22 @@ export async function signIn(input: { email: string; password: string }, api = n
   };
 }
 
-/** Step two: unlock the keyring of one organisation and mint this tab's token from it. */
-async function openOrganisation(api: ConsoleApi, email: string, password: string, organisation: Membership): Promise<Omit<SignedIn, 'memberships'>> {
+/**
+ * After setup or an accepted invite, whose request registered this tab's token already: sign the
+ * console session in with the same login hash and open the new organisation.
+ */
+export async function signInAfterJoining(input: { email: string; loginHash: string; organisationId: string; token: string; tokenId: string }, api = new ConsoleApi()): Promise<SignedIn> {
+  const login = await api.login(input.email, input.loginHash);
+  const organisation = login.memberships.find((m) => m.organisationId === input.organisationId);
+  if (!organisation) {
+    await api.logout().catch(() => undefined);
+    throw new ApiError('The new membership is not listed; sign in again.', 0);
+  }
+  return openWithToken(api, { email: input.email, organisation, memberships: login.memberships, token: input.token, tokenId: input.tokenId });
+}
+
+/** Unlock the keyring of one organisation and mint this tab's token from it. */
+async function mintTabToken(api: ConsoleApi, email: string, password: string, organisation: Membership): Promise<{ token: string; tokenId: string }> {
   const view = await api.keyring(organisation.organisationId);
   const deviceKey = await deriveDeviceKey(password, email, view.kdfParams);
   let keyring;
@@ -87,23 +99,33 @@ async function openOrganisation(api: ConsoleApi, email: string, password: string
   kx.privateKey.fill(0);
   wipeKeyring(keyring);
   const registered = await api.registerToken(organisation.organisationId, {
-    name: `console ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+    name: consoleTokenName(),
     identityKey: minted.identityKey,
     bearerHash: minted.bearerHash,
     wrappedKeyShare: minted.wrappedKeyShare,
     expiresAt: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString(),
   });
-  const revoke = () => api.revokeToken(organisation.organisationId, registered.id).catch(() => undefined);
+  return { token: minted.token, tokenId: registered.id };
+}
+
+async function openWithToken(
+  api: ConsoleApi,
+  input: { email: string; organisation: Membership; memberships: Membership[]; token: string; tokenId: string },
+): Promise<SignedIn> {
+  const { organisation } = input;
+  const revoke = () => api.revokeToken(organisation.organisationId, input.tokenId).catch(() => undefined);
   let session: PhaseSession;
   try {
-    session = await PhaseSession.open({ host: window.location.origin, token: minted.token, userAgent: 'coffer-console', fetch: (url, init) => window.fetch(url, init) });
+    session = await PhaseSession.open({ host: window.location.origin, token: input.token, userAgent: 'coffer-console', fetch: (url, init) => window.fetch(url, init) });
   } catch (error) {
     await revoke();
+    await api.logout().catch(() => undefined);
     throw error;
   }
   return {
-    email,
+    email: input.email,
     organisation,
+    memberships: input.memberships,
     session,
     async signOut() {
       // Each step on its own: a token already gone must not keep the session open.
@@ -113,4 +135,3 @@ async function openOrganisation(api: ConsoleApi, email: string, password: string
     },
   };
 }
-

@@ -8,7 +8,7 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 export async function serve(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
-  server.logger.info({ url: server.url, store: server.store.kind }, 'coffer is listening');
+  server.logger.info({ url: server.url, console: `${server.url}/console/`, store: server.store.kind }, 'coffer is listening');
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorHandler, sendError } from '../errors.js';
 
 export const CONSOLE_PATH = '/console/';
@@ -37,9 +37,9 @@ export async function consoleAssets(app: FastifyInstance, options: { root?: stri
   const root = options.root ?? BUILT_CONSOLE;
   app.get('/console', { schema: { hide: true } }, async (_request, reply) => reply.redirect(CONSOLE_PATH, 308));
   if (!fs.existsSync(path.join(root, 'index.html'))) {
-    app.get(`${CONSOLE_PATH}*`, { schema: { hide: true } }, async (_request, reply) =>
-      sendError(reply, 503, 'The console is not built in this installation: run `npm run build`.'),
-    );
+    const notBuilt = async (_request: FastifyRequest, reply: FastifyReply) => sendError(reply, 503, 'The console is not built in this installation: run `npm run build`.');
+    app.get(`${CONSOLE_PATH}*`, { schema: { hide: true } }, notBuilt);
+    app.get('/invites/:invite_token', { schema: { hide: true } }, notBuilt);
     return;
   }
   // A path the file server refuses (an encoded `..`, a dot-file) is one more file that is not there.
@@ -60,5 +60,8 @@ export async function consoleAssets(app: FastifyInstance, options: { root?: stri
       reply.header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
-  app.get(CONSOLE_PATH, { schema: { hide: true } }, async (_request, reply) => reply.sendFile('index.html'));
+  const page = async (_request: FastifyRequest, reply: FastifyReply) => reply.sendFile('index.html');
+  app.get(CONSOLE_PATH, { schema: { hide: true } }, page);
+  // The link the REST API hands out for an invite (inviteUrl) opens the console's invite page.
+  app.get('/invites/:invite_token', { schema: { hide: true } }, page);
 }
