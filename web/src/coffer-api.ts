@@ -1,5 +1,8 @@
-// The console API (/coffer/v1) with the session cookie: JSON in and out, the CSRF token on every
-// state-changing call, and the server's `{"error": ...}` message carried into the thrown error.
+// The console API (/coffer/v1) with the session cookie (the CSRF token on every state-changing
+// call), and Phase's REST API with the tab's token: JSON in and out, and the server's
+// `{"error": ...}` message carried into the thrown error.
+import { authorizationHeaderOf, parseToken } from './crypto-binding.js';
+
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -54,26 +57,24 @@ export interface NewMembership {
   tokenId: string;
 }
 
+/** Phase's REST API (/v1) with a personal access token, as any other client calls it. */
+export class RestApi {
+  readonly #authorization: string;
+
+  constructor(token: string) {
+    this.#authorization = authorizationHeaderOf(parseToken(token));
+  }
+
+  call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return request<T>(path, method, { authorization: this.#authorization }, body);
+  }
+}
+
 export class ConsoleApi {
   #csrfToken: string | undefined;
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (method !== 'GET' && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
-    let response: Response;
-    try {
-      response = await fetch(`/coffer/v1${path}`, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    } catch {
-      throw new ApiError('The server cannot be reached.', 0);
-    }
-    const text = await response.text();
-    const parsed: unknown = text === '' ? undefined : safeJson(text);
-    if (!response.ok) {
-      const message = typeof (parsed as { error?: unknown } | undefined)?.error === 'string' ? (parsed as { error: string }).error : `The server answered ${response.status}.`;
-      throw new ApiError(message, response.status);
-    }
-    return parsed as T;
+  call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return request<T>(`/coffer/v1${path}`, method, method !== 'GET' && this.#csrfToken ? { 'x-csrf-token': this.#csrfToken } : {}, body);
   }
 
   async login(email: string, loginHash: string): Promise<LoginAnswer> {
@@ -118,6 +119,25 @@ export class ConsoleApi {
     await this.call('POST', '/auth/logout/');
     this.#csrfToken = undefined;
   }
+}
+
+/** Same-origin JSON in and out; a failure carries the server's `{"error": ...}` message. */
+async function request<T>(path: string, method: string, extraHeaders: Record<string, string>, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  } catch {
+    throw new ApiError('The server cannot be reached.', 0);
+  }
+  const text = await response.text();
+  const parsed: unknown = text === '' ? undefined : safeJson(text);
+  if (!response.ok) {
+    const message = typeof (parsed as { error?: unknown } | undefined)?.error === 'string' ? (parsed as { error: string }).error : `The server answered ${response.status}.`;
+    throw new ApiError(message, response.status);
+  }
+  return parsed as T;
 }
 
 function safeJson(text: string): unknown {

@@ -6,7 +6,7 @@
 import { PHASE_KDF_MODERATE, toHex } from '../../src/crypto/browser.js';
 import { PhaseSession } from '../../src/client/phase-protocol.js';
 import { derivePasswordLoginHash, deriveDeviceKey, kxKeyPairOfIdentity, mintUserToken, unwrapUserKeyring, wipeKeyring } from './crypto-binding.js';
-import { ApiError, ConsoleApi, type LoginAnswer, type Membership } from './coffer-api.js';
+import { ApiError, ConsoleApi, RestApi, type LoginAnswer, type Membership } from './coffer-api.js';
 import { TOKEN_LIFETIME_MS, consoleTokenName } from './console-token.js';
 
 export interface SignedIn {
@@ -14,6 +14,10 @@ export interface SignedIn {
   organisation: Membership;
   memberships: Membership[];
   session: PhaseSession;
+  /** Phase's REST API (/v1) with this tab's token, for what the client protocol does not cover. */
+  rest: RestApi;
+  /** A fresh client-protocol session with the same token (after an app was created, to hold its keys). */
+  reopen(): Promise<PhaseSession>;
   signOut(): Promise<void>;
 }
 
@@ -114,9 +118,10 @@ async function openWithToken(
 ): Promise<SignedIn> {
   const { organisation } = input;
   const revoke = () => api.revokeToken(organisation.organisationId, input.tokenId).catch(() => undefined);
+  const openSession = () => PhaseSession.open({ host: window.location.origin, token: input.token, userAgent: 'coffer-console', fetch: (url, init) => window.fetch(url, init) });
   let session: PhaseSession;
   try {
-    session = await PhaseSession.open({ host: window.location.origin, token: input.token, userAgent: 'coffer-console', fetch: (url, init) => window.fetch(url, init) });
+    session = await openSession();
   } catch (error) {
     await revoke();
     await api.logout().catch(() => undefined);
@@ -127,6 +132,13 @@ async function openWithToken(
     organisation,
     memberships: input.memberships,
     session,
+    rest: new RestApi(input.token),
+    async reopen() {
+      const next = await openSession();
+      session.close();
+      session = next;
+      return next;
+    },
     async signOut() {
       // Each step on its own: a token already gone must not keep the session open.
       session.close();

@@ -1,16 +1,28 @@
 // One organisation: its apps down the side (those this account holds keys for), an app's
 // environments as tabs, and the selected environment's secrets.
 import { useState } from 'react';
+import { createApp, type NewApp } from '../apps.js';
 import type { SignedIn } from '../sign-in.js';
+import { NewAppForm } from './NewAppForm.js';
 import { SecretsTable } from './SecretsTable.js';
 
 export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignOut: () => Promise<void> }) {
-  const { session } = signedIn;
+  const [session, setSession] = useState(signedIn.session);
   const [appId, setAppId] = useState(session.apps[0]?.id);
   const app = session.apps.find((a) => a.id === appId);
   const [envId, setEnvId] = useState(app?.environments[0]?.id);
   const env = app?.environments.find((e) => e.id === envId) ?? app?.environments[0];
   const [signingOut, setSigningOut] = useState(false);
+  const [creatingApp, setCreatingApp] = useState(false);
+
+  async function create(app: NewApp) {
+    const id = await createApp({ ...signedIn, session }, app);
+    const next = await signedIn.reopen();
+    setSession(next);
+    setAppId(id);
+    setEnvId(next.apps.find((a) => a.id === id)?.environments[0]?.id);
+    setCreatingApp(false);
+  }
 
   return (
     <div className="workspace">
@@ -32,7 +44,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
       </header>
       <nav aria-label="Apps">
         <h2>Apps</h2>
-        {session.apps.length === 0 && <p className="hint">No app is shared with you yet. Create one with `coffer apps create`, or ask an owner to grant you one.</p>}
+        {session.apps.length === 0 && !creatingApp && <p className="hint">No app is shared with you yet. Create one, or ask an owner to add you to one.</p>}
         <ul>
           {session.apps.map((a) => (
             <li key={a.id}>
@@ -50,6 +62,13 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
             </li>
           ))}
         </ul>
+        {creatingApp ? (
+          <NewAppForm onCreate={create} onCancel={() => setCreatingApp(false)} />
+        ) : (
+          <button type="button" className="link" onClick={() => setCreatingApp(true)}>
+            + New app
+          </button>
+        )}
       </nav>
       <main>
         {app && (
