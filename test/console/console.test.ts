@@ -187,6 +187,90 @@ for (const target of STORE_TARGETS) {
       }
     });
 
+    test('two tabs of one browser: each sign-out revokes its own token, whatever the shared cookie holds', async () => {
+      const context = await browser.newContext();
+      try {
+        const first = await context.newPage();
+        const second = await context.newPage();
+        const before = (await consoleTokens()).length;
+        for (const page of [first, second]) {
+          await signIn(page);
+          await page.getByRole('button', { name: 'Sign out' }).waitFor();
+        }
+        assert.equal((await consoleTokens()).length, before + 2);
+        // The second sign-in replaced the cookie (and CSRF token) the first tab started with.
+        await first.getByRole('button', { name: 'Sign out' }).click();
+        await first.getByRole('button', { name: 'Sign in' }).waitFor();
+        assert.equal(await first.getByRole('status').count(), 0, 'no failure to report');
+        assert.equal((await consoleTokens()).length, before + 1);
+        await second.getByRole('button', { name: 'Sign out' }).click();
+        await second.getByRole('button', { name: 'Sign in' }).waitFor();
+        assert.equal((await consoleTokens()).length, before);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('a token revoked elsewhere sends the tab back to sign-in, saying why', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        const before = new Set(((await api.get('/coffer/v1/tokens/')).body.data as Array<{ id: string }>).map((t) => t.id));
+        await signIn(page);
+        await page.getByRole('button', { name: /shop/ }).click();
+        await rowOf(page, 'DB_URL').waitFor();
+        const tab = ((await api.get('/coffer/v1/tokens/')).body.data as Array<{ id: string; name: string }>).find((t) => !before.has(t.id));
+        assert.match(tab?.name ?? '', /^console \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+        assert.equal((await api.delete(`/coffer/v1/tokens/${tab!.id}/`)).status, 204);
+        await page.getByRole('tab', { name: 'Staging' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+        assert.match(await page.getByRole('status').innerText(), /access has ended.*Sign in again/);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('a sealed value is never shown nor changed; a nameless secret is refused in the page', async () => {
+      await withSession((session) => session.create(session.environment(shop.id, 'Staging'), [{ key: 'SIGNING_KEY', value: 'sealed-value-7f3e', type: 'sealed' }]));
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const sent = recordBodies(page);
+      try {
+        await signIn(page);
+        await page.getByRole('button', { name: /shop/ }).click();
+        await page.getByRole('tab', { name: 'Staging' }).click();
+        const row = rowOf(page, 'SIGNING_KEY');
+        await row.waitFor();
+        assert.match(await row.innerText(), /sealed/);
+        assert.equal(await row.getByRole('button', { name: 'Show' }).count(), 0);
+        assert.ok(!(await page.content()).includes('sealed-value-7f3e'));
+
+        await row.getByRole('button', { name: 'Edit' }).click();
+        const edit = page.getByRole('form', { name: 'Edit SIGNING_KEY' });
+        assert.equal(await edit.getByLabel('Value').count(), 0, 'no value field for a sealed secret');
+        await edit.getByLabel('Comment').fill('rotated quarterly');
+        await edit.getByRole('button', { name: 'Save' }).click();
+        await row.getByText('rotated quarterly').waitFor();
+        const stored = (await readBack(shop, 'Staging')).get('SIGNING_KEY');
+        assert.equal(stored?.value, 'sealed-value-7f3e');
+        assert.equal(stored?.comment, 'rotated quarterly');
+
+        const countBefore = (await readBack(shop, 'Staging')).size;
+        await page.getByRole('button', { name: 'Add secret' }).click();
+        const form = page.getByRole('form', { name: 'New secret' });
+        await form.getByLabel('Key').fill('   ');
+        await form.getByLabel('Value').fill('x');
+        await form.getByRole('button', { name: 'Save' }).click();
+        assert.match(await page.getByRole('alert').innerText(), /needs a name/);
+        assert.equal((await readBack(shop, 'Staging')).size, countBefore);
+        assert.ok(!sent.some((line) => line.includes('sealed-value-7f3e')));
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      } finally {
+        await context.close();
+      }
+    });
+
     test('a wrong password is refused with the server message; no session or token is left', async () => {
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -231,6 +315,7 @@ describe('web console assets', () => {
   });
 
   test('/console redirects to /console/; nothing outside the built console is served', async () => {
+    assert.equal((await fetch(`${server.url}/console/`, { method: 'HEAD' })).status, 200);
     const bare = await fetch(`${server.url}/console`, { redirect: 'manual' });
     assert.equal(bare.status, 308);
     assert.equal(bare.headers.get('location'), '/console/');

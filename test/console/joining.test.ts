@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { deriveDeviceKey, PHASE_KDF_MODERATE, unwrapRecoveryPhrase } from '../../src/crypto/index.js';
 import type { Domain } from '../../src/domain/index.js';
 import { launchChromium } from '../helpers/browser.js';
-import { apiClient, createOwner } from '../helpers/fixtures.js';
+import { apiClient, createOwner, ownerLoginHash, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { roleId } from '../helpers/principals.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createEmptyPostgresDatabase, STORE_TARGETS } from '../helpers/stores.js';
@@ -116,16 +116,43 @@ for (const target of STORE_TARGETS) {
     });
     after(() => server?.close());
 
-    test('the invite URL opens the console, which joins the organisation with keys made in the page', async () => {
+    test('an owner invites from the console; the link opens the console, which joins with keys made in the page', async () => {
       const owner = await createOwner(server.domain, { name: `Invites ${target.kind}` });
+      await ownerLoginHash(server.domain, owner, TEST_PASSWORD, PHASE_KDF_MODERATE);
       const api = apiClient(server.url, owner.authorization);
       const email = `dana-${randomUUID().slice(0, 8)}@example.com`;
-      const invited = await api.post('/v1/members/invites/', { email, role_id: await roleId(server.domain, owner.organisationId, 'Developer') });
-      assert.equal(invited.status, 201, invited.text);
-      const context = await browser.newContext();
-      const page = await context.newPage();
+      const ownerContext = await browser.newContext();
+      const inviteeContext = await browser.newContext();
       try {
-        await page.goto(invited.body.inviteUrl);
+        // The owner invites from the Members page and is shown the link once.
+        const console = await ownerContext.newPage();
+        await console.goto(`${server.url}/console/`);
+        await console.getByLabel('E-mail').fill(owner.email);
+        await console.getByLabel('Password').fill(TEST_PASSWORD);
+        await console.getByRole('button', { name: 'Sign in' }).click();
+        await console.getByRole('button', { name: 'Members' }).click();
+        await console.locator(`tr[data-member="${owner.email}"]`).waitFor();
+        const inviteForm = console.getByRole('form', { name: 'Invite' });
+        await inviteForm.getByLabel('E-mail').fill(email);
+        await inviteForm.getByLabel('Role').selectOption({ label: 'Developer' });
+        await inviteForm.getByRole('button', { name: 'Invite' }).click();
+        const inviteUrl = await console.getByRole('status').locator('code').innerText();
+        assert.match(inviteUrl, new RegExp(`^${server.url}/invites/[^/]+$`));
+        await console.locator(`tr[data-invite="${email}"]`).waitFor();
+
+        // A second invite, cancelled: its link no longer opens.
+        const other = `erin-${randomUUID().slice(0, 8)}@example.com`;
+        await inviteForm.getByLabel('E-mail').fill(other);
+        await inviteForm.getByRole('button', { name: 'Invite' }).click();
+        const cancelledUrl = await console.getByRole('status').filter({ hasText: other }).locator('code').innerText();
+        assert.notEqual(cancelledUrl, inviteUrl);
+        await console.locator(`tr[data-invite="${other}"]`).getByRole('button', { name: 'Cancel invite' }).click();
+        await console.locator(`tr[data-invite="${other}"]`).waitFor({ state: 'detached' });
+        assert.equal((await fetch(`${server.url}/coffer/v1/invites/${cancelledUrl.split('/').pop()}/`)).status, 404);
+
+        // The invitee opens the link.
+        const page = await inviteeContext.newPage();
+        await page.goto(inviteUrl);
         await page.getByRole('heading', { name: `Join Invites ${target.kind}` }).waitFor();
         assert.match(await page.locator('main').innerText(), new RegExp(`${email.replace('.', '\\.')} as Developer`));
         const form = page.getByRole('form', { name: 'Accept invite' });
@@ -143,11 +170,17 @@ for (const target of STORE_TARGETS) {
         const member = members.body.data.find((m: any) => m.email === email);
         assert.equal(member?.role?.name, 'Developer');
         assert.equal(await storedPhrase(server.domain, owner.organisationId, email), phrase);
+        // The owner's Members page shows the new member, and the invite is no longer pending.
+        await console.getByRole('button', { name: 'Secrets' }).click();
+        await console.getByRole('button', { name: 'Members' }).click();
+        await console.locator(`tr[data-member="${email}"]`).waitFor();
+        assert.equal(await console.locator(`tr[data-invite="${email}"]`).count(), 0);
         // A used invite cannot be opened again.
-        await page.goto(invited.body.inviteUrl);
+        await page.goto(inviteUrl);
         await page.getByRole('alert').waitFor();
       } finally {
-        await context.close();
+        await ownerContext.close();
+        await inviteeContext.close();
       }
     });
   });

@@ -91,9 +91,6 @@ export class ConsoleApi {
     return this.call('POST', `/tokens/?organisation_id=${encodeURIComponent(organisationId)}`, body);
   }
 
-  revokeToken(organisationId: string, tokenId: string): Promise<void> {
-    return this.call('DELETE', `/tokens/${encodeURIComponent(tokenId)}/?organisation_id=${encodeURIComponent(organisationId)}`);
-  }
 
   async setupRequired(): Promise<boolean> {
     return (await this.call<{ required: boolean }>('GET', '/setup/')).required;

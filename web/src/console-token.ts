@@ -5,5 +5,5 @@
 export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;
 
 export function consoleTokenName(now = new Date()): string {
-  return `console ${now.toISOString().slice(0, 16).replace('T', ' ')}`;
+  return `console ${now.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

@@ -18,7 +18,8 @@ export interface SignedIn {
   rest: RestApi;
   /** A fresh client-protocol session with the same token (after an app was created, to hold its keys). */
   reopen(): Promise<PhaseSession>;
-  signOut(): Promise<void>;
+  /** Revokes the tab's token and ends the session; what went wrong, if the token may still be valid. */
+  signOut(): Promise<string | undefined>;
 }
 
 /** A console session signed in but not yet opened: the person picks one of their organisations. */
@@ -116,23 +117,25 @@ async function openWithToken(
   api: ConsoleApi,
   input: { email: string; organisation: Membership; memberships: Membership[]; token: string; tokenId: string },
 ): Promise<SignedIn> {
-  const { organisation } = input;
-  const revoke = () => api.revokeToken(organisation.organisationId, input.tokenId).catch(() => undefined);
+  const rest = new RestApi(input.token);
+  // The token revokes itself: another tab's sign-in or sign-out may have replaced or ended the
+  // session cookie this tab started with, and the token must go all the same.
+  const revoke = () => rest.call('DELETE', `/coffer/v1/tokens/${encodeURIComponent(input.tokenId)}/`);
   const openSession = () => PhaseSession.open({ host: window.location.origin, token: input.token, userAgent: 'coffer-console', fetch: (url, init) => window.fetch(url, init) });
   let session: PhaseSession;
   try {
     session = await openSession();
   } catch (error) {
-    await revoke();
+    await revoke().catch(() => undefined);
     await api.logout().catch(() => undefined);
     throw error;
   }
   return {
     email: input.email,
-    organisation,
+    organisation: input.organisation,
     memberships: input.memberships,
     session,
-    rest: new RestApi(input.token),
+    rest,
     async reopen() {
       const next = await openSession();
       session.close();
@@ -140,10 +143,16 @@ async function openWithToken(
       return next;
     },
     async signOut() {
-      // Each step on its own: a token already gone must not keep the session open.
       session.close();
-      await revoke();
+      let failure: string | undefined;
+      try {
+        await revoke();
+      } catch (error) {
+        // 401: revoked or expired already, which is what signing out wants.
+        if (!(error instanceof ApiError && error.status === 401)) failure = `This tab's token could not be revoked (${(error as Error).message}). Revoke it with: coffer tokens revoke ${input.tokenId}`;
+      }
       await api.logout().catch(() => undefined);
+      return failure;
     },
   };
 }

@@ -61,7 +61,7 @@ export async function consoleAssets(app: FastifyInstance, options: { root?: stri
     },
   });
   const page = async (_request: FastifyRequest, reply: FastifyReply) => reply.sendFile('index.html');
-  app.get(CONSOLE_PATH, { schema: { hide: true } }, page);
+  app.route({ method: ['GET', 'HEAD'], url: CONSOLE_PATH, schema: { hide: true }, handler: page });
   // The link the REST API hands out for an invite (inviteUrl) opens the console's invite page.
-  app.get('/invites/:invite_token', { schema: { hide: true } }, page);
+  app.route({ method: ['GET', 'HEAD'], url: '/invites/:invite_token', schema: { hide: true }, handler: page });
 }

@@ -1,6 +1,6 @@
 // The console's states: an invite link, first-run setup, signed out (sign in), signed in to one
 // organisation. An invite is recognised by its path (/invites/<token>, served the same page).
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ConsoleApi } from '../coffer-api.js';
 import type { SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
@@ -16,6 +16,9 @@ export function ConsoleApp() {
   const [inviteToken, setInviteToken] = useState(() => INVITE_PATH.exec(window.location.pathname)?.[1]);
   const [setupRequired, setSetupRequired] = useState<boolean | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const [notice, setNotice] = useState<string | undefined>();
+  // Several calls can find the token gone at once: sign out once.
+  const signingOut = useRef(false);
 
   useEffect(() => {
     if (inviteToken) return;
@@ -34,6 +37,8 @@ export function ConsoleApp() {
     if (inviteToken) window.history.replaceState(null, '', '/console/');
     setInviteToken(undefined);
     setSetupRequired(false);
+    setNotice(undefined);
+    signingOut.current = false;
     setSignedIn(next);
   }
 
@@ -41,8 +46,11 @@ export function ConsoleApp() {
     return (
       <Workspace
         signedIn={signedIn}
-        onSignOut={async () => {
-          await signedIn.signOut();
+        onSignOut={async (reason) => {
+          if (signingOut.current) return;
+          signingOut.current = true;
+          const failure = await signedIn.signOut();
+          setNotice([reason, failure].filter(Boolean).join(' ') || undefined);
           setSignedIn(undefined);
         }}
       />
@@ -59,7 +67,7 @@ export function ConsoleApp() {
     );
   if (setupRequired === undefined) return null;
   if (setupRequired) return <SetupPage onSignedIn={enter} />;
-  return <SignInPage onSignedIn={enter} />;
+  return <SignInPage onSignedIn={enter} notice={notice} />;
 }
 
 function safeDecode(text: string): string {

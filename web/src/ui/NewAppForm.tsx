@@ -1,9 +1,8 @@
 // "New app": a name and whether the server may ever read it (SSE) or only clients (E2EE).
 import { useState, type FormEvent } from 'react';
 import type { NewApp } from '../apps.js';
-import { messageOf } from './errors.js';
 
-export function NewAppForm({ onCreate, onCancel }: { onCreate: (app: NewApp) => Promise<void>; onCancel: () => void }) {
+export function NewAppForm({ onCreate, onCancel, failed }: { onCreate: (app: NewApp) => Promise<void>; onCancel: () => void; failed: (error: unknown) => string }) {
   const [name, setName] = useState('');
   const [endToEnd, setEndToEnd] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -16,7 +15,7 @@ export function NewAppForm({ onCreate, onCancel }: { onCreate: (app: NewApp) => 
     try {
       await onCreate({ name, endToEnd });
     } catch (caught) {
-      setError(messageOf(caught));
+      setError(failed(caught));
       setBusy(false);
     }
   }

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { signIn, type PendingSignIn, type SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
 
-export function SignInPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) => void }) {
+export function SignInPage({ onSignedIn, notice }: { onSignedIn: (signedIn: SignedIn) => void; notice?: string | undefined }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState<string | undefined>();
@@ -43,6 +43,11 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) =>
   return (
     <main className="sign-in">
       <h1>Coffer</h1>
+      {notice && (
+        <p role="status" className="notice">
+          {notice}
+        </p>
+      )}
       {pending ? (
         <form
           onSubmit={(event) => {
@@ -62,6 +67,16 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) =>
           </label>
           <button type="submit" disabled={busy !== undefined}>
             {busy ?? 'Open'}
+          </button>
+          <button
+            type="button"
+            disabled={busy !== undefined}
+            onClick={() => {
+              void pending.cancel();
+              setPending(undefined);
+            }}
+          >
+            Back
           </button>
         </form>
       ) : (

@@ -3,10 +3,12 @@
 import { useState } from 'react';
 import { createApp, type NewApp } from '../apps.js';
 import type { SignedIn } from '../sign-in.js';
+import { isSignedOut, messageOf, SIGNED_OUT_MESSAGE } from './errors.js';
+import { MembersPage } from './MembersPage.js';
 import { NewAppForm } from './NewAppForm.js';
 import { SecretsTable } from './SecretsTable.js';
 
-export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignOut: () => Promise<void> }) {
+export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignOut: (reason?: string) => Promise<void> }) {
   const [session, setSession] = useState(signedIn.session);
   const [appId, setAppId] = useState(session.apps[0]?.id);
   const app = session.apps.find((a) => a.id === appId);
@@ -14,6 +16,13 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
   const env = app?.environments.find((e) => e.id === envId) ?? app?.environments[0];
   const [signingOut, setSigningOut] = useState(false);
   const [creatingApp, setCreatingApp] = useState(false);
+  const [view, setView] = useState<'secrets' | 'members'>('secrets');
+
+  /** The message for a failed call; a token no longer accepted goes back to sign-in. */
+  function failed(caught: unknown): string {
+    if (isSignedOut(caught)) void onSignOut(SIGNED_OUT_MESSAGE);
+    return messageOf(caught);
+  }
 
   async function create(app: NewApp) {
     const id = await createApp({ ...signedIn, session }, app);
@@ -22,6 +31,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
     setAppId(id);
     setEnvId(next.apps.find((a) => a.id === id)?.environments[0]?.id);
     setCreatingApp(false);
+    setView('secrets');
   }
 
   return (
@@ -29,6 +39,12 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
       <header>
         <strong>Coffer</strong>
         <span className="organisation">{signedIn.organisation.organisationName}</span>
+        <button type="button" className="link" aria-pressed={view === 'secrets'} onClick={() => setView('secrets')}>
+          Secrets
+        </button>
+        <button type="button" className="link" aria-pressed={view === 'members'} onClick={() => setView('members')}>
+          Members
+        </button>
         <span className="spacer" />
         <span className="who">{signedIn.email}</span>
         <button
@@ -52,6 +68,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
                 type="button"
                 aria-current={a.id === app?.id ? 'page' : undefined}
                 onClick={() => {
+                  setView('secrets');
                   setAppId(a.id);
                   setEnvId(a.environments[0]?.id);
                 }}
@@ -63,7 +80,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
           ))}
         </ul>
         {creatingApp ? (
-          <NewAppForm onCreate={create} onCancel={() => setCreatingApp(false)} />
+          <NewAppForm onCreate={create} onCancel={() => setCreatingApp(false)} failed={failed} />
         ) : (
           <button type="button" className="link" onClick={() => setCreatingApp(true)}>
             + New app
@@ -71,7 +88,8 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
         )}
       </nav>
       <main>
-        {app && (
+        {view === 'members' && <MembersPage rest={signedIn.rest} failed={failed} />}
+        {view === 'secrets' && app && (
           <>
             <h1>{app.name}</h1>
             <div role="tablist" aria-label="Environments" className="tabs">
@@ -81,7 +99,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
                 </button>
               ))}
             </div>
-            {env ? <SecretsTable key={env.id} session={session} env={env} /> : <p className="hint">You hold no environment of this app.</p>}
+            {env ? <SecretsTable key={env.id} session={session} env={env} failed={failed} /> : <p className="hint">You hold no environment of this app.</p>}
           </>
         )}
       </main>

@@ -1,0 +1,158 @@
+// The organisation's people (Phase's REST API with the tab's token): members and their roles,
+// pending invites, and inviting someone, whose one-time link is shown here to pass on. What the
+// caller may see and do is the server's decision; its refusal is shown as it words it.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { RestApi } from '../coffer-api.js';
+
+interface RoleRef {
+  id: string;
+  name: string;
+}
+interface Member {
+  id: string;
+  email: string;
+  fullName: string | null;
+  role: RoleRef | null;
+  createdAt: string;
+}
+interface Invite {
+  id: string;
+  inviteeEmail: string;
+  role: RoleRef | null;
+  expiresAt: string;
+}
+
+export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: unknown) => string }) {
+  const [members, setMembers] = useState<Member[] | undefined>();
+  const [invites, setInvites] = useState<Invite[]>([]);
+  const [roles, setRoles] = useState<RoleRef[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const [email, setEmail] = useState('');
+  const [roleId, setRoleId] = useState('');
+  const [link, setLink] = useState<{ email: string; url: string } | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const [m, r] = await Promise.all([rest.call<{ data: Member[] }>('GET', '/v1/members/'), rest.call<{ data: RoleRef[] }>('GET', '/v1/roles/')]);
+      setMembers(m.data);
+      setRoles(r.data);
+      setRoleId((current) => current || r.data.find((role) => role.name === 'Developer')?.id || r.data[0]?.id || '');
+      // Reading invites may be refused where members are not: show what there is.
+      setInvites((await rest.call<{ data: Invite[] }>('GET', '/v1/members/invites/').catch(() => ({ data: [] }))).data);
+    } catch (caught) {
+      setError(failed(caught));
+    }
+  }, [rest]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  async function invite(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const created = await rest.call<{ inviteeEmail: string; inviteUrl: string }>('POST', '/v1/members/invites/', { email: email.trim(), role_id: roleId });
+      setLink({ email: created.inviteeEmail, url: created.inviteUrl });
+      setEmail('');
+      await load();
+    } catch (caught) {
+      setError(failed(caught));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function cancelInvite(id: string) {
+    setError(undefined);
+    try {
+      await rest.call('DELETE', `/v1/members/invites/${encodeURIComponent(id)}/`);
+      await load();
+    } catch (caught) {
+      setError(failed(caught));
+    }
+  }
+
+  return (
+    <section aria-label="Members">
+      <h1>Members</h1>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <form className="secret-form" aria-label="Invite" onSubmit={invite}>
+        <label>
+          E-mail
+          <input type="email" required value={email} onChange={(event) => setEmail(event.target.value)} disabled={busy} />
+        </label>
+        <label>
+          Role
+          <select value={roleId} onChange={(event) => setRoleId(event.target.value)} disabled={busy}>
+            {roles.map((role) => (
+              <option key={role.id} value={role.id}>
+                {role.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" disabled={busy || !roleId}>
+          Invite
+        </button>
+      </form>
+      {link && (
+        <div className="invite-link" role="status">
+          <p>
+            Send this link to {link.email}; it works once, for 14 days. It is shown only now. End-to-end encrypted apps need a grant after they join (`coffer apps grant`).
+          </p>
+          <code>{link.url}</code>
+        </div>
+      )}
+      {members && (
+        <table>
+          <thead>
+            <tr>
+              <th>E-mail</th>
+              <th>Name</th>
+              <th>Role</th>
+              <th>Joined</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((m) => (
+              <tr key={m.id} data-member={m.email}>
+                <td>{m.email}</td>
+                <td>{m.fullName ?? ''}</td>
+                <td>{m.role?.name ?? '(none)'}</td>
+                <td>{m.createdAt.slice(0, 10)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {invites.length > 0 && (
+        <>
+          <h2>Pending invites</h2>
+          <table>
+            <tbody>
+              {invites.map((i) => (
+                <tr key={i.id} data-invite={i.inviteeEmail}>
+                  <td>{i.inviteeEmail}</td>
+                  <td>{i.role?.name ?? ''}</td>
+                  <td>expires {i.expiresAt.slice(0, 10)}</td>
+                  <td className="actions">
+                    <button type="button" className="link" onClick={() => void cancelInvite(i.id)}>
+                      Cancel invite
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
