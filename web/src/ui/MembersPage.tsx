@@ -105,7 +105,7 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
       {link && (
         <div className="invite-link" role="status">
           <p>
-            Send this link to {link.email}; it works once, for 14 days. It is shown only now. End-to-end encrypted apps need a grant after they join (`coffer apps grant`).
+            Send this link to {link.email}; it works once, for 14 days. It is shown only now. After they join, give them access to apps; end-to-end encrypted apps need a grant from someone who holds their keys (coffer apps grant).
           </p>
           <code>{link.url}</code>
         </div>
