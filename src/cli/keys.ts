@@ -6,10 +6,7 @@ import {
   DecryptionError,
   deriveDeviceKey,
   derivePasswordLoginHash,
-  generateMnemonic,
   keyringFromMnemonic,
-  kxKeyPairOfIdentity,
-  mintUserToken,
   PHASE_KDF_MODERATE,
   PHASE_KDF_SENSITIVE,
   TEST_KDF_FAST,
@@ -24,6 +21,7 @@ import {
   type KdfParams,
   type UserKeyring,
 } from '../crypto/index.js';
+import { deriveMembership, type MembershipMaterial } from '../client/membership.js';
 import { UserError } from './errors.js';
 import type { Ui } from './ui.js';
 
@@ -67,48 +65,10 @@ export function checkNewPassword(password: string): string | undefined {
   return undefined;
 }
 
-export interface TokenBody {
-  name: string;
-  identityKey: string;
-  bearerHash: string;
-  wrappedKeyShare: string;
-  expiresAt: string | null;
-}
+export type { KeyringBody, MembershipMaterial, TokenBody } from '../client/membership.js';
+export { mintTokenFor } from '../client/membership.js';
 
-export interface KeyringBody {
-  identityKey: string;
-  wrappedKeyring: string;
-  wrappedRecovery: string;
-  kdfParams: { opsLimit: number; memLimit: number };
-}
-
-/** A personal access token for a keyring: the full string (shown once) and what the server gets. */
-export function mintTokenFor(keyring: UserKeyring, name: string, expiresAt: Date | null): { token: string; body: TokenBody } {
-  const kx = kxKeyPairOfIdentity(keyring);
-  try {
-    const minted = mintUserToken(kx);
-    return {
-      token: minted.token,
-      body: { name, identityKey: minted.identityKey, bearerHash: minted.bearerHash, wrappedKeyShare: minted.wrappedKeyShare, expiresAt: expiresAt?.toISOString() ?? null },
-    };
-  } finally {
-    kx.privateKey.fill(0);
-  }
-}
-
-export interface MembershipMaterial {
-  organisationId: string;
-  recoveryPhrase: string;
-  loginHash: string;
-  keyring: KeyringBody;
-  token: string;
-  tokenBody: TokenBody;
-}
-
-/**
- * A new membership: a fresh 24-word phrase, the keyring it derives for this organisation id,
- * wrapped under the device key of (password, email), and a first token minted from it.
- */
+/** A new membership (src/client/membership.ts) with this machine's parameters, behind a spinner. */
 export async function newMembershipMaterial(options: {
   organisationId?: string;
   email: string;
@@ -117,29 +77,22 @@ export async function newMembershipMaterial(options: {
   ui: Ui;
 }): Promise<MembershipMaterial> {
   const kdf = clientKdf();
-  const organisationId = options.organisationId ?? randomUUID();
   const spinner = options.ui.spinner();
   spinner.start(kdf.fast ? 'Deriving keys (test parameters)' : 'Deriving your keyring (Argon2id, 1 GiB; this takes a few seconds)');
-  const recoveryPhrase = generateMnemonic();
-  const keyring = await keyringFromMnemonic(recoveryPhrase, organisationId, kdf.sensitive);
   try {
-    const deviceKey = await deriveDeviceKey(options.password, options.email, kdf.moderate);
-    const loginHash = await derivePasswordLoginHash(options.password, options.email, kdf.moderate);
-    const material = {
-      identityKey: toHex(keyring.publicKey),
-      wrappedKeyring: wrapUserKeyring(keyring, deviceKey),
-      wrappedRecovery: wrapRecoveryPhrase(recoveryPhrase, deviceKey),
-      kdfParams: { opsLimit: kdf.moderate.opsLimit, memLimit: kdf.moderate.memLimit },
-    };
-    deviceKey.fill(0);
-    const { token, body } = mintTokenFor(keyring, options.tokenName, null);
+    const material = await deriveMembership({
+      organisationId: options.organisationId ?? randomUUID(),
+      email: options.email,
+      password: options.password,
+      tokenName: options.tokenName,
+      tokenExpiresAt: null,
+      kdf,
+    });
     spinner.stop('Keyring ready');
-    return { organisationId, recoveryPhrase, loginHash, keyring: material, token, tokenBody: body };
+    return material;
   } catch (error) {
     spinner.error('Could not derive the keyring');
     throw error;
-  } finally {
-    wipeKeyring(keyring);
   }
 }
 

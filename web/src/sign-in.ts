@@ -5,7 +5,8 @@
 // token and ends the console session. Nothing is kept in storage: a reload signs out.
 import { PHASE_KDF_MODERATE, toHex } from '../../src/crypto/browser.js';
 import { PhaseSession } from '../../src/client/phase-protocol.js';
-import { derivePasswordLoginHash, deriveDeviceKey, kxKeyPairOfIdentity, mintUserToken, unwrapUserKeyring, wipeKeyring } from './crypto-binding.js';
+import { mintTokenFor } from '../../src/client/membership.js';
+import { derivePasswordLoginHash, deriveDeviceKey, unwrapUserKeyring, wipeKeyring } from './crypto-binding.js';
 import { ApiError, ConsoleApi, RestApi, type LoginAnswer, type Membership } from './coffer-api.js';
 import { TOKEN_LIFETIME_MS, consoleTokenName } from './console-token.js';
 
@@ -99,17 +100,13 @@ async function mintTabToken(api: ConsoleApi, email: string, password: string, or
     wipeKeyring(keyring);
     throw new ApiError('The keyring stored on the server does not match your identity key; ask an owner to check your membership.', 0);
   }
-  const kx = kxKeyPairOfIdentity(keyring);
-  const minted = mintUserToken(kx);
-  kx.privateKey.fill(0);
-  wipeKeyring(keyring);
-  const registered = await api.registerToken(organisation.organisationId, {
-    name: consoleTokenName(),
-    identityKey: minted.identityKey,
-    bearerHash: minted.bearerHash,
-    wrappedKeyShare: minted.wrappedKeyShare,
-    expiresAt: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString(),
-  });
+  let minted: ReturnType<typeof mintTokenFor>;
+  try {
+    minted = mintTokenFor(keyring, consoleTokenName(), new Date(Date.now() + TOKEN_LIFETIME_MS));
+  } finally {
+    wipeKeyring(keyring);
+  }
+  const registered = await api.registerToken(organisation.organisationId, minted.body);
   return { token: minted.token, tokenId: registered.id };
 }
 
@@ -134,7 +131,9 @@ async function openWithToken(
     email: input.email,
     organisation: input.organisation,
     memberships: input.memberships,
-    session,
+    get session() {
+      return session;
+    },
     rest,
     async reopen() {
       const next = await openSession();

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { ConsoleApi } from '../coffer-api.js';
 import type { SignedIn } from '../sign-in.js';
+import { Alert } from './Alert.js';
 import { messageOf } from './errors.js';
 import { InvitePage } from './InvitePage.js';
 import { SetupPage } from './SetupPage.js';
@@ -60,9 +61,7 @@ export function ConsoleApp() {
   if (error)
     return (
       <main className="sign-in">
-        <p role="alert" className="error">
-          {error}
-        </p>
+        <Alert message={error} />
       </main>
     );
   if (setupRequired === undefined) return null;

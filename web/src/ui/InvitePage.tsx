@@ -6,8 +6,9 @@ import { ConsoleApi, type Invite } from '../coffer-api.js';
 import { checkNewPassword } from '../membership.js';
 import type { SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
-import { AfterJoining, DERIVING_MESSAGE, join, type Joined } from './JoinFlow.js';
+import { DERIVING_MESSAGE, join, JoinedPage, type Joined } from './JoinFlow.js';
 import { NewPassword, type PasswordPair } from './NewPassword.js';
+import { Alert } from './Alert.js';
 
 export function InvitePage({ inviteToken, onSignedIn }: { inviteToken: string; onSignedIn: (signedIn: SignedIn) => void }) {
   const [invite, setInvite] = useState<Invite | undefined>();
@@ -46,15 +47,7 @@ export function InvitePage({ inviteToken, onSignedIn }: { inviteToken: string; o
     }
   }
 
-  if (joined) {
-    return (
-      <main className="sign-in">
-        <h1>Coffer</h1>
-        <p>You joined {joined.membership.organisationName}.</p>
-        <AfterJoining joined={joined} onSignedIn={onSignedIn} />
-      </main>
-    );
-  }
+  if (joined) return <JoinedPage headline={`You joined ${joined.membership.organisationName}.`} joined={joined} onSignedIn={onSignedIn} />;
 
   const disabled = busy !== undefined || !invite;
   return (
@@ -78,11 +71,7 @@ export function InvitePage({ inviteToken, onSignedIn }: { inviteToken: string; o
           </button>
         </form>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
     </main>
   );
 }

@@ -6,6 +6,7 @@ import { newMembershipMaterial, type MembershipMaterial } from '../membership.js
 import { signInAfterJoining, type SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
 import { RecoveryPhrase } from './RecoveryPhrase.js';
+import { Alert } from './Alert.js';
 
 export interface Joined {
   material: MembershipMaterial;
@@ -50,11 +51,18 @@ export function AfterJoining({ joined, onSignedIn }: { joined: Joined; onSignedI
           }
         }}
       />
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
     </>
+  );
+}
+
+/** The page after setup or an accepted invite: what happened, then the phrase step. */
+export function JoinedPage({ headline, joined, onSignedIn }: { headline: string; joined: Joined; onSignedIn: (signedIn: SignedIn) => void }) {
+  return (
+    <main className="sign-in">
+      <h1>Coffer</h1>
+      <p>{headline}</p>
+      <AfterJoining joined={joined} onSignedIn={onSignedIn} />
+    </main>
   );
 }

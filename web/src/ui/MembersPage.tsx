@@ -3,6 +3,7 @@
 // caller may see and do is the server's decision; its refusal is shown as it words it.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { RestApi } from '../coffer-api.js';
+import { Alert } from './Alert.js';
 
 interface RoleRef {
   id: string;
@@ -78,11 +79,7 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
   return (
     <section aria-label="Members">
       <h1>Members</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <form className="secret-form" aria-label="Invite" onSubmit={invite}>
         <label>
           E-mail

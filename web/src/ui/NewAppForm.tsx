@@ -1,6 +1,7 @@
 // "New app": a name and whether the server may ever read it (SSE) or only clients (E2EE).
 import { useState, type FormEvent } from 'react';
 import type { NewApp } from '../apps.js';
+import { Alert } from './Alert.js';
 
 export function NewAppForm({ onCreate, onCancel, failed }: { onCreate: (app: NewApp) => Promise<void>; onCancel: () => void; failed: (error: unknown) => string }) {
   const [name, setName] = useState('');
@@ -41,11 +42,7 @@ export function NewAppForm({ onCreate, onCancel, failed }: { onCreate: (app: New
       <button type="button" onClick={onCancel} disabled={busy}>
         Cancel
       </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
     </form>
   );
 }

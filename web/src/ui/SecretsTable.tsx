@@ -4,6 +4,7 @@
 // is never shown or changed here (Phase's rule; the server keeps a sealed value on update).
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { PhaseSession, PlainSecret, UnlockedEnvironment } from '../../../src/client/phase-protocol.js';
+import { Alert } from './Alert.js';
 
 type SecretType = 'secret' | 'sealed' | 'config';
 
@@ -97,11 +98,7 @@ export function SecretsTable({ session, env, failed }: { session: PhaseSession; 
           Add secret
         </button>
       </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {adding && (
         <form className="secret-form" aria-label="New secret" onSubmit={saveNew}>
           <DraftFields draft={adding} onChange={setAdding} withValue withType />

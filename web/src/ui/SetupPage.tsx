@@ -5,8 +5,9 @@ import { ConsoleApi } from '../coffer-api.js';
 import { checkNewPassword } from '../membership.js';
 import { normaliseEmail, type SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
-import { AfterJoining, DERIVING_MESSAGE, join, type Joined } from './JoinFlow.js';
+import { DERIVING_MESSAGE, join, JoinedPage, type Joined } from './JoinFlow.js';
 import { NewPassword, type PasswordPair } from './NewPassword.js';
+import { Alert } from './Alert.js';
 
 export function SetupPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) => void }) {
   const [form, setForm] = useState({ code: '', organisation: '', email: '', fullName: '' });
@@ -45,15 +46,7 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) => 
     }
   }
 
-  if (joined) {
-    return (
-      <main className="sign-in">
-        <h1>Coffer</h1>
-        <p>Organisation {joined.membership.organisationName} is ready, and you are its owner.</p>
-        <AfterJoining joined={joined} onSignedIn={onSignedIn} />
-      </main>
-    );
-  }
+  if (joined) return <JoinedPage headline={`Organisation ${joined.membership.organisationName} is ready, and you are its owner.`} joined={joined} onSignedIn={onSignedIn} />;
 
   const disabled = busy !== undefined;
   return (
@@ -82,11 +75,7 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) => 
           {busy ?? 'Create organisation'}
         </button>
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
     </main>
   );
 }

@@ -3,6 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { signIn, type PendingSignIn, type SignedIn } from '../sign-in.js';
 import { messageOf } from './errors.js';
+import { Alert } from './Alert.js';
 
 export function SignInPage({ onSignedIn, notice }: { onSignedIn: (signedIn: SignedIn) => void; notice?: string | undefined }) {
   const [email, setEmail] = useState('');
@@ -94,11 +95,7 @@ export function SignInPage({ onSignedIn, notice }: { onSignedIn: (signedIn: Sign
           </button>
         </form>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <p className="hint">Your password never leaves this page: it derives your keys here, and the server only ever sees what they sign and encrypt.</p>
     </main>
   );
