@@ -14,6 +14,7 @@ export default defineConfig({
   resolve: {
     alias: [{ find: /^\.\.\/crypto\/index\.js$/, replacement: here('./src/crypto-binding.ts') }],
   },
+  worker: { format: 'es' },
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

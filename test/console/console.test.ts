@@ -75,6 +75,8 @@ for (const target of STORE_TARGETS) {
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
       const sent = recordBodies(page);
+      const workers: string[] = [];
+      page.on('worker', (worker) => workers.push(worker.url()));
       try {
         await signIn(page);
         const apps = page.getByRole('navigation', { name: 'Apps' });
@@ -132,6 +134,8 @@ for (const target of STORE_TARGETS) {
         assert.equal(me.status(), 401);
 
         assert.deepEqual(errors, []);
+        // Argon2id runs off the page's thread, which keeps painting while it derives.
+        assert.equal(workers.filter((url) => /\/console\/assets\/kdf-worker-[\w-]+\.js$/.test(url)).length, 1, workers.join(', '));
         assert.ok(sent.some((line) => line.includes('/coffer/v1/auth/login/')));
         for (const line of sent) assert.ok(!line.includes(TEST_PASSWORD), `the password was sent: ${line.slice(0, 120)}`);
         for (const line of sent) assert.ok(!line.includes('sk-live'), `a value left the page in plaintext: ${line.slice(0, 120)}`);
@@ -271,6 +275,52 @@ for (const target of STORE_TARGETS) {
       }
     });
 
+    test('an address with a non-ASCII domain signs in as it was typed', async () => {
+      const idn = await createOwner(server.domain, { name: 'Ünicode', email: `idn-${target.kind}@exämple.io` });
+      await ownerLoginHash(server.domain, idn, TEST_PASSWORD, PHASE_KDF_MODERATE);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        await page.goto(`${server.url}/console/`);
+        await page.getByLabel('E-mail').fill(idn.email);
+        await page.getByLabel('Password').fill(TEST_PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign out' }).waitFor();
+        assert.match(await page.locator('header').innerText(), /exämple\.io/);
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('an app created while its keys cannot be loaded is reported as created, never made twice', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        await signIn(page);
+        const nav = page.getByRole('navigation', { name: 'Apps' });
+        await nav.getByRole('button', { name: /shop/ }).waitFor();
+        // From now on the session cannot be reopened (the request that loads keys fails).
+        await page.route('**/service/secrets/tokens/', (route) => route.abort());
+        await nav.getByRole('button', { name: '+ New app' }).click();
+        const form = page.getByRole('form', { name: 'New app' });
+        await form.getByLabel('Name').fill('orphan-check');
+        await form.getByRole('button', { name: 'Create app' }).click();
+        const notice = page.getByRole('status');
+        await notice.waitFor();
+        assert.match(await notice.innerText(), /App 'orphan-check' was created, but this page could not load its keys/);
+        assert.equal(await page.getByRole('form', { name: 'New app' }).count(), 0, 'the form is closed: nothing to retry');
+        const named = ((await api.get('/v1/apps/')).body.data as Array<{ name: string }>).filter((a) => a.name === 'orphan-check');
+        assert.equal(named.length, 1);
+        await page.unroute('**/service/secrets/tokens/');
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      } finally {
+        await context.close();
+      }
+    });
+
     test('a wrong password is refused with the server message; no session or token is left', async () => {
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -316,6 +366,12 @@ describe('web console assets', () => {
 
   test('/console redirects to /console/; nothing outside the built console is served', async () => {
     assert.equal((await fetch(`${server.url}/console/`, { method: 'HEAD' })).status, 200);
+    for (const path of ['/invites/some-token', '/invites/some-token/']) {
+      const invitePage = await fetch(server.url + path);
+      assert.equal(invitePage.status, 200, path);
+      assert.match(invitePage.headers.get('content-type') ?? '', /^text\/html/);
+      assert.equal(invitePage.headers.get('referrer-policy'), 'no-referrer');
+    }
     const bare = await fetch(`${server.url}/console`, { redirect: 'manual' });
     assert.equal(bare.status, 308);
     assert.equal(bare.headers.get('location'), '/console/');

@@ -133,6 +133,9 @@ for (const target of STORE_TARGETS) {
         await console.getByRole('button', { name: 'Members' }).click();
         await console.locator(`tr[data-member="${owner.email}"]`).waitFor();
         const inviteForm = console.getByRole('form', { name: 'Invite' });
+        // Nobody is invited straight into Owner or Admin: the page does not offer them.
+        const offered = await inviteForm.getByLabel('Role').locator('option').allInnerTexts();
+        assert.ok(offered.includes('Developer') && !offered.includes('Owner') && !offered.includes('Admin'), offered.join(', '));
         await inviteForm.getByLabel('E-mail').fill(email);
         await inviteForm.getByLabel('Role').selectOption({ label: 'Developer' });
         await inviteForm.getByRole('button', { name: 'Invite' }).click();
@@ -148,6 +151,7 @@ for (const target of STORE_TARGETS) {
         assert.notEqual(cancelledUrl, inviteUrl);
         await console.locator(`tr[data-invite="${other}"]`).getByRole('button', { name: 'Cancel invite' }).click();
         await console.locator(`tr[data-invite="${other}"]`).waitFor({ state: 'detached' });
+        assert.equal(await console.getByRole('status').count(), 0, 'the cancelled link is no longer shown');
         assert.equal((await fetch(`${server.url}/coffer/v1/invites/${cancelledUrl.split('/').pop()}/`)).status, 404);
 
         // The invitee opens the link.

@@ -39,7 +39,7 @@ export async function consoleAssets(app: FastifyInstance, options: { root?: stri
   if (!fs.existsSync(path.join(root, 'index.html'))) {
     const notBuilt = async (_request: FastifyRequest, reply: FastifyReply) => sendError(reply, 503, 'The console is not built in this installation: run `npm run build`.');
     app.get(`${CONSOLE_PATH}*`, { schema: { hide: true } }, notBuilt);
-    app.get('/invites/:invite_token', { schema: { hide: true } }, notBuilt);
+    app.get('/invites/*', { schema: { hide: true } }, notBuilt);
     return;
   }
   // A path the file server refuses (an encoded `..`, a dot-file) is one more file that is not there.
@@ -63,5 +63,5 @@ export async function consoleAssets(app: FastifyInstance, options: { root?: stri
   const page = async (_request: FastifyRequest, reply: FastifyReply) => reply.sendFile('index.html');
   app.route({ method: ['GET', 'HEAD'], url: CONSOLE_PATH, schema: { hide: true }, handler: page });
   // The link the REST API hands out for an invite (inviteUrl) opens the console's invite page.
-  app.route({ method: ['GET', 'HEAD'], url: '/invites/:invite_token', schema: { hide: true }, handler: page });
+  for (const url of ['/invites/:invite_token', '/invites/:invite_token/']) app.route({ method: ['GET', 'HEAD'], url, schema: { hide: true }, handler: page });
 }

@@ -63,7 +63,7 @@ export function InvitePage({ inviteToken, onSignedIn }: { inviteToken: string; o
         <form onSubmit={submit} aria-label="Accept invite">
           <label>
             Your name (optional)
-            <input value={fullName} onChange={(event) => setFullName(event.target.value)} disabled={disabled} />
+            <input maxLength={150} value={fullName} onChange={(event) => setFullName(event.target.value)} disabled={disabled} />
           </label>
           <NewPassword value={passwords} onChange={setPasswords} disabled={disabled} />
           <button type="submit" disabled={disabled}>

@@ -8,7 +8,11 @@ import { Alert } from './Alert.js';
 interface RoleRef {
   id: string;
   name: string;
+  isDefault?: boolean;
 }
+
+/** Phase's rule: nobody is invited straight into a global-access default role. */
+const invitable = (role: RoleRef) => !(role.isDefault && (role.name === 'Owner' || role.name === 'Admin'));
 interface Member {
   id: string;
   email: string;
@@ -37,8 +41,9 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
     try {
       const [m, r] = await Promise.all([rest.call<{ data: Member[] }>('GET', '/v1/members/'), rest.call<{ data: RoleRef[] }>('GET', '/v1/roles/')]);
       setMembers(m.data);
-      setRoles(r.data);
-      setRoleId((current) => current || r.data.find((role) => role.name === 'Developer')?.id || r.data[0]?.id || '');
+      const offered = r.data.filter(invitable);
+      setRoles(offered);
+      setRoleId((current) => current || offered.find((role) => role.name === 'Developer')?.id || offered[0]?.id || '');
       // Reading invites may be refused where members are not: show what there is.
       setInvites((await rest.call<{ data: Invite[] }>('GET', '/v1/members/invites/').catch(() => ({ data: [] }))).data);
     } catch (caught) {
@@ -66,10 +71,12 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
     }
   }
 
-  async function cancelInvite(id: string) {
+  async function cancelInvite(invite: Invite) {
     setError(undefined);
     try {
-      await rest.call('DELETE', `/v1/members/invites/${encodeURIComponent(id)}/`);
+      await rest.call('DELETE', `/v1/members/invites/${encodeURIComponent(invite.id)}/`);
+      // The link on screen, if it is this invite's, no longer works.
+      setLink((shown) => (shown?.email === invite.inviteeEmail ? undefined : shown));
       await load();
     } catch (caught) {
       setError(failed(caught));
@@ -83,7 +90,7 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
       <form className="secret-form" aria-label="Invite" onSubmit={invite}>
         <label>
           E-mail
-          <input type="email" required value={email} onChange={(event) => setEmail(event.target.value)} disabled={busy} />
+          <input type="text" inputMode="email" autoCapitalize="off" spellCheck={false} maxLength={254} required value={email} onChange={(event) => setEmail(event.target.value)} disabled={busy} />
         </label>
         <label>
           Role
@@ -133,14 +140,22 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
         <>
           <h2>Pending invites</h2>
           <table>
+            <thead>
+              <tr>
+                <th>E-mail</th>
+                <th>Role</th>
+                <th>Expires</th>
+                <th aria-label="Actions" />
+              </tr>
+            </thead>
             <tbody>
               {invites.map((i) => (
                 <tr key={i.id} data-invite={i.inviteeEmail}>
                   <td>{i.inviteeEmail}</td>
                   <td>{i.role?.name ?? ''}</td>
-                  <td>expires {i.expiresAt.slice(0, 10)}</td>
+                  <td>{i.expiresAt.slice(0, 10)}</td>
                   <td className="actions">
-                    <button type="button" className="link" onClick={() => void cancelInvite(i.id)}>
+                    <button type="button" className="link" onClick={() => void cancelInvite(i)}>
                       Cancel invite
                     </button>
                   </td>

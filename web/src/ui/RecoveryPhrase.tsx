@@ -1,9 +1,18 @@
 // The new organisation's recovery phrase, shown once: the only way back in after a forgotten
 // password (`coffer account recover`). The server never had it; this page forgets it on Continue.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 
 export function RecoveryPhrase({ phrase, organisationName, onContinue, busy }: { phrase: string; organisationName: string; onContinue: () => void; busy: boolean }) {
   const [stored, setStored] = useState(false);
+  // Leaving now loses the phrase for good: the browser asks first.
+  useEffect(() => {
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, []);
   const words = phrase.split(' ');
   return (
     <section aria-label="Recovery phrase">

@@ -60,15 +60,15 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (signedIn: SignedIn) => 
         </label>
         <label>
           Organisation name
-          <input required value={form.organisation} onChange={(event) => setForm({ ...form, organisation: event.target.value })} disabled={disabled} />
+          <input required maxLength={64} value={form.organisation} onChange={(event) => setForm({ ...form, organisation: event.target.value })} disabled={disabled} />
         </label>
         <label>
           E-mail
-          <input type="email" autoComplete="username" required value={form.email} onChange={(event) => setForm({ ...form, email: event.target.value })} disabled={disabled} />
+          <input type="text" inputMode="email" autoCapitalize="off" spellCheck={false} maxLength={254} autoComplete="username" required value={form.email} onChange={(event) => setForm({ ...form, email: event.target.value })} disabled={disabled} />
         </label>
         <label>
           Your name (optional)
-          <input value={form.fullName} onChange={(event) => setForm({ ...form, fullName: event.target.value })} disabled={disabled} />
+          <input maxLength={150} value={form.fullName} onChange={(event) => setForm({ ...form, fullName: event.target.value })} disabled={disabled} />
         </label>
         <NewPassword value={passwords} onChange={setPasswords} disabled={disabled} />
         <button type="submit" disabled={disabled}>

@@ -84,7 +84,7 @@ export function SignInPage({ onSignedIn, notice }: { onSignedIn: (signedIn: Sign
         <form onSubmit={submit}>
           <label>
             E-mail
-            <input type="email" autoComplete="username" required value={email} onChange={(event) => setEmail(event.target.value)} disabled={busy !== undefined} />
+            <input type="text" inputMode="email" autoCapitalize="off" spellCheck={false} maxLength={254} autoComplete="username" required value={email} onChange={(event) => setEmail(event.target.value)} disabled={busy !== undefined} />
           </label>
           <label>
             Password

@@ -24,14 +24,22 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
     return messageOf(caught);
   }
 
+  const [notice, setNotice] = useState<string | undefined>();
+
   async function create(app: NewApp) {
     const id = await createApp({ ...signedIn, session }, app);
-    const next = await signedIn.reopen();
-    setSession(next);
-    setAppId(id);
-    setEnvId(next.apps.find((a) => a.id === id)?.environments[0]?.id);
+    // Created: from here on a failure must not read as "not created" (a retry would make a second app).
     setCreatingApp(false);
     setView('secrets');
+    try {
+      const next = await signedIn.reopen();
+      setSession(next);
+      setAppId(id);
+      setEnvId(next.apps.find((a) => a.id === id)?.environments[0]?.id);
+      setNotice(undefined);
+    } catch (caught) {
+      setNotice(`App '${app.name.trim()}' was created, but this page could not load its keys: ${failed(caught)} Sign out and in again to see it.`);
+    }
   }
 
   return (
@@ -88,6 +96,11 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
         )}
       </nav>
       <main>
+        {notice && (
+          <p role="status" className="notice">
+            {notice}
+          </p>
+        )}
         {view === 'members' && <MembersPage rest={signedIn.rest} failed={failed} />}
         {view === 'secrets' && app && (
           <>
