@@ -2,6 +2,7 @@
 // page (the password is never sent), secrets of SSE and E2EE apps are decrypted and written there
 // in the format the CLI and SDKs read, and signing out revokes the page's token and session.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { PhaseSession } from '../../src/client/index.js';
@@ -276,7 +277,7 @@ for (const target of STORE_TARGETS) {
     });
 
     test('an address with a non-ASCII domain signs in as it was typed', async () => {
-      const idn = await createOwner(server.domain, { name: 'Ünicode', email: `idn-${target.kind}@exämple.io` });
+      const idn = await createOwner(server.domain, { name: 'Ünicode', email: `idn-${randomUUID().slice(0, 8)}@exämple.io` });
       await ownerLoginHash(server.domain, idn, TEST_PASSWORD, PHASE_KDF_MODERATE);
       const context = await browser.newContext();
       const page = await context.newPage();
