@@ -17,6 +17,8 @@ export interface StoredCredentials {
   userId: string;
   organisationId: string;
   organisationName: string;
+  /** Minted by this CLI (login with a password, setup, orgs create, invites accept): nothing else holds it. */
+  minted?: boolean;
 }
 
 export interface Account {

@@ -136,6 +136,13 @@ for (const target of STORE_TARGETS) {
       // A token given on the command line, and COFFER_URL + COFFER_TOKEN overriding the stored login.
       const byToken = await alice.json(['login', '--url', server.url, '--token', labs.token]);
       assert.equal(byToken.organisationId, labs.organisationId);
+      // The login it replaced held a token this CLI minted, which nothing else holds: revoked.
+      assert.equal((await apiClient(server.url, `Bearer ${stored.token}`).get('/v1/apps/')).status, 401);
+      // A token given with --token may be used elsewhere: replacing that login leaves it valid.
+      await alice.json(['login', '--url', server.url, '--email', email, '--password-stdin', '--org', 'Acme Labs'], { input: PASSWORD });
+      assert.equal((await apiClient(server.url, `Bearer ${labs.token}`).get('/v1/apps/')).status, 200);
+      secrets.push(JSON.parse(await fs.readFile(alice.credentialsFile, 'utf8')).token);
+      await alice.json(['login', '--url', server.url, '--token', labs.token]);
       const env = await alice.json(['whoami'], { env: { COFFER_URL: server.url, COFFER_TOKEN: labs.token } });
       assert.equal(env.source, 'environment');
 

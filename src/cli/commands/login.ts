@@ -3,12 +3,13 @@
 // keyring here, mints a new token here and registers it; the session is then ended.
 import { wipeKeyring } from '../../crypto/index.js';
 import { CofferApi, type MeResponse, type MembershipResponse, type TokenResponse } from '../api.js';
-import { checkUserToken, displayPath, writeCredentials } from '../credentials.js';
+import { checkUserToken, displayPath } from '../credentials.js';
 import { UserError } from '../errors.js';
 import { mintTokenFor, normaliseEmail, unlockKeyring, type WrappedKeyringView } from '../keys.js';
 import { closeSession, openSession } from '../session.js';
 import { createUi, obtainPassword, optionOrAsk, type Ui } from '../ui.js';
 import { tokenNameForThisMachine } from './shared.js';
+import { replaceStoredLogin } from './stored-login.js';
 
 export interface LoginOptions {
   url?: string;
@@ -35,15 +36,19 @@ export async function login(options: LoginOptions): Promise<void> {
   const url = await optionOrAsk(ui, options.url, '--url', { message: 'Server URL', placeholder: 'https://coffer.example.com' });
   const api = new CofferApi(url);
   const signedIn = options.token ? await withToken(api, options.token) : await withPassword(api, options, ui);
-  const file = await writeCredentials({
-    url: api.baseUrl,
-    token: signedIn.token,
-    tokenId: signedIn.tokenId,
-    email: signedIn.email,
-    userId: signedIn.userId,
-    organisationId: signedIn.membership.organisationId,
-    organisationName: signedIn.membership.organisationName,
-  });
+  const file = await replaceStoredLogin(
+    {
+      url: api.baseUrl,
+      token: signedIn.token,
+      tokenId: signedIn.tokenId,
+      email: signedIn.email,
+      userId: signedIn.userId,
+      organisationId: signedIn.membership.organisationId,
+      organisationName: signedIn.membership.organisationName,
+      minted: !options.token,
+    },
+    ui,
+  );
   if (ui.json) {
     ui.printJson({
       url: api.baseUrl,

@@ -2,8 +2,9 @@
 // invites accept) and the default token name.
 import os from 'node:os';
 import type { NewMembershipResponse } from '../api.js';
-import { displayPath, writeCredentials } from '../credentials.js';
+import { displayPath } from '../credentials.js';
 import type { Ui } from '../ui.js';
+import { replaceStoredLogin } from './stored-login.js';
 
 export interface NewMembershipOutput {
   url: string;
@@ -46,15 +47,19 @@ export async function completeNewMembership(
     recoveryPhrase: created.recoveryPhrase,
   };
   const saved = options.store
-    ? await writeCredentials({
-        url: output.url,
-        token: output.token,
-        tokenId: output.tokenId,
-        email: output.email,
-        userId: output.userId,
-        organisationId: output.organisationId,
-        organisationName: output.organisationName,
-      })
+    ? await replaceStoredLogin(
+        {
+          url: output.url,
+          token: output.token,
+          tokenId: output.tokenId,
+          email: output.email,
+          userId: output.userId,
+          organisationId: output.organisationId,
+          organisationName: output.organisationName,
+          minted: true,
+        },
+        ui,
+      )
     : undefined;
   reportNewMembership(ui, output, { saved, headline: options.headline, notStored: options.notStored });
 }
