@@ -168,9 +168,9 @@ function logSetupCode(logger: Logger, setup: SetupPreparation, url: string): voi
   if (!setup.required) return;
   const command = `coffer setup --url ${url} --email you@example.com --org "Your organisation"`;
   if (setup.generated) {
-    logger.warn(`No organisation exists yet. Create the first one with: ${command} --code ${setup.code} (this one-time setup code stops working once setup is done)`);
+    logger.warn(`No organisation exists yet. Create the first one at ${url}/console/ or with: ${command} --code ${setup.code} (this one-time setup code stops working once setup is done)`);
   } else {
-    logger.warn(`No organisation exists yet. Create the first one with: ${command} --code "$COFFER_SETUP_CODE"`);
+    logger.warn(`No organisation exists yet. Create the first one at ${url}/console/ or with: ${command} --code "$COFFER_SETUP_CODE"`);
   }
 }
 

@@ -103,7 +103,7 @@ export function buildProgram(): Command {
     ['coffer orgs create --name "Acme Labs"', 'printf %s "$PASSWORD" | coffer orgs create --name "Acme Labs" --password-stdin --json'],
   );
 
-  const account = program.command('account').description('your password, and recovery with a recovery phrase');
+  const account = program.command('account').description('your password, your recovery phrase, and recovery with it');
   examples(
     account
       .command('password')
@@ -113,6 +113,16 @@ export function buildProgram(): Command {
       .addOption(jsonOption())
       .action(async (options) => (await import('./commands/account/password.js')).accountPassword(options)),
     ['coffer account password', `printf '%s\\n%s\\n' "$CURRENT" "$NEW" | coffer account password --password-stdin --json`],
+  );
+  examples(
+    account
+      .command('phrase')
+      .description("show this login's organisation's recovery phrase again (asks for your password; opened here)")
+      .addOption(urlOption())
+      .addOption(passwordStdinOption())
+      .addOption(jsonOption())
+      .action(async (options) => (await import('./commands/account/phrase.js')).accountPhrase(options)),
+    ['coffer account phrase', 'printf %s "$PASSWORD" | coffer account phrase --password-stdin --json'],
   );
   examples(
     account

@@ -69,6 +69,13 @@ for (const target of STORE_TARGETS) {
       assert.equal(who.organisation.organisationId, setup.organisationId);
       assert.equal(who.organisation.role.name, 'Owner');
       assert.equal(who.tokenId, setup.tokenId);
+      // The phrase again, opened here with the password (the server holds it only wrapped).
+      const shown = await alice.json(['account', 'phrase', '--password-stdin'], { input: PASSWORD });
+      assert.deepEqual(shown, { organisationId: setup.organisationId, organisationName: 'Acme', recoveryPhrase: setup.recoveryPhrase });
+      const notShown = await alice.run(['account', 'phrase', '--password-stdin'], { input: 'not my password' });
+      assert.equal(notShown.code, 1);
+      assert.match(notShown.stderr, /coffer: wrong password for alice@example\.com/);
+      assert.ok(!(notShown.stdout + notShown.stderr).includes(setup.recoveryPhrase));
       const human = await alice.run(['whoami']);
       assert.equal(human.code, 0);
       assert.match(human.stdout, /alice@example\.com/);

@@ -69,6 +69,7 @@ for (const target of STORE_TARGETS) {
       const sent: string[] = [];
       page.on('request', (request) => sent.push(`${request.url()} ${request.postData() ?? ''}`));
       try {
+        assert.ok(server.logs.some((line) => line.includes('No organisation exists yet') && line.includes(`${server.url}/console/`)), 'the log points at the console');
         await page.goto(`${server.url}/console/`);
         const form = page.getByRole('form', { name: 'Setup' });
         await form.getByLabel('Setup code').fill('not-the-setup-code');
