@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import {
   deriveDeviceKey,
   derivePasswordLoginHash,
@@ -19,7 +20,7 @@ import {
 } from '../../../src/crypto/index.js';
 import { apiClient } from '../../helpers/fixtures.js';
 import { ownLoopbackAddress, request, requestFrom, startTestServer, type TestServer } from '../../helpers/server.js';
-import { STORE_TARGETS } from '../../helpers/stores.js';
+import { STORE_TARGETS, TEST_DATABASE_URL } from '../../helpers/stores.js';
 import { createAccount, invite, makeMaterial, signIn, uniqueEmail, type Account, type SignedIn } from './accounts.js';
 
 interface KeyringView {
@@ -60,17 +61,47 @@ async function changePasswordAfterNextCheck(server: TestServer, owner: unknown, 
   const guesses = (owner as { guesses: { begin(keys: string[]): { succeeded(): void } } }).guesses;
   const begin = guesses.begin;
   const verifier = await hashPassword('ef'.repeat(32));
+  // PostgreSQL: the change is made now in a transaction of its own and committed when the check
+  // succeeds. Until then every read still sees the old password, and the request's lock on the
+  // credentials waits for the commit: the change lands between check and write every time (a
+  // separate UPDATE started at that moment could lose the race to the request's transaction).
+  // The embedded store runs statements in the order they are issued, so the plain UPDATE is enough.
+  const held = server.store.kind === 'postgres' ? await uncommittedPasswordChange(verifier, userId) : undefined;
   let changed: Promise<unknown> | undefined;
   guesses.begin = (keys) => {
     const guess = begin.call(guesses, keys);
     return {
       succeeded() {
         guess.succeeded();
-        changed = server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', userId).execute();
+        changed = held ? held.commit() : server.store.db.updateTable('users').set({ login_hash: verifier }).where('id', '=', userId).execute();
       },
     };
   };
-  return { settled: () => changed, restore: () => void (guesses.begin = begin) };
+  return {
+    settled: () => changed,
+    restore: async () => {
+      guesses.begin = begin;
+      await held?.rollbackIfOpen();
+    },
+  };
+}
+
+async function uncommittedPasswordChange(verifier: string, userId: string) {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  await client.query('begin');
+  await client.query('update users set login_hash = $1 where id = $2', [verifier, userId]);
+  let open = true;
+  const finish = async (statement: 'commit' | 'rollback') => {
+    if (!open) return;
+    open = false;
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  return { commit: () => finish('commit'), rollbackIfOpen: () => finish('rollback') };
 }
 
 for (const target of STORE_TARGETS) {
@@ -320,7 +351,7 @@ for (const target of STORE_TARGETS) {
         assert.deepEqual([late.status, late.body.error], [401, 'Incorrect email or password.']);
         assert.equal(late.headers.get('set-cookie'), null);
       } finally {
-        race.restore();
+        await race.restore();
       }
       const sessions = await server.store.db.selectFrom('sessions').select('id_hash').where('user_id', '=', account.userId).execute();
       assert.equal(sessions.length, 0, 'no session was stored');
@@ -339,7 +370,7 @@ for (const target of STORE_TARGETS) {
         await race.settled();
         assert.deepEqual([stale.status, stale.body.error], [409, 'The password of this account changed meanwhile. Sign in with the new password and try again.']);
       } finally {
-        race.restore();
+        await race.restore();
       }
       const created = await server.store.db.selectFrom('organisations').select('id').where('id', '=', material.organisationId).execute();
       assert.equal(created.length, 0, 'nothing was created');
@@ -370,7 +401,7 @@ for (const target of STORE_TARGETS) {
         await race.settled();
         assert.deepEqual([accepted.status, accepted.body.error], [409, 'The password of this account changed meanwhile. Sign in with the new password and try again.']);
       } finally {
-        race.restore();
+        await race.restore();
       }
       const members = await server.store.db.selectFrom('members').select('id').where('organisation_id', '=', other.organisationId).where('user_id', '=', account.userId).execute();
       assert.equal(members.length, 0, 'no membership was stored');

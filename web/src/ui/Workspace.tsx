@@ -17,6 +17,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
   const [signingOut, setSigningOut] = useState(false);
   const [creatingApp, setCreatingApp] = useState(false);
   const [view, setView] = useState<'secrets' | 'members'>('secrets');
+  const [notice, setNotice] = useState<string | undefined>();
 
   /** The message for a failed call; a token no longer accepted goes back to sign-in. */
   function failed(caught: unknown): string {
@@ -24,10 +25,8 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
     return messageOf(caught);
   }
 
-  const [notice, setNotice] = useState<string | undefined>();
-
   async function create(app: NewApp) {
-    const id = await createApp({ ...signedIn, session }, app);
+    const id = await createApp(signedIn, app);
     // Created: from here on a failure must not read as "not created" (a retry would make a second app).
     setCreatingApp(false);
     setView('secrets');
