@@ -17,7 +17,7 @@ export function RecoveryPhrase({ phrase, organisationName, onContinue, busy }: {
   return (
     <section aria-label="Recovery phrase">
       <h2>Your recovery phrase for {organisationName}</h2>
-      <p>Write these 24 words down and keep them somewhere safe. If you forget your password, they are the only way to recover your access; no one, not even an owner or the server, can do it for you. They are shown only now.</p>
+      <p>Write these 24 words down and keep them somewhere safe. If you forget your password, they are the only way to recover your access; no one, not even an owner or the server, can do it for you. This page shows them only now (later, coffer account phrase shows them again with your password).</p>
       <ol className="phrase">
         {words.map((word, index) => (
           <li key={index}>{word}</li>
