@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PhaseSession } from '../../src/client/index.js';
 import { PHASE_KDF_MODERATE } from '../../src/crypto/index.js';
 import { createE2eeApp, createSseApp, type AppFixture } from '../client-protocol/helpers.js';
@@ -18,6 +18,16 @@ before(async () => {
   browser = await launchChromium();
 });
 after(() => browser?.close());
+
+/** A page in a browser context of its own (no cookies shared with other tests), closed afterwards. */
+async function inNewPage(run: (page: Page, context: BrowserContext) => Promise<void>): Promise<void> {
+  const context = await browser.newContext();
+  try {
+    await run(await context.newPage(), context);
+  } finally {
+    await context.close();
+  }
+}
 
 for (const target of STORE_TARGETS) {
   describe(`web console (${target.kind})`, { timeout: 180_000 }, () => {
@@ -70,15 +80,18 @@ for (const target of STORE_TARGETS) {
 
     const rowOf = (page: Page, key: string) => page.locator(`tr[data-key="${key}"]`);
 
+    async function signOut(page: Page) {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    }
+
     test('sign in, read an SSE app, write an E2EE app the CLI reads, sign out', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      const sent = recordBodies(page);
-      const workers: string[] = [];
-      page.on('worker', (worker) => workers.push(worker.url()));
-      try {
+      await inNewPage(async (page) => {
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        const sent = recordBodies(page);
+        const workers: string[] = [];
+        page.on('worker', (worker) => workers.push(worker.url()));
         await signIn(page);
         const apps = page.getByRole('navigation', { name: 'Apps' });
         await apps.getByRole('button', { name: /shop/ }).waitFor();
@@ -128,8 +141,7 @@ for (const target of STORE_TARGETS) {
         assert.equal((await readBack(vault, 'Staging')).size, 0);
 
         // Sign out: the page's token is revoked and its session ends.
-        await page.getByRole('button', { name: 'Sign out' }).click();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+        await signOut(page);
         assert.deepEqual(await consoleTokens(), []);
         const me = await page.request.get(`${server.url}/coffer/v1/me/`);
         assert.equal(me.status(), 401);
@@ -140,15 +152,11 @@ for (const target of STORE_TARGETS) {
         assert.ok(sent.some((line) => line.includes('/coffer/v1/auth/login/')));
         for (const line of sent) assert.ok(!line.includes(TEST_PASSWORD), `the password was sent: ${line.slice(0, 120)}`);
         for (const line of sent) assert.ok(!line.includes('sk-live'), `a value left the page in plaintext: ${line.slice(0, 120)}`);
-      } finally {
-        await context.close();
-      }
+      });
     });
 
     test('creates an SSE app (its secret then readable over REST) and an end-to-end encrypted app', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      try {
+      await inNewPage(async (page) => {
         await signIn(page);
         const nav = page.getByRole('navigation', { name: 'Apps' });
         await nav.getByRole('button', { name: /shop/ }).waitFor();
@@ -185,11 +193,8 @@ for (const target of STORE_TARGETS) {
         assert.equal(refused.status, 400, 'the server cannot write to an app it holds no keys for');
         // The CLI's client opens the keys the page wrapped.
         await withSession(async (session) => assert.equal(session.app(ledger.id).environments.length, 3));
-        await page.getByRole('button', { name: 'Sign out' }).click();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
-      } finally {
-        await context.close();
-      }
+        await signOut(page);
+      });
     });
 
     test('two tabs of one browser: each sign-out revokes its own token, whatever the shared cookie holds', async () => {
@@ -217,9 +222,7 @@ for (const target of STORE_TARGETS) {
     });
 
     test('a token revoked elsewhere sends the tab back to sign-in, saying why', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      try {
+      await inNewPage(async (page) => {
         const before = new Set(((await api.get('/coffer/v1/tokens/')).body.data as Array<{ id: string }>).map((t) => t.id));
         await signIn(page);
         await page.getByRole('button', { name: /shop/ }).click();
@@ -230,17 +233,13 @@ for (const target of STORE_TARGETS) {
         await page.getByRole('tab', { name: 'Staging' }).click();
         await page.getByRole('button', { name: 'Sign in' }).waitFor();
         assert.match(await page.getByRole('status').innerText(), /access has ended.*Sign in again/);
-      } finally {
-        await context.close();
-      }
+      });
     });
 
     test('a sealed value is never shown nor changed; a nameless secret is refused in the page', async () => {
       await withSession((session) => session.create(session.environment(shop.id, 'Staging'), [{ key: 'SIGNING_KEY', value: 'sealed-value-7f3e', type: 'sealed' }]));
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const sent = recordBodies(page);
-      try {
+      await inNewPage(async (page) => {
+        const sent = recordBodies(page);
         await signIn(page);
         await page.getByRole('button', { name: /shop/ }).click();
         await page.getByRole('tab', { name: 'Staging' }).click();
@@ -269,36 +268,26 @@ for (const target of STORE_TARGETS) {
         assert.match(await page.getByRole('alert').innerText(), /needs a name/);
         assert.equal((await readBack(shop, 'Staging')).size, countBefore);
         assert.ok(!sent.some((line) => line.includes('sealed-value-7f3e')));
-        await page.getByRole('button', { name: 'Sign out' }).click();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
-      } finally {
-        await context.close();
-      }
+        await signOut(page);
+      });
     });
 
     test('an address with a non-ASCII domain signs in as it was typed', async () => {
       const idn = await createOwner(server.domain, { name: 'Ünicode', email: `idn-${randomUUID().slice(0, 8)}@exämple.io` });
       await ownerLoginHash(server.domain, idn, TEST_PASSWORD, PHASE_KDF_MODERATE);
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      try {
+      await inNewPage(async (page) => {
         await page.goto(`${server.url}/console/`);
         await page.getByLabel('E-mail').fill(idn.email);
         await page.getByLabel('Password').fill(TEST_PASSWORD);
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByRole('button', { name: 'Sign out' }).waitFor();
         assert.match(await page.locator('header').innerText(), /exämple\.io/);
-        await page.getByRole('button', { name: 'Sign out' }).click();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
-      } finally {
-        await context.close();
-      }
+        await signOut(page);
+      });
     });
 
     test('an app created while its keys cannot be loaded is reported as created, never made twice', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      try {
+      await inNewPage(async (page) => {
         await signIn(page);
         const nav = page.getByRole('navigation', { name: 'Apps' });
         await nav.getByRole('button', { name: /shop/ }).waitFor();
@@ -315,18 +304,13 @@ for (const target of STORE_TARGETS) {
         const named = ((await api.get('/v1/apps/')).body.data as Array<{ name: string }>).filter((a) => a.name === 'orphan-check');
         assert.equal(named.length, 1);
         await page.unroute('**/service/secrets/tokens/');
-        await page.getByRole('button', { name: 'Sign out' }).click();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
-      } finally {
-        await context.close();
-      }
+        await signOut(page);
+      });
     });
 
     test('a wrong password is refused with the server message; no session or token is left', async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const tokensBefore = (await consoleTokens()).length;
-      try {
+      await inNewPage(async (page, context) => {
+        const tokensBefore = (await consoleTokens()).length;
         await signIn(page, 'not the password');
         const alert = page.getByRole('alert');
         await alert.waitFor();
@@ -334,9 +318,7 @@ for (const target of STORE_TARGETS) {
         assert.equal((await context.cookies()).length, 0);
         assert.equal((await consoleTokens()).length, tokensBefore);
         assert.equal(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), true);
-      } finally {
-        await context.close();
-      }
+      });
     });
   });
 }
