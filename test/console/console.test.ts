@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PhaseSession } from '../../src/client/index.js';
 import { PHASE_KDF_MODERATE } from '../../src/crypto/index.js';
-import { createE2eeApp, createSseApp, type AppFixture } from '../client-protocol/helpers.js';
+import { addMemberWithToken, createE2eeApp, createSseApp, type AppFixture } from '../client-protocol/helpers.js';
 import { launchChromium } from '../helpers/browser.js';
 import { apiClient, createOwner, ownerLoginHash, TEST_PASSWORD, type ApiClient, type OwnerFixture } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -306,6 +306,34 @@ for (const target of STORE_TARGETS) {
         await page.unroute('**/service/secrets/tokens/');
         await signOut(page);
       });
+    });
+
+    test('shares an end-to-end encrypted app with a member, environment by environment', async () => {
+      const developer = await addMemberWithToken(server.domain, owner.organisationId, 'Developer');
+      const email = (await api.get(`/v1/members/${developer.memberId}/`)).body.email as string;
+      await withSession((session) => session.create(session.environment(vault.id, 'Development'), [{ key: 'VAULT_KEY', value: 'vault-value-1' }]));
+      await inNewPage(async (page) => {
+        await signIn(page);
+        await page.getByRole('button', { name: 'Members' }).click();
+        const row = page.locator(`tr[data-member="${email}"]`);
+        await row.getByRole('button', { name: 'Share E2EE app' }).click();
+        const form = page.getByRole('form', { name: `Share with ${email}` });
+        await form.getByLabel('App').selectOption({ label: 'vault' });
+        await form.getByLabel('Staging').uncheck();
+        await form.getByLabel('Production').uncheck();
+        await form.getByRole('button', { name: 'Share' }).click();
+        await page.getByRole('status').filter({ hasText: `${email} now holds vault: Development.` }).waitFor();
+        await signOut(page);
+      });
+      // The member's own client opens what the page wrapped for it, and only that environment.
+      const session = await PhaseSession.open({ host: server.url, token: developer.token });
+      try {
+        const app = session.app(vault.id);
+        assert.deepEqual(app.environments.map((e) => e.name), ['Development']);
+        assert.equal((await session.list(app.environments[0]!, { key: 'VAULT_KEY' }))[0]?.value, 'vault-value-1');
+      } finally {
+        session.close();
+      }
     });
 
     test('a wrong password is refused with the server message; no session or token is left', async () => {

@@ -2,7 +2,9 @@
 // pending invites, and inviting someone, whose one-time link is shown here to pass on. What the
 // caller may see and do is the server's decision; its refusal is shown as it words it.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { PhaseSession } from '../../../src/client/phase-protocol.js';
 import type { RestApi } from '../coffer-api.js';
+import { ShareE2eeApp } from './ShareE2eeApp.js';
 import { Alert } from './Alert.js';
 
 interface RoleRef {
@@ -27,7 +29,7 @@ interface Invite {
   expiresAt: string;
 }
 
-export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: unknown) => string }) {
+export function MembersPage({ rest, session, self, failed }: { rest: RestApi; session: PhaseSession; self: string; failed: (error: unknown) => string }) {
   const [members, setMembers] = useState<Member[] | undefined>();
   const [invites, setInvites] = useState<Invite[]>([]);
   const [roles, setRoles] = useState<RoleRef[]>([]);
@@ -36,6 +38,8 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
   const [roleId, setRoleId] = useState('');
   const [link, setLink] = useState<{ email: string; url: string } | undefined>();
   const [busy, setBusy] = useState(false);
+  const [sharingWith, setSharingWith] = useState<string | undefined>();
+  const [shared, setShared] = useState<string | undefined>();
 
   const load = useCallback(async () => {
     try {
@@ -109,10 +113,15 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
       {link && (
         <div className="invite-link" role="status">
           <p>
-            Send this link to {link.email}; it works once, for 14 days. It is shown only now. After they join, give them access to apps; end-to-end encrypted apps need a grant from someone who holds their keys (coffer apps grant).
+            Send this link to {link.email}; it works once, for 14 days. It is shown only now. After they join, share end-to-end encrypted apps with them here (Share E2EE app); server-side apps through the REST API or the CLI.
           </p>
           <code>{link.url}</code>
         </div>
+      )}
+      {shared && (
+        <p role="status" className="notice">
+          {shared}
+        </p>
       )}
       {members && (
         <table>
@@ -122,6 +131,7 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
               <th>Name</th>
               <th>Role</th>
               <th>Joined</th>
+              <th aria-label="Actions" />
             </tr>
           </thead>
           <tbody>
@@ -131,6 +141,24 @@ export function MembersPage({ rest, failed }: { rest: RestApi; failed: (error: u
                 <td>{m.fullName ?? ''}</td>
                 <td>{m.role?.name ?? '(none)'}</td>
                 <td>{m.createdAt.slice(0, 10)}</td>
+                <td className="actions">
+                  {m.email !== self &&
+                    (sharingWith === m.id ? (
+                      <ShareE2eeApp
+                        session={session}
+                        member={m}
+                        failed={failed}
+                        onDone={(message) => {
+                          setSharingWith(undefined);
+                          setShared(message);
+                        }}
+                      />
+                    ) : (
+                      <button type="button" className="link" onClick={() => setSharingWith(m.id)}>
+                        Share E2EE app
+                      </button>
+                    ))}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -100,7 +100,7 @@ export function Workspace({ signedIn, onSignOut }: { signedIn: SignedIn; onSignO
             {notice}
           </p>
         )}
-        {view === 'members' && <MembersPage rest={signedIn.rest} failed={failed} />}
+        {view === 'members' && <MembersPage rest={signedIn.rest} session={session} self={signedIn.email} failed={failed} />}
         {view === 'secrets' && app && (
           <>
             <h1>{app.name}</h1>
