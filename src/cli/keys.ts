@@ -21,7 +21,7 @@ import {
   type KdfParams,
   type UserKeyring,
 } from '../crypto/index.js';
-import { deriveMembership, type MembershipMaterial } from '../client/membership.js';
+import { deriveMembership, KeyringMismatchError, openKeyring, type MembershipMaterial, type WrappedKeyringView } from '../client/membership.js';
 import { UserError } from './errors.js';
 import type { Ui } from './ui.js';
 
@@ -58,15 +58,8 @@ export function normaliseEmail(email: string): string {
   return cleaned;
 }
 
-export const MIN_PASSWORD_LENGTH = 8;
-
-export function checkNewPassword(password: string): string | undefined {
-  if (password.length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
-  return undefined;
-}
-
-export type { KeyringBody, MembershipMaterial, TokenBody } from '../client/membership.js';
-export { mintTokenFor } from '../client/membership.js';
+export type { KeyringBody, MembershipMaterial, TokenBody, WrappedKeyringView } from '../client/membership.js';
+export { checkNewPassword, MIN_PASSWORD_LENGTH, mintTokenFor } from '../client/membership.js';
 
 /** A new membership (src/client/membership.ts) with this machine's parameters, behind a spinner. */
 export async function newMembershipMaterial(options: {
@@ -96,34 +89,19 @@ export async function newMembershipMaterial(options: {
   }
 }
 
-export interface WrappedKeyringView {
-  organisationId: string;
-  memberId: string;
-  identityKey: string;
-  wrappedKeyring: string;
-  wrappedRecovery: string;
-  kdfParams: { opsLimit: number; memLimit: number };
-}
-
-/** Opens the member's keyring with the device key of (password, email); a wrong password says so. */
+/** Opens the member's keyring (src/client/membership.ts) behind a spinner; a wrong password says so. */
 export async function unlockKeyring(view: WrappedKeyringView, email: string, password: string, ui: Ui): Promise<UserKeyring> {
   const spinner = ui.spinner();
   spinner.start('Unlocking your keyring');
-  const deviceKey = await deriveDeviceKey(password, email, view.kdfParams);
   try {
-    const keyring = unwrapUserKeyring(view.wrappedKeyring, deviceKey);
-    if (toHex(keyring.publicKey) !== view.identityKey.toLowerCase()) {
-      wipeKeyring(keyring);
-      throw new UserError('the keyring stored on the server does not match your identity key', 'ask an owner to check your membership');
-    }
+    const keyring = await openKeyring(view, email, password);
     spinner.stop('Keyring unlocked');
     return keyring;
   } catch (error) {
     spinner.error('Could not unlock the keyring');
     if (error instanceof DecryptionError) throw new UserError(`wrong password for ${email}`, 'use the password you chose when you joined this organisation');
+    if (error instanceof KeyringMismatchError) throw new UserError(error.message, 'ask an owner to check your membership');
     throw error;
-  } finally {
-    deviceKey.fill(0);
   }
 }
 

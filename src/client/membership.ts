@@ -1,9 +1,11 @@
-// The client side of joining an organisation (crypto spec §2.3, §3.2), shared by the CLI and the
-// web console (which binds '../crypto/index.js' to libsodium's WASM build): everything secret is
-// made here and only public or wrapped material leaves the client. The server never sees the
-// password, the recovery phrase, a private key or a bearer token.
+// The client side of a membership's keys (crypto spec §2.3, §3.2), shared by the CLI and the web
+// console (which binds '../crypto/index.js' to libsodium's WASM build): making a new membership,
+// opening a member's keyring with the password, minting tokens from it. Everything secret is made
+// here and only public or wrapped material leaves the client. The server never sees the password,
+// the recovery phrase, a private key or a bearer token.
 import {
   deriveDeviceKey,
+  unwrapUserKeyring,
   derivePasswordLoginHash,
   generateMnemonic,
   keyringFromMnemonic,
@@ -16,6 +18,50 @@ import {
   type KdfParams,
   type UserKeyring,
 } from '../crypto/index.js';
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+/** Why a new password is refused, or undefined. */
+export function checkNewPassword(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+  return undefined;
+}
+
+/** A member's keyring as the server keeps it (`GET /coffer/v1/me/keyring/`). */
+export interface WrappedKeyringView {
+  organisationId: string;
+  memberId: string;
+  identityKey: string;
+  wrappedKeyring: string;
+  wrappedRecovery: string;
+  kdfParams: { opsLimit: number; memLimit: number };
+}
+
+/** The keyring opened, but it is not the one the server names as the member's identity. */
+export class KeyringMismatchError extends Error {
+  constructor() {
+    super('the keyring stored on the server does not match your identity key');
+    this.name = 'KeyringMismatchError';
+  }
+}
+
+/**
+ * Opens a member's keyring with the device key of (password, e-mail). A wrong password throws the
+ * crypto module's DecryptionError; a keyring that is not the member's, KeyringMismatchError.
+ */
+export async function openKeyring(view: WrappedKeyringView, email: string, password: string): Promise<UserKeyring> {
+  const deviceKey = await deriveDeviceKey(password, email, view.kdfParams);
+  try {
+    const keyring = unwrapUserKeyring(view.wrappedKeyring, deviceKey);
+    if (toHex(keyring.publicKey) !== view.identityKey.toLowerCase()) {
+      wipeKeyring(keyring);
+      throw new KeyringMismatchError();
+    }
+    return keyring;
+  } finally {
+    deviceKey.fill(0);
+  }
+}
 
 /** What the server registers of a personal access token minted on the client. */
 export interface TokenBody {

@@ -1,6 +1,7 @@
 // The console API (/coffer/v1) with the session cookie (the CSRF token on every state-changing
 // call), and Phase's REST API with the tab's token: JSON in and out, and the server's
 // `{"error": ...}` message carried into the thrown error.
+import type { WrappedKeyringView } from '../../src/client/membership.js';
 import { authorizationHeaderOf, parseToken } from './crypto-binding.js';
 
 export class ApiError extends Error {
@@ -24,14 +25,6 @@ export interface LoginAnswer {
   memberships: Membership[];
   csrfToken: string;
   expiresAt: string;
-}
-
-export interface WrappedKeyringView {
-  organisationId: string;
-  memberId: string;
-  identityKey: string;
-  wrappedKeyring: string;
-  kdfParams: { opsLimit: number; memLimit: number };
 }
 
 export interface RegisteredToken {

@@ -1,17 +1,14 @@
 // A new membership made in the page, as `coffer setup` and `coffer invites accept` make it (the
 // same code: src/client/membership.ts) with Phase's parameters, and a first token for this tab.
 import { PHASE_KDF_MODERATE, PHASE_KDF_SENSITIVE } from '../../src/crypto/browser.js';
-import { deriveMembership, type MembershipMaterial } from '../../src/client/membership.js';
+import { checkNewPassword as checkPassword, deriveMembership, type MembershipMaterial } from '../../src/client/membership.js';
 import { TOKEN_LIFETIME_MS, consoleTokenName } from './console-token.js';
 
 export type { MembershipMaterial } from '../../src/client/membership.js';
 
-export const MIN_PASSWORD_LENGTH = 8;
-
+/** The CLI's password rule, and the two entries of the form alike. */
 export function checkNewPassword(password: string, confirmation: string): string | undefined {
-  if (password.length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
-  if (password !== confirmation) return 'The two passwords differ.';
-  return undefined;
+  return checkPassword(password) ?? (password !== confirmation ? 'The two passwords differ.' : undefined);
 }
 
 export function newMembershipMaterial(options: { organisationId?: string; email: string; password: string }): Promise<MembershipMaterial> {

@@ -3,10 +3,10 @@
 // keyring; the keyring mints a personal access token for this tab, whose public parts the server
 // registers; the token then opens a Phase protocol session like the CLI's. Signing out revokes the
 // token and ends the console session. Nothing is kept in storage: a reload signs out.
-import { PHASE_KDF_MODERATE, toHex } from '../../src/crypto/browser.js';
+import { DecryptionError, PHASE_KDF_MODERATE, type UserKeyring } from '../../src/crypto/browser.js';
 import { PhaseSession } from '../../src/client/phase-protocol.js';
-import { mintTokenFor } from '../../src/client/membership.js';
-import { derivePasswordLoginHash, deriveDeviceKey, unwrapUserKeyring, wipeKeyring } from './crypto-binding.js';
+import { KeyringMismatchError, mintTokenFor, openKeyring } from '../../src/client/membership.js';
+import { derivePasswordLoginHash, wipeKeyring } from './crypto-binding.js';
 import { ApiError, ConsoleApi, RestApi, type LoginAnswer, type Membership } from './coffer-api.js';
 import { TOKEN_LIFETIME_MS, consoleTokenName } from './console-token.js';
 
@@ -87,18 +87,13 @@ export async function signInAfterJoining(input: { email: string; loginHash: stri
 /** Unlock the keyring of one organisation and mint this tab's token from it. */
 async function mintTabToken(api: ConsoleApi, email: string, password: string, organisation: Membership): Promise<{ token: string; tokenId: string }> {
   const view = await api.keyring(organisation.organisationId);
-  const deviceKey = await deriveDeviceKey(password, email, view.kdfParams);
-  let keyring;
+  let keyring: UserKeyring;
   try {
-    keyring = unwrapUserKeyring(view.wrappedKeyring, deviceKey);
-  } catch {
-    throw new ApiError('This password does not unlock your keyring in this organisation.', 0);
-  } finally {
-    deviceKey.fill(0);
-  }
-  if (toHex(keyring.publicKey) !== view.identityKey.toLowerCase()) {
-    wipeKeyring(keyring);
-    throw new ApiError('The keyring stored on the server does not match your identity key; ask an owner to check your membership.', 0);
+    keyring = await openKeyring(view, email, password);
+  } catch (error) {
+    if (error instanceof KeyringMismatchError) throw new ApiError('The keyring stored on the server does not match your identity key; ask an owner to check your membership.', 0);
+    if (error instanceof DecryptionError) throw new ApiError('This password does not unlock your keyring in this organisation.', 0);
+    throw error;
   }
   let minted: ReturnType<typeof mintTokenFor>;
   try {
